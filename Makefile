@@ -1,0 +1,33 @@
+# Two commands on a fresh machine: `make demo` (the main job) and `make test`.
+VENV := .venv
+PY := $(VENV)/bin/python
+# the CPU build of torch (the test oracle) lies on disk here; elsewhere pip finds it on PyPI
+export PIP_FIND_LINKS ?= $(wildcard /opt/wheels)
+
+.PHONY: demo test bench lint format venv clean
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $@
+
+venv: $(VENV)/.installed
+
+demo: venv
+	$(PY) examples/regression.py
+
+test: venv
+	$(PY) -m pytest -n 2 tests
+
+bench: venv
+	$(PY) -m benchmarks
+
+lint: venv
+	$(VENV)/bin/ruff check zerograd tests benchmarks examples
+
+format: venv
+	$(VENV)/bin/ruff format zerograd tests benchmarks examples
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache

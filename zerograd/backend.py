@@ -1,0 +1,148 @@
+"""Array namespace, devices, dtypes and the random generator.
+
+Every op reaches its arrays through this module, so the same op code runs on NumPy (CPU) and on
+CuPy (GPU). Nothing above this module imports numpy for array math.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+try:  # CuPy is optional: it only exists on machines with a CUDA GPU.
+    import cupy as _cupy
+except Exception:  # noqa: BLE001 - any import failure means "no GPU backend"
+    _cupy = None
+
+Array = np.ndarray  # a NumPy or CuPy array; used in type hints only
+
+# --- dtypes --------------------------------------------------------------------------------------
+
+float16, float32, float64 = np.dtype("float16"), np.dtype("float32"), np.dtype("float64")
+int32, int64, bool_ = np.dtype("int32"), np.dtype("int64"), np.dtype("bool")
+
+_default_float = float32
+
+
+def get_default_dtype() -> np.dtype:
+    """The dtype of new floating-point tensors (float32 unless changed)."""
+    return _default_float
+
+
+def set_default_dtype(dtype) -> None:
+    """Set the dtype of new floating-point tensors, e.g. ``set_default_dtype('float64')``."""
+    global _default_float
+    dtype = np.dtype(dtype)
+    if dtype.kind != "f":
+        raise TypeError(f"set_default_dtype: expected a floating dtype, received {dtype}")
+    _default_float = dtype
+
+
+def as_dtype(dtype) -> np.dtype | None:
+    """Normalise a dtype given as a name, a NumPy dtype or a Python type."""
+    if dtype is None:
+        return None
+    if dtype is float:
+        return _default_float
+    try:
+        return np.dtype(dtype)
+    except TypeError as e:
+        raise TypeError(f"unknown dtype: expected a NumPy dtype or its name, received {dtype!r}") from e
+
+
+def is_float(dtype) -> bool:
+    return np.dtype(dtype).kind == "f"
+
+
+def result_type(*dtypes) -> np.dtype:
+    """Promotion of tensor dtypes as PyTorch does it: any float wins over ints and bools."""
+    floats = [d for d in dtypes if d.kind == "f"]
+    if floats and len(floats) < len(dtypes):
+        return np.result_type(*floats)
+    return np.result_type(*dtypes)
+
+
+# --- devices -------------------------------------------------------------------------------------
+
+
+def cuda_available() -> bool:
+    """True when CuPy is installed and sees at least one GPU."""
+    if _cupy is None:
+        return False
+    try:
+        return _cupy.cuda.runtime.getDeviceCount() > 0
+    except Exception:  # noqa: BLE001
+        return False
+
+
+def normalize_device(device) -> str:
+    """'cpu', 'cuda' or 'cuda:N' -> canonical 'cpu' or 'cuda:N'."""
+    if device is None:
+        return "cpu"
+    device = str(device)
+    if device == "cpu":
+        return device
+    if device == "cuda" or device.startswith("cuda:"):
+        if not cuda_available():
+            raise RuntimeError(
+                f"device {device!r} needs CuPy and a CUDA GPU; CuPy is "
+                + ("not installed" if _cupy is None else "installed but sees no GPU")
+                + " (install zerograd[gpu] on a GPU machine, or use device='cpu')"
+            )
+        return device if ":" in device else "cuda:0"
+    raise ValueError(f"unknown device: expected 'cpu', 'cuda' or 'cuda:N', received {device!r}")
+
+
+def namespace(array):
+    """The array module (numpy or cupy) that owns ``array``."""
+    if type(array) is np.ndarray or _cupy is None:
+        return np
+    return _cupy.get_array_module(array)
+
+
+def device_of(array) -> str:
+    if type(array) is np.ndarray or _cupy is None:
+        return "cpu"
+    if isinstance(array, _cupy.ndarray):
+        return f"cuda:{array.device.id}"
+    return "cpu"
+
+
+def xp_for(device: str):
+    """Array module for a canonical device string."""
+    return np if device == "cpu" else _cupy
+
+
+def to_device(array, device: str):
+    """Copy ``array`` to ``device`` (no copy when it is there already)."""
+    device = normalize_device(device)
+    if device_of(array) == device:
+        return array
+    if device == "cpu":
+        return _cupy.asnumpy(array)
+    with _cupy.cuda.Device(int(device.split(":")[1])):
+        return _cupy.asarray(array)
+
+
+def to_numpy(array) -> np.ndarray:
+    return array if type(array) is np.ndarray else (_cupy.asnumpy(array) if _cupy else np.asarray(array))
+
+
+# --- random numbers ------------------------------------------------------------------------------
+
+_rng = np.random.default_rng()
+
+
+def manual_seed(seed: int) -> None:
+    """Seed every random draw in zerograd (initialisers, dropout, shuffling, sampling)."""
+    global _rng
+    _rng = np.random.default_rng(seed)
+    if _cupy is not None:
+        try:
+            _cupy.random.seed(seed)
+        except Exception:  # noqa: BLE001 - no GPU present: nothing to seed
+            pass
+
+
+def rng() -> np.random.Generator:
+    """The shared NumPy generator; draws on the CPU and copies to the device when needed."""
+    return _rng

@@ -1,0 +1,21 @@
+"""Differentiable ops, one topic a file; all re-exported here and as ``zerograd.<name>``."""
+
+from zerograd.ops import index
+from zerograd.ops.creation import (
+    arange, eye, from_numpy, full, full_like, linspace, manual_seed, ones, ones_like, rand, randint,
+    randn, tensor, zeros, zeros_like,
+)
+from zerograd.ops.elementwise import (
+    abs, add, cast, clip, copy, cos, div, eq, exp, ge, gt, isfinite, isnan, le, log, logical_and,
+    logical_not, logical_or, lt, maximum, minimum, mul, ne, neg, pow, relu, sigmoid, sign, sin,
+    sqrt, sub, tanh, to_device, where,
+)
+from zerograd.ops.index import getitem, take_along_axis
+from zerograd.ops.linalg import matmul
+from zerograd.ops.reduce import argmax, argmin, logsumexp, max, mean, min, std, sum, var
+from zerograd.ops.shape import (
+    broadcast_to, concat, expand_dims, flatten, pad, repeat, reshape, split, squeeze, stack,
+    sum_to, swapaxes, tile, transpose,
+)
+
+__all__ = [n for n in dir() if not n.startswith("_")]

@@ -1,0 +1,421 @@
+"""Elementwise ops: arithmetic, unary math, activations, comparisons, casts."""
+
+from __future__ import annotations
+
+from zerograd import backend
+from zerograd.autograd import Function, _lift
+from zerograd.tensor import Tensor
+
+
+def binary_operands(a, b) -> tuple[Tensor, Tensor]:
+    """Two Tensors of one dtype: scalars take the tensor's dtype, floats win over ints (as PyTorch)."""
+    if not (isinstance(a, Tensor) and isinstance(b, Tensor)):
+        a, b = _lift((a, b))
+    if a.dtype != b.dtype:
+        dt = backend.result_type(a.dtype, b.dtype)
+        a, b = (a if a.dtype == dt else cast(a, dt)), (b if b.dtype == dt else cast(b, dt))
+    return a, b
+
+
+def float_operand(x) -> Tensor:
+    """A Tensor of a float dtype: ints and bools become the default float dtype."""
+    if not isinstance(x, Tensor):
+        x = Tensor(x)
+    return x if x.dtype.kind == "f" else cast(x, backend.get_default_dtype())
+
+
+def _const(x: Tensor, array) -> Tensor:
+    """A constant (no-grad) Tensor with ``x``'s dtype, e.g. a mask used in a backward."""
+    return Tensor._make(array.astype(x.dtype, copy=False))
+
+
+# --- arithmetic ----------------------------------------------------------------------------------
+
+
+class Add(Function):
+    def forward(self, a, b):
+        return a + b
+
+    def backward(self, gy):
+        return gy, gy
+
+
+class Sub(Function):
+    def forward(self, a, b):
+        return a - b
+
+    def backward(self, gy):
+        return gy, -gy
+
+
+class Mul(Function):
+    def forward(self, a, b):
+        return a * b
+
+    def backward(self, gy):
+        a, b = self.inputs
+        ga, gb = self.needs_grad
+        return (gy * b if ga else None), (gy * a if gb else None)
+
+
+class Div(Function):
+    def forward(self, a, b):
+        return a / b
+
+    def backward(self, gy):
+        a, b = self.inputs
+        ga = gy / b
+        return ga, (-ga * a / b if b.requires_grad else None)
+
+
+class Neg(Function):
+    def forward(self, x):
+        return -x
+
+    def backward(self, gy):
+        return -gy
+
+
+class PowScalar(Function):
+    """x ** c for a Python number c."""
+
+    def forward(self, x):
+        return x**self.c
+
+    def backward(self, gy):
+        (x,) = self.inputs
+        if self.c == 0:
+            return gy * 0
+        return gy * (self.c * x ** (self.c - 1))
+
+
+class Pow(Function):
+    """a ** b for two tensors."""
+
+    def forward(self, a, b):
+        return a**b
+
+    def backward(self, gy):
+        a, b = self.inputs
+        ga = gy * b * a ** (b - 1) if a.requires_grad else None
+        gb = None
+        if b.requires_grad:
+            # d/db a**b = a**b log a, taken as 0 where a == 0 and b >= 0 (as PyTorch does)
+            zero = (a.data == 0) & (b.data >= 0)
+            safe_a = where(zero, 1.0, a)
+            gb = gy * where(zero, 0.0, self.output * log(safe_a))
+        return ga, gb
+
+
+def add(a, b) -> Tensor:
+    """a + b with broadcasting."""
+    return Add.apply(*binary_operands(a, b))
+
+
+def sub(a, b) -> Tensor:
+    return Sub.apply(*binary_operands(a, b))
+
+
+def mul(a, b) -> Tensor:
+    return Mul.apply(*binary_operands(a, b))
+
+
+def div(a, b) -> Tensor:
+    """True division; integer operands give the default float dtype."""
+    a, b = binary_operands(a, b)
+    if a.dtype.kind != "f":
+        a, b = float_operand(a), float_operand(b)
+    return Div.apply(a, b)
+
+
+def neg(x: Tensor) -> Tensor:
+    return Neg.apply(x)
+
+
+def pow(a, b) -> Tensor:  # noqa: A001 - NumPy/PyTorch name
+    """a ** b; a Python-number exponent keeps ``a``'s dtype."""
+    if isinstance(a, Tensor) and isinstance(b, (int, float)) and not isinstance(b, bool):
+        if a.dtype.kind != "f" and (isinstance(b, float) or b < 0):
+            a = float_operand(a)
+        return PowScalar.apply(a, c=b)
+    return Pow.apply(*binary_operands(a, b))
+
+
+# --- unary math ----------------------------------------------------------------------------------
+
+
+class Exp(Function):
+    def forward(self, x):
+        return self.xp.exp(x)
+
+    def backward(self, gy):
+        return gy * self.output
+
+
+class Log(Function):
+    def forward(self, x):
+        return self.xp.log(x)
+
+    def backward(self, gy):
+        return gy / self.inputs[0]
+
+
+class Sqrt(Function):
+    def forward(self, x):
+        return self.xp.sqrt(x)
+
+    def backward(self, gy):
+        return gy / (2 * self.output)
+
+
+class Abs(Function):
+    def forward(self, x):
+        return self.xp.abs(x)
+
+    def backward(self, gy):
+        x = self.inputs[0]
+        return gy * _const(x, self.xp.sign(x.data))
+
+
+class Sin(Function):
+    def forward(self, x):
+        return self.xp.sin(x)
+
+    def backward(self, gy):
+        return gy * cos(self.inputs[0])
+
+
+class Cos(Function):
+    def forward(self, x):
+        return self.xp.cos(x)
+
+    def backward(self, gy):
+        return -gy * sin(self.inputs[0])
+
+
+class Tanh(Function):
+    def forward(self, x):
+        return self.xp.tanh(x)
+
+    def backward(self, gy):
+        y = self.output
+        return gy * (1 - y * y)
+
+
+class Sigmoid(Function):
+    def forward(self, x):
+        xp = self.xp
+        e = xp.exp(-xp.abs(x))  # in (0, 1]: never overflows, keeps precision for x << 0
+        return xp.where(x >= 0, 1 / (1 + e), e / (1 + e))
+
+    def backward(self, gy):
+        y = self.output
+        return gy * y * (1 - y)
+
+
+class ReLU(Function):
+    def forward(self, x):
+        return self.xp.maximum(x, 0)
+
+    def backward(self, gy):
+        x = self.inputs[0]
+        return gy * _const(x, x.data > 0)
+
+
+class Clip(Function):
+    def forward(self, x):
+        return self.xp.clip(x, self.lo, self.hi)
+
+    def backward(self, gy):
+        x = self.inputs[0]
+        mask = self.xp.ones(x.shape, dtype=bool)
+        if self.lo is not None:
+            mask &= x.data >= self.lo
+        if self.hi is not None:
+            mask &= x.data <= self.hi
+        return gy * _const(x, mask)
+
+
+def exp(x) -> Tensor:
+    return Exp.apply(float_operand(x))
+
+
+def log(x) -> Tensor:
+    """Natural logarithm."""
+    return Log.apply(float_operand(x))
+
+
+def sqrt(x) -> Tensor:
+    return Sqrt.apply(float_operand(x))
+
+
+def abs(x) -> Tensor:  # noqa: A001
+    return Abs.apply(x if isinstance(x, Tensor) else Tensor(x))
+
+
+def sin(x) -> Tensor:
+    return Sin.apply(float_operand(x))
+
+
+def cos(x) -> Tensor:
+    return Cos.apply(float_operand(x))
+
+
+def tanh(x) -> Tensor:
+    return Tanh.apply(float_operand(x))
+
+
+def sigmoid(x) -> Tensor:
+    """1 / (1 + exp(-x)), computed without overflow."""
+    return Sigmoid.apply(float_operand(x))
+
+
+def relu(x) -> Tensor:
+    """max(x, 0); the gradient at 0 is 0 (as PyTorch)."""
+    return ReLU.apply(x)
+
+
+def clip(x: Tensor, min=None, max=None) -> Tensor:  # noqa: A002
+    """Limit values to [min, max]; either bound may be None. Gradient flows where min <= x <= max."""
+    if min is None and max is None:
+        raise ValueError("clip: expected at least one of min and max, received neither")
+    return Clip.apply(x, lo=min, hi=max)
+
+
+# --- two-tensor selections -----------------------------------------------------------------------
+
+
+class Maximum(Function):
+    """Elementwise max; a tie sends half the gradient to each side (as PyTorch)."""
+
+    def forward(self, a, b):
+        return self.xp.maximum(a, b)
+
+    def backward(self, gy):
+        a, b = self.inputs
+        w = (a.data > b.data) + 0.5 * (a.data == b.data)
+        w = self.xp.broadcast_to(w, gy.shape)
+        return gy * _const(gy, w), gy * _const(gy, 1 - w)
+
+
+class Minimum(Function):
+    def forward(self, a, b):
+        return self.xp.minimum(a, b)
+
+    def backward(self, gy):
+        a, b = self.inputs
+        w = (a.data < b.data) + 0.5 * (a.data == b.data)
+        w = self.xp.broadcast_to(w, gy.shape)
+        return gy * _const(gy, w), gy * _const(gy, 1 - w)
+
+
+class Where(Function):
+    """cond ? a : b, with ``cond`` a constant boolean array."""
+
+    def forward(self, a, b):
+        return self.xp.where(self.cond, a, b)
+
+    def backward(self, gy):
+        zero = Tensor._make(self.xp.zeros((), dtype=gy.dtype))
+        cond = self.xp.broadcast_to(self.cond, gy.shape)
+        return Where.apply(gy, zero, cond=cond), Where.apply(zero, gy, cond=cond)
+
+
+def maximum(a, b) -> Tensor:
+    return Maximum.apply(*binary_operands(a, b))
+
+
+def minimum(a, b) -> Tensor:
+    return Minimum.apply(*binary_operands(a, b))
+
+
+def where(cond, a, b) -> Tensor:
+    """Elements of ``a`` where ``cond`` is true, else of ``b``; no gradient flows to ``cond``."""
+    cond = cond.data if isinstance(cond, Tensor) else cond
+    a, b = binary_operands(a, b)
+    return Where.apply(a, b, cond=a.xp.asarray(cond).astype(bool, copy=False))
+
+
+# --- dtype, device, copy -------------------------------------------------------------------------
+
+
+class Cast(Function):
+    def forward(self, x):
+        return x.astype(self.dtype)
+
+    def backward(self, gy):
+        src = self.inputs[0].dtype
+        return cast(gy, src) if src.kind == "f" else None
+
+
+class Copy(Function):
+    def forward(self, x):
+        return x.copy()
+
+    def backward(self, gy):
+        return gy
+
+
+class ToDevice(Function):
+    def forward(self, x):
+        return backend.to_device(x, self.device)
+
+    def backward(self, gy):
+        return to_device(gy, self.inputs[0].device)
+
+
+def cast(x: Tensor, dtype) -> Tensor:
+    dtype = backend.as_dtype(dtype)
+    if x.dtype == dtype:
+        return x
+    return Cast.apply(x, dtype=dtype)
+
+
+def copy(x: Tensor) -> Tensor:
+    return Copy.apply(x)
+
+
+def to_device(x: Tensor, device: str) -> Tensor:
+    out = ToDevice.apply(x, device=device)
+    return out
+
+
+# --- comparisons and logic (no gradient) ---------------------------------------------------------
+
+
+def _data(x):
+    return x.data if isinstance(x, Tensor) else x
+
+
+def _compare(op):
+    def compare(a, b) -> Tensor:
+        out = op(_data(a), _data(b))
+        return Tensor._make(backend.namespace(out).asarray(out))
+
+    return compare
+
+
+eq = _compare(lambda a, b: a == b)
+ne = _compare(lambda a, b: a != b)
+lt = _compare(lambda a, b: a < b)
+le = _compare(lambda a, b: a <= b)
+gt = _compare(lambda a, b: a > b)
+ge = _compare(lambda a, b: a >= b)
+logical_and = _compare(lambda a, b: a & b)
+logical_or = _compare(lambda a, b: a | b)
+
+
+def logical_not(x: Tensor) -> Tensor:
+    return Tensor._make(~x.data if x.dtype.kind == "b" else x.data == 0)
+
+
+def sign(x: Tensor) -> Tensor:
+    return Tensor._make(x.xp.sign(x.data))
+
+
+def isnan(x: Tensor) -> Tensor:
+    return Tensor._make(x.xp.isnan(x.data))
+
+
+def isfinite(x: Tensor) -> Tensor:
+    return Tensor._make(x.xp.isfinite(x.data))

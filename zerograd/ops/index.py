@@ -1,0 +1,87 @@
+"""Indexing: ``x[...]`` (ints, slices, None, Ellipsis, integer arrays, boolean masks), take_along_axis."""
+
+from __future__ import annotations
+
+from zerograd.autograd import Function
+from zerograd.tensor import Tensor
+
+
+def unwrap_index(index):
+    """Replace Tensors inside an index by their arrays; lists become integer/boolean arrays."""
+    if isinstance(index, Tensor):
+        return index.data
+    if isinstance(index, tuple):
+        return tuple(unwrap_index(i) for i in index)
+    return index
+
+
+def _is_basic(index) -> bool:
+    parts = index if isinstance(index, tuple) else (index,)
+    return all(p is None or p is Ellipsis or isinstance(p, (int, slice)) for p in parts)
+
+
+class GetItem(Function):
+    def forward(self, x):
+        return x[self.index]
+
+    def backward(self, gy):
+        x = self.inputs[0]
+        return ScatterAdd.apply(gy, index=self.index, shape=x.shape, basic=_is_basic(self.index))
+
+
+class ScatterAdd(Function):
+    """zeros(shape) with ``gy`` added at ``index``; repeated indices accumulate."""
+
+    def forward(self, gy):
+        gx = self.xp.zeros(self.shape, dtype=gy.dtype)
+        if self.basic:
+            gx[self.index] = gy
+        else:
+            self.xp.add.at(gx, self.index, gy)
+        return gx
+
+    def backward(self, ggx):
+        return ggx[self.index]
+
+
+def getitem(x: Tensor, index) -> Tensor:
+    """``x[index]`` with NumPy semantics; gradients scatter-add back (repeats accumulate)."""
+    index = unwrap_index(index)
+    if isinstance(index, list):
+        index = x.xp.asarray(index)
+    return GetItem.apply(x, index=index)
+
+
+class TakeAlongAxis(Function):
+    def forward(self, x):
+        return self.xp.take_along_axis(x, self.indices, axis=self.axis)
+
+    def backward(self, gy):
+        return PutAlongAxisAdd.apply(gy, indices=self.indices, axis=self.axis, shape=self.inputs[0].shape)
+
+
+class PutAlongAxisAdd(Function):
+    def forward(self, gy):
+        xp = self.xp
+        gx = xp.zeros(self.shape, dtype=gy.dtype)
+        idx = xp.broadcast_to(self.indices, gy.shape)
+        grids = xp.indices(gy.shape, sparse=True)
+        full = tuple(idx if i == self.axis else g for i, g in enumerate(grids))
+        xp.add.at(gx, full, gy)
+        return gx
+
+    def backward(self, ggx):
+        return take_along_axis(ggx, self.indices, self.axis)
+
+
+def take_along_axis(x: Tensor, indices, axis: int) -> Tensor:
+    """Pick values along ``axis`` at ``indices`` (same rank as ``x``), as NumPy."""
+    indices = indices.data if isinstance(indices, Tensor) else x.xp.asarray(indices)
+    if indices.ndim != x.ndim:
+        raise ValueError(
+            f"take_along_axis: expected indices with {x.ndim} dimensions like the input, "
+            f"received shape {indices.shape} for input shape {x.shape}"
+        )
+    if indices.dtype.kind not in "iu":
+        raise TypeError(f"take_along_axis: expected integer indices, received {indices.dtype}")
+    return TakeAlongAxis.apply(x, indices=indices, axis=axis % x.ndim)

@@ -1,0 +1,283 @@
+"""Shape ops: reshape, transpose, broadcast, concat, stack, split, pad, repeat, tile."""
+
+from __future__ import annotations
+
+import builtins
+
+from zerograd.autograd import Function
+from zerograd.tensor import Tensor
+
+
+def _tensor(x) -> Tensor:
+    return x if isinstance(x, Tensor) else Tensor(x)
+
+
+def _shape(shape) -> tuple:
+    return (shape,) if isinstance(shape, int) else tuple(int(s) for s in shape)
+
+
+class Reshape(Function):
+    def forward(self, x):
+        return x.reshape(self.shape)
+
+    def backward(self, gy):
+        return gy.reshape(self.inputs[0].shape)
+
+
+class Transpose(Function):
+    def forward(self, x):
+        return x.transpose(self.axes)
+
+    def backward(self, gy):
+        inverse = sorted(range(len(self.axes)), key=self.axes.__getitem__)
+        return gy.transpose(tuple(inverse))
+
+
+class BroadcastTo(Function):
+    def forward(self, x):
+        return self.xp.broadcast_to(x, self.shape)
+
+    def backward(self, gy):
+        return gy  # the engine sums it back to the input's shape
+
+
+class SumTo(Function):
+    """Sum a broadcast array back to ``shape``: the engine's un-broadcasting step."""
+
+    def forward(self, x):
+        lead = x.ndim - len(self.shape)
+        axes = tuple(range(lead)) + tuple(
+            i + lead for i, n in enumerate(self.shape) if n == 1 and x.shape[i + lead] != 1
+        )
+        y = x.sum(axis=axes, keepdims=True) if axes else x
+        return y.reshape(self.shape)
+
+    def backward(self, gy):
+        return gy.broadcast_to(self.inputs[0].shape)
+
+
+def reshape(x: Tensor, shape) -> Tensor:
+    """Same data, new shape; one entry may be -1."""
+    x = _tensor(x)
+    shape = _shape(shape)
+    if shape == x.shape:
+        return x
+    return Reshape.apply(x, shape=shape)
+
+
+def transpose(x: Tensor, axes=None) -> Tensor:
+    """Permute axes (reversed when ``axes`` is None), as ``numpy.transpose``."""
+    x = _tensor(x)
+    axes = tuple(reversed(range(x.ndim))) if axes is None else tuple(a % builtins.max(x.ndim, 1) for a in axes)
+    if sorted(axes) != list(range(x.ndim)):
+        raise ValueError(f"transpose: expected a permutation of {x.ndim} axes, received {axes}")
+    return Transpose.apply(x, axes=axes)
+
+
+def swapaxes(x: Tensor, a: int, b: int) -> Tensor:
+    axes = list(range(x.ndim))
+    axes[a], axes[b] = axes[b], axes[a]
+    return transpose(x, axes)
+
+
+def squeeze(x: Tensor, axis=None) -> Tensor:
+    """Drop size-1 axes (all of them, or those in ``axis``)."""
+    if axis is None:
+        shape = tuple(n for n in x.shape if n != 1)
+    else:
+        axes = {a % x.ndim for a in ((axis,) if isinstance(axis, int) else axis)}
+        for a in axes:
+            if x.shape[a] != 1:
+                raise ValueError(f"squeeze: axis {a} has size {x.shape[a]}, expected 1 (shape {x.shape})")
+        shape = tuple(n for i, n in enumerate(x.shape) if i not in axes)
+    return reshape(x, shape)
+
+
+def expand_dims(x: Tensor, axis) -> Tensor:
+    """Insert size-1 axes at ``axis`` (int or tuple), as ``numpy.expand_dims``."""
+    x = _tensor(x)
+    axes = (axis,) if isinstance(axis, int) else tuple(axis)
+    ndim = x.ndim + len(axes)
+    axes = sorted(a % ndim for a in axes)
+    shape = list(x.shape)
+    for a in axes:
+        shape.insert(a, 1)
+    return reshape(x, shape)
+
+
+def flatten(x: Tensor, start_axis: int = 0, end_axis: int = -1) -> Tensor:
+    """Merge axes ``start_axis..end_axis`` (inclusive) into one."""
+    if x.ndim == 0:
+        return reshape(x, (1,))
+    s, e = start_axis % x.ndim, end_axis % x.ndim
+    n = 1
+    for d in x.shape[s : e + 1]:
+        n *= d
+    return reshape(x, x.shape[:s] + (n,) + x.shape[e + 1 :])
+
+
+def broadcast_to(x: Tensor, shape) -> Tensor:
+    x = _tensor(x)
+    shape = _shape(shape)
+    if shape == x.shape:
+        return x
+    return BroadcastTo.apply(x, shape=shape)
+
+
+def sum_to(x: Tensor, shape) -> Tensor:
+    """Sum ``x`` over broadcast axes so it has ``shape``."""
+    shape = _shape(shape)
+    if x.shape == shape:
+        return x
+    lead = x.ndim - len(shape)
+    if lead < 0 or any(n != 1 and n != m for n, m in zip(shape, x.shape[lead:])):
+        raise ValueError(f"sum_to: shape {x.shape} does not broadcast from {shape}")
+    return SumTo.apply(x, shape=shape)
+
+
+# --- joining and splitting -----------------------------------------------------------------------
+
+
+class Concat(Function):
+    def forward(self, *xs):
+        return self.xp.concatenate(xs, axis=self.axis)
+
+    def backward(self, gy):
+        grads, start = [], 0
+        for x in self.inputs:
+            n = x.shape[self.axis]
+            grads.append(gy[(slice(None),) * self.axis + (slice(start, start + n),)])
+            start += n
+        return tuple(grads)
+
+
+class Stack(Function):
+    def forward(self, *xs):
+        return self.xp.stack(xs, axis=self.axis)
+
+    def backward(self, gy):
+        lead = (slice(None),) * self.axis
+        return tuple(gy[lead + (i,)] for i in range(len(self.inputs)))
+
+
+def _many(xs, op: str) -> list:
+    xs = [_tensor(x) for x in xs]
+    if not xs:
+        raise ValueError(f"{op}: expected at least one tensor, received none")
+    dt = xs[0].dtype
+    for x in xs[1:]:
+        if x.dtype != dt:
+            from zerograd import backend
+            from zerograd.ops.elementwise import cast
+
+            dt = backend.result_type(dt, x.dtype)
+            xs = [cast(t, dt) for t in xs]
+    return xs
+
+
+def concat(tensors, axis: int = 0) -> Tensor:
+    """Join tensors along an existing axis."""
+    xs = _many(tensors, "concat")
+    axis = axis % builtins.max(xs[0].ndim, 1)
+    return Concat.apply(*xs, axis=axis)
+
+
+def stack(tensors, axis: int = 0) -> Tensor:
+    """Join tensors along a new axis."""
+    xs = _many(tensors, "stack")
+    axis = axis % (xs[0].ndim + 1)
+    return Stack.apply(*xs, axis=axis)
+
+
+def split(x: Tensor, indices_or_sections, axis: int = 0) -> list:
+    """Split along ``axis`` as ``numpy.split``: into N equal sections, or at the given indices."""
+    n = x.shape[axis]
+    axis = axis % x.ndim
+    if isinstance(indices_or_sections, int):
+        if indices_or_sections <= 0 or n % indices_or_sections:
+            raise ValueError(
+                f"split: axis {axis} of size {n} does not divide into {indices_or_sections} equal sections"
+            )
+        step = n // indices_or_sections
+        bounds = list(range(0, n + 1, step))
+    else:
+        bounds = [0, *indices_or_sections, n]
+    lead = (slice(None),) * axis
+    return [x[lead + (slice(a, b),)] for a, b in zip(bounds[:-1], bounds[1:])]
+
+
+# --- padding and repetition ----------------------------------------------------------------------
+
+
+class Pad(Function):
+    def forward(self, x):
+        return self.xp.pad(x, self.pad_width, mode="constant", constant_values=self.value)
+
+    def backward(self, gy):
+        index = tuple(slice(lo, gy.shape[i] - hi) for i, (lo, hi) in enumerate(self.pad_width))
+        return gy[index]
+
+
+def pad(x: Tensor, pad_width, mode: str = "constant", constant_values=0) -> Tensor:
+    """Constant padding with NumPy's ``pad_width`` (an int, a pair, or one pair per axis)."""
+    if mode != "constant":
+        raise ValueError(f"pad: only mode='constant' is differentiable here, received mode={mode!r}")
+    x = _tensor(x)
+    import numpy as _np  # normalising Python arguments only, not array math
+
+    width = tuple(tuple(int(v) for v in row) for row in _np.broadcast_to(_np.asarray(pad_width), (x.ndim, 2)))
+    return Pad.apply(x, pad_width=width, value=constant_values)
+
+
+class SegmentSum(Function):
+    """Sum consecutive runs of ``counts`` elements along ``axis`` (the backward of repeat)."""
+
+    def forward(self, x):
+        starts = self.xp.concatenate([self.xp.zeros(1, dtype=int), self.xp.cumsum(self.counts)[:-1]])
+        out = self.xp.add.reduceat(x, starts, axis=self.axis) if x.shape[self.axis] else x
+        empty = self.counts == 0  # reduceat copies the next element for an empty run
+        if empty.any():
+            out[(slice(None),) * self.axis + (empty,)] = 0
+        return out
+
+    def backward(self, gy):
+        return repeat(gy, self.counts, self.axis)
+
+
+class Repeat(Function):
+    def forward(self, x):
+        return self.xp.repeat(x, self.repeats, axis=self.axis)
+
+    def backward(self, gy):
+        counts = self.xp.broadcast_to(self.xp.asarray(self.repeats), (self.inputs[0].shape[self.axis],))
+        return SegmentSum.apply(gy, counts=counts, axis=self.axis)
+
+
+def repeat(x: Tensor, repeats, axis=None) -> Tensor:
+    """Repeat each element ``repeats`` times along ``axis`` (flattened when None), as NumPy."""
+    x = _tensor(x)
+    if axis is None:
+        x, axis = reshape(x, (-1,)), 0
+    if isinstance(repeats, Tensor):
+        repeats = repeats.data
+    return Repeat.apply(x, repeats=repeats, axis=axis % x.ndim)
+
+
+class Tile(Function):
+    def forward(self, x):
+        return self.xp.tile(x, self.reps)
+
+    def backward(self, gy):
+        x = self.inputs[0]
+        base = (1,) * (len(self.reps) - x.ndim) + x.shape
+        pairs = tuple(v for r, n in zip(self.reps, base) for v in (r, n))
+        summed = gy.reshape(pairs).sum(axis=tuple(range(0, len(pairs), 2)))
+        return summed.reshape(x.shape)
+
+
+def tile(x: Tensor, reps) -> Tensor:
+    """Repeat the whole tensor ``reps`` times per axis, as ``numpy.tile``."""
+    x = _tensor(x)
+    reps = _shape(reps)
+    reps = (1,) * (x.ndim - len(reps)) + reps
+    return Tile.apply(x, reps=reps)
