@@ -8,6 +8,6 @@ from zerograd.backend import (
     bool_, float16, float32, float64, get_default_dtype, int32, int64, set_default_dtype,
 )
 from zerograd.ops import *  # noqa: F403 - the functional API: zg.exp, zg.matmul, zg.zeros ...
-from zerograd import utils
+from zerograd import nn, utils
 
 __version__ = "0.1.0"

@@ -38,7 +38,9 @@ def matmul(a, b) -> Tensor:
     """Matrix product ``a @ b``: batched over leading axes, 1-D operands as in NumPy."""
     a, b = binary_operands(a, b)
     if a.ndim == 0 or b.ndim == 0:
-        raise ValueError(f"matmul: expected operands with at least 1 dimension, received shapes {a.shape} and {b.shape}")
+        raise ValueError(
+            f"matmul: expected operands with at least 1 dimension, received shapes {a.shape} and {b.shape}"
+        )
     k_a = a.shape[-1]
     k_b = b.shape[0] if b.ndim == 1 else b.shape[-2]
     if k_a != k_b:
@@ -48,3 +50,41 @@ def matmul(a, b) -> Tensor:
             f"received shapes {a.shape} and {b.shape}"
         )
     return MatMul.apply(a, b)
+
+
+class Linear(Function):
+    """x @ W.T + b in one op (one GEMM each way, no separate transpose, add and sum-to)."""
+
+    def forward(self, x, W, b=None):
+        y = x @ W.T
+        if b is not None:
+            y += b
+        return y
+
+    def backward(self, gy):
+        x, W = self.inputs[0], self.inputs[1]
+        need = self.needs_grad
+        n_out, n_in = W.shape
+        g2 = gy.reshape((-1, n_out))
+        gx = gy @ W if need[0] else None
+        gW = g2.T @ x.reshape((-1, n_in)) if need[1] else None
+        if len(self.inputs) == 2:
+            return gx, gW
+        gb = g2.sum(axis=0) if need[2] else None
+        return gx, gW, gb
+
+
+def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """y = x @ weight.T + bias, with weight of shape (out_features, in_features), as PyTorch.
+
+    Example:
+        >>> F.linear(zg.ones(2, 3), zg.ones(4, 3)).shape
+        (2, 4)
+    """
+    if x.shape[-1:] != weight.shape[1:]:
+        raise ValueError(
+            f"linear: expected input with last axis {weight.shape[1]}, received shape {x.shape}"
+        )
+    if bias is None:
+        return Linear.apply(x, weight)
+    return Linear.apply(x, weight, bias)

@@ -16,7 +16,7 @@ def normalize_axis(axis, ndim: int, op: str) -> tuple:
     axes = (axis,) if isinstance(axis, int) else tuple(axis)
     out = []
     for a in axes:
-        if not -ndim <= a < max(ndim, 1):
+        if not -ndim <= a < (ndim or 1):
             raise ValueError(f"{op}: axis {a} is out of range for a tensor of {ndim} dimensions")
         out.append(a % ndim if ndim else 0)
     if len(set(out)) != len(out):

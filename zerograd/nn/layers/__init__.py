@@ -1,0 +1,1 @@
+"""Layers, one topic a file."""

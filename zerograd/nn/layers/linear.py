@@ -1,0 +1,86 @@
+"""Identity, Flatten, Linear."""
+
+from __future__ import annotations
+
+import math
+
+from zerograd import backend
+from zerograd.nn import init
+from zerograd.nn.module import Module
+from zerograd.nn.parameter import Parameter
+from zerograd.ops.linalg import linear
+from zerograd.ops.shape import flatten
+from zerograd.tensor import Tensor
+
+
+class Identity(Module):
+    """Returns its input."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__()
+
+    def forward(self, x):
+        return x
+
+
+class Flatten(Module):
+    """Merge axes ``start_axis..end_axis`` (default: all but the batch axis)."""
+
+    def __init__(self, start_axis: int = 1, end_axis: int = -1):
+        super().__init__()
+        self.start_axis, self.end_axis = start_axis, end_axis
+
+    def forward(self, x: Tensor) -> Tensor:
+        return flatten(x, self.start_axis, self.end_axis)
+
+    def extra_repr(self) -> str:
+        return f"start_axis={self.start_axis}, end_axis={self.end_axis}"
+
+
+class Linear(Module):
+    """y = x @ W.T + b, with W of shape (out_features, in_features).
+
+    ``in_features=None`` learns the input size on the first call (as Keras's Dense).
+    Weights start as PyTorch's: U(-1/sqrt(in), 1/sqrt(in)) for both W and b.
+
+    Example:
+        >>> nn.Linear(784, 10)(zg.randn(32, 784)).shape
+        (32, 10)
+    """
+
+    def __init__(self, in_features: int | None, out_features: int, bias: bool = True, dtype=None):
+        super().__init__()
+        self.in_features, self.out_features = in_features, out_features
+        self.dtype = backend.as_dtype(dtype) or backend.get_default_dtype()
+        self.weight = Parameter.uninitialized()
+        if bias:
+            self.bias = Parameter.uninitialized()
+        else:
+            self.register_parameter("bias", None)
+        if in_features is not None:
+            self._build(in_features)
+
+    def _build(self, in_features: int) -> None:
+        self.in_features = in_features
+        self.weight.materialize(backend.np.empty((self.out_features, in_features), self.dtype))
+        if self.bias is not None:
+            self.bias.materialize(backend.np.empty((self.out_features,), self.dtype))
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
+        if self.bias is not None:
+            bound = 1 / math.sqrt(self.in_features) if self.in_features > 0 else 0
+            init.uniform_(self.bias, -bound, bound)
+
+    def forward(self, x: Tensor) -> Tensor:
+        if self.weight.is_uninitialized:
+            self._build(x.shape[-1])
+        if x.ndim == 0 or x.shape[-1] != self.in_features:
+            raise ValueError(
+                f"Linear expected input with last axis {self.in_features}, received shape {x.shape}"
+            )
+        return linear(x, self.weight, self.bias)
+
+    def extra_repr(self) -> str:
+        return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
