@@ -99,6 +99,11 @@ def namespace(array):
     return _cupy.get_array_module(array)
 
 
+def is_device_array(array) -> bool:
+    """True for a CuPy array."""
+    return _cupy is not None and isinstance(array, _cupy.ndarray)
+
+
 def device_of(array) -> str:
     if type(array) is np.ndarray or _cupy is None:
         return "cpu"

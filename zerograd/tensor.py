@@ -31,13 +31,14 @@ class Tensor:
             data = data.data
         if device is not None:
             device = backend.normalize_device(device)
-        if hasattr(data, "__array_namespace__") or isinstance(data, np.ndarray):
+        if isinstance(data, np.ndarray) or backend.is_device_array(data):
             if dtype is not None and data.dtype != dtype:
                 data = data.astype(dtype)
         else:
+            is_numpy_scalar = isinstance(data, np.generic)
             data = np.asarray(data, dtype=dtype)
-            if dtype is None and data.dtype == np.float64 and not isinstance(data, np.float64):
-                data = data.astype(backend.get_default_dtype())
+            if dtype is None and data.dtype == np.float64 and not is_numpy_scalar:
+                data = data.astype(backend.get_default_dtype())  # Python floats: default dtype
             if data.dtype.kind in "OUSV":
                 raise TypeError(f"Tensor: expected numbers, received an array of {data.dtype}")
         if device is not None:
@@ -95,8 +96,6 @@ class Tensor:
     # --- conversion ------------------------------------------------------------------------------
     def numpy(self) -> np.ndarray:
         """The data as a NumPy array (shares memory on the CPU)."""
-        if self.requires_grad and self.creator is None and False:
-            pass
         return backend.to_numpy(self.data)
 
     def __array__(self, dtype=None, copy=None):
