@@ -77,28 +77,33 @@ class Function:
     inputs: tuple
     xp = None  # the array module of the inputs, set by apply
 
-    def __init__(self, **params):
-        self.__dict__.update(params)
-
     @classmethod
     def apply(cls, *inputs, **params) -> Tensor:
-        fn = cls(**params)
-        xs = inputs if all(type(x) is Tensor or isinstance(x, Tensor) for x in inputs) else _lift(inputs)
-        arrays = [x.data for x in xs]
-        fn.xp = backend.namespace(arrays[0]) if arrays else backend.np
+        fn = cls.__new__(cls)  # no __init__ call: this is the hot path of every op
+        if params:
+            fn.__dict__.update(params)
+        for x in inputs:
+            if not isinstance(x, Tensor):
+                inputs = _lift(inputs)
+                break
+        arrays = [x.data for x in inputs]
+        xp = fn.xp = backend.namespace(arrays[0]) if arrays else backend.np
         try:
             y = fn.forward(*arrays)
         except (ValueError, TypeError, IndexError) as e:
             shapes = ", ".join(str(tuple(a.shape)) for a in arrays)
             raise type(e)(f"{cls.__name__}: {e} (input shapes {shapes})") from None
-        if not hasattr(y, "shape") or type(y) is not type(arrays[0] if arrays else y):
-            y = fn.xp.asarray(y)
+        if type(y) is not backend.np.ndarray and not backend.is_device_array(y):
+            y = xp.asarray(y)  # NumPy returns scalars from 0-d results
         out = Tensor._make(y)
-        if _grad_enabled and any(x.requires_grad for x in xs):
-            out.requires_grad = True
-            out.creator = fn
-            fn.inputs = xs
-            fn._out = weakref.ref(out)
+        if _grad_enabled:
+            for x in inputs:
+                if x.requires_grad:
+                    out.requires_grad = True
+                    out.creator = fn
+                    fn.inputs = inputs
+                    fn._out = weakref.ref(out)
+                    break
         return out
 
     @property
@@ -130,14 +135,13 @@ def _lift(inputs) -> tuple:
     for x in inputs:
         if isinstance(x, Tensor):
             out.append(x)
-            continue
-        if ref is not None and isinstance(x, (bool, int, float)) and not isinstance(x, type(None)):
-            dtype = ref.dtype
+        elif ref is not None and isinstance(x, (bool, int, float)):
+            dtype = ref.data.dtype
             if isinstance(x, float) and dtype.kind != "f":
                 dtype = backend.get_default_dtype()
-            elif isinstance(x, int) and not isinstance(x, bool) and dtype.kind == "b":
+            elif not isinstance(x, bool) and isinstance(x, int) and dtype.kind == "b":
                 dtype = backend.int64
-            out.append(Tensor(backend.xp_for(ref.device).asarray(x, dtype=dtype)))
+            out.append(Tensor._make(backend.namespace(ref.data).asarray(x, dtype=dtype)))
         else:
             out.append(Tensor(x, device=ref.device if ref is not None else None))
     return tuple(out)
@@ -184,7 +188,9 @@ def _seed_grad(root: Tensor, grad, who: str) -> Tensor:
     if not isinstance(grad, Tensor):
         grad = Tensor(grad, dtype=root.dtype, device=root.device)
     if grad.shape != root.shape:
-        raise GraphError(f"{who}: gradient of shape {grad.shape} given for an output of shape {root.shape}")
+        raise GraphError(
+            f"{who}: gradient of shape {grad.shape} given for an output of shape {root.shape}"
+        )
     return grad
 
 
@@ -282,6 +288,8 @@ def grad(outputs: Tensor, inputs, grad_outputs=None, retain_graph=None, create_g
     for x in inputs:
         g = wanted[id(x)]
         if g is None:
-            raise GraphError(f"grad: an input of shape {x.shape} was not used to compute the output")
+            raise GraphError(
+                f"grad: an input of shape {x.shape} was not used to compute the output"
+            )
         result.append(g)
     return result[0] if single else tuple(result)

@@ -46,7 +46,9 @@ def as_dtype(dtype) -> np.dtype | None:
     try:
         return np.dtype(dtype)
     except TypeError as e:
-        raise TypeError(f"unknown dtype: expected a NumPy dtype or its name, received {dtype!r}") from e
+        raise TypeError(
+            f"unknown dtype: expected a NumPy dtype or its name, received {dtype!r}"
+        ) from e
 
 
 def is_float(dtype) -> bool:
@@ -129,7 +131,11 @@ def to_device(array, device: str):
 
 
 def to_numpy(array) -> np.ndarray:
-    return array if type(array) is np.ndarray else (_cupy.asnumpy(array) if _cupy else np.asarray(array))
+    return (
+        array
+        if type(array) is np.ndarray
+        else (_cupy.asnumpy(array) if _cupy else np.asarray(array))
+    )
 
 
 # --- random numbers ------------------------------------------------------------------------------

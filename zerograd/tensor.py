@@ -104,7 +104,9 @@ class Tensor:
 
     def item(self):
         if self.size != 1:
-            raise ValueError(f"item: expected a tensor with one element, received shape {self.shape}")
+            raise ValueError(
+                f"item: expected a tensor with one element, received shape {self.shape}"
+            )
         return self.data.reshape(()).item()
 
     def tolist(self):
@@ -358,7 +360,9 @@ class Tensor:
         return self.reshape(*shape)
 
     def transpose(self, *axes):
-        return _ops.transpose(self, axes[0] if len(axes) == 1 and not isinstance(axes[0], int) else axes or None)
+        return _ops.transpose(
+            self, axes[0] if len(axes) == 1 and not isinstance(axes[0], int) else axes or None
+        )
 
     def permute(self, *axes):
         return self.transpose(*axes)

@@ -21,7 +21,14 @@ def _tdim(axis, t):
 
 # (name, zerograd fn, torch fn, input shapes, domain)
 # domain: "any" normal draws; "pos" in [0.5, 2]; "nonzero" |x| in [0.5, 2] with random sign
-BINARY_SHAPES = [((3, 4), (3, 4)), ((3, 4), (4,)), ((2, 1, 3), (4, 1)), ((1,), (2, 3)), ((3, 0), (1,)), ((), (2, 2))]
+BINARY_SHAPES = [
+    ((3, 4), (3, 4)),
+    ((3, 4), (4,)),
+    ((2, 1, 3), (4, 1)),
+    ((1,), (2, 3)),
+    ((3, 0), (1,)),
+    ((), (2, 2)),
+]
 ROWS = []
 for i, shapes in enumerate(BINARY_SHAPES):
     ROWS += [
@@ -54,7 +61,13 @@ ROWS += [
     ("rpow", lambda x: 2.0**x, lambda x: 2.0**x, S, "any"),
     ("rsub", lambda x: 1.0 - x, lambda x: 1.0 - x, S, "any"),
     ("rdiv", lambda x: 1.0 / x, lambda x: 1.0 / x, S, "nonzero"),
-    ("where", lambda a, b: zg.where(a.data > 0, a, b), lambda a, b: torch.where(a > 0, a, b), [(3, 4), (4,)], "nonzero"),
+    (
+        "where",
+        lambda a, b: zg.where(a.data > 0, a, b),
+        lambda a, b: torch.where(a > 0, a, b),
+        [(3, 4), (4,)],
+        "nonzero",
+    ),
     ("empty_exp", zg.exp, torch.exp, [(0, 3)], "any"),
 ]
 R = (2, 3, 4)
@@ -62,21 +75,69 @@ for axis in [None, 0, -1, (0, 2), 1]:
     for keep in [False, True]:
         k = f"{axis}_{keep}"
         ROWS += [
-            (f"sum_{k}", lambda x, a=axis, kd=keep: x.sum(a, kd), lambda x, a=axis, kd=keep: x.sum(_tdim(a, x), keepdim=kd), [R], "any"),
-            (f"mean_{k}", lambda x, a=axis, kd=keep: x.mean(a, kd), lambda x, a=axis, kd=keep: x.mean(_tdim(a, x), keepdim=kd), [R], "any"),
-            (f"max_{k}", lambda x, a=axis, kd=keep: x.max(a, kd), lambda x, a=axis, kd=keep: torch.amax(x, _tdim(a, x), keepdim=kd), [R], "any"),
-            (f"min_{k}", lambda x, a=axis, kd=keep: x.min(a, kd), lambda x, a=axis, kd=keep: torch.amin(x, _tdim(a, x), keepdim=kd), [R], "any"),
-            (f"logsumexp_{k}", lambda x, a=axis, kd=keep: x.logsumexp(a, kd), lambda x, a=axis, kd=keep: torch.logsumexp(x, _tdim(a, x), keepdim=kd), [R], "any"),
+            (
+                f"sum_{k}",
+                lambda x, a=axis, kd=keep: x.sum(a, kd),
+                lambda x, a=axis, kd=keep: x.sum(_tdim(a, x), keepdim=kd),
+                [R],
+                "any",
+            ),
+            (
+                f"mean_{k}",
+                lambda x, a=axis, kd=keep: x.mean(a, kd),
+                lambda x, a=axis, kd=keep: x.mean(_tdim(a, x), keepdim=kd),
+                [R],
+                "any",
+            ),
+            (
+                f"max_{k}",
+                lambda x, a=axis, kd=keep: x.max(a, kd),
+                lambda x, a=axis, kd=keep: torch.amax(x, _tdim(a, x), keepdim=kd),
+                [R],
+                "any",
+            ),
+            (
+                f"min_{k}",
+                lambda x, a=axis, kd=keep: x.min(a, kd),
+                lambda x, a=axis, kd=keep: torch.amin(x, _tdim(a, x), keepdim=kd),
+                [R],
+                "any",
+            ),
+            (
+                f"logsumexp_{k}",
+                lambda x, a=axis, kd=keep: x.logsumexp(a, kd),
+                lambda x, a=axis, kd=keep: torch.logsumexp(x, _tdim(a, x), keepdim=kd),
+                [R],
+                "any",
+            ),
         ]
 for ddof in [0, 1]:
     for axis in [None, 1, (0, 2)]:
         ROWS += [
-            (f"var_{axis}_{ddof}", lambda x, a=axis, d=ddof: zg.var(x, a, ddof=d), lambda x, a=axis, d=ddof: torch.var(x, _tdim(a, x), correction=d), [R], "any"),
-            (f"std_{axis}_{ddof}", lambda x, a=axis, d=ddof: x.std(a, ddof=d), lambda x, a=axis, d=ddof: torch.std(x, _tdim(a, x), correction=d), [R], "any"),
+            (
+                f"var_{axis}_{ddof}",
+                lambda x, a=axis, d=ddof: zg.var(x, a, ddof=d),
+                lambda x, a=axis, d=ddof: torch.var(x, _tdim(a, x), correction=d),
+                [R],
+                "any",
+            ),
+            (
+                f"std_{axis}_{ddof}",
+                lambda x, a=axis, d=ddof: x.std(a, ddof=d),
+                lambda x, a=axis, d=ddof: torch.std(x, _tdim(a, x), correction=d),
+                [R],
+                "any",
+            ),
         ]
 ROWS += [
     ("sum_empty_axis", lambda x: x.sum(1), lambda x: x.sum(1), [(3, 0)], "any"),
-    ("sum_size1", lambda x: x.sum(0, keepdims=True), lambda x: x.sum(0, keepdim=True), [(1, 4)], "any"),
+    (
+        "sum_size1",
+        lambda x: x.sum(0, keepdims=True),
+        lambda x: x.sum(0, keepdim=True),
+        [(1, 4)],
+        "any",
+    ),
     ("reshape", lambda x: x.reshape(4, -1), lambda x: x.reshape(4, -1), [R], "any"),
     ("transpose", lambda x: x.transpose(2, 0, 1), lambda x: x.permute(2, 0, 1), [R], "any"),
     ("transpose_rev", lambda x: x.transpose(), lambda x: x.permute(2, 1, 0), [R], "any"),
@@ -87,37 +148,150 @@ ROWS += [
     ("expand_dims", lambda x: x.expand_dims(1), lambda x: x.unsqueeze(1), [R], "any"),
     ("flatten", lambda x: x.flatten(), lambda x: x.flatten(), [R], "any"),
     ("flatten_1", lambda x: x.flatten(1), lambda x: x.flatten(1), [R], "any"),
-    ("broadcast_to", lambda x: x.broadcast_to((2, 3, 4)), lambda x: x.broadcast_to((2, 3, 4)), [(3, 1)], "any"),
-    ("concat", lambda a, b: zg.concat([a, b], axis=1), lambda a, b: torch.cat([a, b], 1), [(2, 3), (2, 5)], "any"),
-    ("concat_neg", lambda a, b: zg.concat([a, b, a], axis=-1), lambda a, b: torch.cat([a, b, a], -1), [(2, 3), (2, 1)], "any"),
-    ("stack", lambda a, b: zg.stack([a, b], axis=1), lambda a, b: torch.stack([a, b], 1), [(2, 3), (2, 3)], "any"),
-    ("split", lambda x: zg.split(x, 3, axis=1)[1] * 2 + zg.split(x, [1], axis=1)[0].sum(), lambda x: torch.split(x, 2, 1)[1] * 2 + x[:, :1].sum(), [(2, 6)], "any"),
-    ("pad", lambda x: zg.pad(x, ((1, 0), (2, 1))), lambda x: torch.nn.functional.pad(x, (2, 1, 1, 0)), [(2, 3)], "any"),
-    ("repeat", lambda x: zg.repeat(x, 3, axis=1), lambda x: torch.repeat_interleave(x, 3, 1), [(2, 3)], "any"),
-    ("repeat_flat", lambda x: zg.repeat(x, 2), lambda x: torch.repeat_interleave(x.flatten(), 2), [(2, 3)], "any"),
-    ("repeat_array", lambda x: zg.repeat(x, np.array([1, 0, 2]), axis=1), lambda x: torch.repeat_interleave(x, torch.tensor([1, 0, 2]), 1), [(2, 3)], "any"),
+    (
+        "broadcast_to",
+        lambda x: x.broadcast_to((2, 3, 4)),
+        lambda x: x.broadcast_to((2, 3, 4)),
+        [(3, 1)],
+        "any",
+    ),
+    (
+        "concat",
+        lambda a, b: zg.concat([a, b], axis=1),
+        lambda a, b: torch.cat([a, b], 1),
+        [(2, 3), (2, 5)],
+        "any",
+    ),
+    (
+        "concat_neg",
+        lambda a, b: zg.concat([a, b, a], axis=-1),
+        lambda a, b: torch.cat([a, b, a], -1),
+        [(2, 3), (2, 1)],
+        "any",
+    ),
+    (
+        "stack",
+        lambda a, b: zg.stack([a, b], axis=1),
+        lambda a, b: torch.stack([a, b], 1),
+        [(2, 3), (2, 3)],
+        "any",
+    ),
+    (
+        "split",
+        lambda x: zg.split(x, 3, axis=1)[1] * 2 + zg.split(x, [1], axis=1)[0].sum(),
+        lambda x: torch.split(x, 2, 1)[1] * 2 + x[:, :1].sum(),
+        [(2, 6)],
+        "any",
+    ),
+    (
+        "pad",
+        lambda x: zg.pad(x, ((1, 0), (2, 1))),
+        lambda x: torch.nn.functional.pad(x, (2, 1, 1, 0)),
+        [(2, 3)],
+        "any",
+    ),
+    (
+        "repeat",
+        lambda x: zg.repeat(x, 3, axis=1),
+        lambda x: torch.repeat_interleave(x, 3, 1),
+        [(2, 3)],
+        "any",
+    ),
+    (
+        "repeat_flat",
+        lambda x: zg.repeat(x, 2),
+        lambda x: torch.repeat_interleave(x.flatten(), 2),
+        [(2, 3)],
+        "any",
+    ),
+    (
+        "repeat_array",
+        lambda x: zg.repeat(x, np.array([1, 0, 2]), axis=1),
+        lambda x: torch.repeat_interleave(x, torch.tensor([1, 0, 2]), 1),
+        [(2, 3)],
+        "any",
+    ),
     ("tile", lambda x: zg.tile(x, (2, 3)), lambda x: x.tile((2, 3)), [(2, 3)], "any"),
     ("tile_more", lambda x: zg.tile(x, (2, 1, 2)), lambda x: x.tile((2, 1, 2)), [(3,)], "any"),
     ("idx_int", lambda x: x[1], lambda x: x[1], [R], "any"),
     ("idx_slices", lambda x: x[:, 1:3, ::2], lambda x: x[:, 1:3, ::2], [R], "any"),
     ("idx_none_ellipsis", lambda x: x[None, ..., 1], lambda x: x[None, ..., 1], [R], "any"),
     ("idx_neg", lambda x: x[-1, :, -2], lambda x: x[-1, :, -2], [R], "any"),
-    ("idx_array_repeats", lambda x: x[np.array([0, 2, 0, 0])], lambda x: x[torch.tensor([0, 2, 0, 0])], [(3, 4)], "any"),
-    ("idx_array_pair", lambda x: x[np.array([0, 1, 1]), np.array([2, 2, 0])], lambda x: x[torch.tensor([0, 1, 1]), torch.tensor([2, 2, 0])], [(3, 4)], "any"),
-    ("idx_mixed", lambda x: x[:, np.array([1, 1, 2])], lambda x: x[:, torch.tensor([1, 1, 2])], [R], "any"),
-    ("idx_tensor", lambda x: x[zg.tensor([2, 0, 2])], lambda x: x[torch.tensor([2, 0, 2])], [(3, 4)], "any"),
+    (
+        "idx_array_repeats",
+        lambda x: x[np.array([0, 2, 0, 0])],
+        lambda x: x[torch.tensor([0, 2, 0, 0])],
+        [(3, 4)],
+        "any",
+    ),
+    (
+        "idx_array_pair",
+        lambda x: x[np.array([0, 1, 1]), np.array([2, 2, 0])],
+        lambda x: x[torch.tensor([0, 1, 1]), torch.tensor([2, 2, 0])],
+        [(3, 4)],
+        "any",
+    ),
+    (
+        "idx_mixed",
+        lambda x: x[:, np.array([1, 1, 2])],
+        lambda x: x[:, torch.tensor([1, 1, 2])],
+        [R],
+        "any",
+    ),
+    (
+        "idx_tensor",
+        lambda x: x[zg.tensor([2, 0, 2])],
+        lambda x: x[torch.tensor([2, 0, 2])],
+        [(3, 4)],
+        "any",
+    ),
     ("idx_mask", lambda x: x[x.data > 0], lambda x: x[x > 0], [(3, 4)], "nonzero"),
     ("idx_list", lambda x: x[[0, 0, 1]], lambda x: x[[0, 0, 1]], [(3, 4)], "any"),
-    ("take_along_axis", lambda x: zg.take_along_axis(x, np.array([[0, 2, 2], [1, 1, 0]]), 1), lambda x: torch.take_along_dim(x, torch.tensor([[0, 2, 2], [1, 1, 0]]), 1), [(2, 3)], "any"),
-    ("take_along_axis0", lambda x: x.take_along_axis(np.array([[1, 0, 1]]), 0), lambda x: torch.take_along_dim(x, torch.tensor([[1, 0, 1]]), 0), [(2, 3)], "any"),
+    (
+        "take_along_axis",
+        lambda x: zg.take_along_axis(x, np.array([[0, 2, 2], [1, 1, 0]]), 1),
+        lambda x: torch.take_along_dim(x, torch.tensor([[0, 2, 2], [1, 1, 0]]), 1),
+        [(2, 3)],
+        "any",
+    ),
+    (
+        "take_along_axis0",
+        lambda x: x.take_along_axis(np.array([[1, 0, 1]]), 0),
+        lambda x: torch.take_along_dim(x, torch.tensor([[1, 0, 1]]), 0),
+        [(2, 3)],
+        "any",
+    ),
 ]
-MATMUL = [((3, 4), (4, 5)), ((2, 3, 4), (4, 5)), ((2, 1, 3, 4), (5, 4, 2)), ((4,), (4, 5)), ((3, 4), (4,)),
-          ((4,), (4,)), ((2, 3, 4), (4,)), ((4,), (2, 4, 3)), ((3, 0), (0, 2))]
-ROWS += [(f"matmul{i}", lambda a, b: a @ b, lambda a, b: a @ b, s, "any") for i, s in enumerate(MATMUL)]
+MATMUL = [
+    ((3, 4), (4, 5)),
+    ((2, 3, 4), (4, 5)),
+    ((2, 1, 3, 4), (5, 4, 2)),
+    ((4,), (4, 5)),
+    ((3, 4), (4,)),
+    ((4,), (4,)),
+    ((2, 3, 4), (4,)),
+    ((4,), (2, 4, 3)),
+    ((3, 0), (0, 2)),
+]
 ROWS += [
-    ("linear", zg.nn.functional.linear, torch.nn.functional.linear, [(2, 3, 4), (5, 4), (5,)], "any"),
+    (f"matmul{i}", lambda a, b: a @ b, lambda a, b: a @ b, s, "any") for i, s in enumerate(MATMUL)
+]
+ROWS += [
+    (
+        "linear",
+        zg.nn.functional.linear,
+        torch.nn.functional.linear,
+        [(2, 3, 4), (5, 4), (5,)],
+        "any",
+    ),
     ("linear_nobias", zg.nn.functional.linear, torch.nn.functional.linear, [(3, 4), (5, 4)], "any"),
-    ("composite", lambda x, y: (x.exp() * y).sum(1).logsumexp(0), lambda x, y: torch.logsumexp((x.exp() * y).sum(1), 0), [(3, 4), (4,)], "any"),
+    (
+        "composite",
+        lambda x, y: (x.exp() * y).sum(1).logsumexp(0),
+        lambda x, y: torch.logsumexp((x.exp() * y).sum(1), 0),
+        [(3, 4), (4,)],
+        "any",
+    ),
 ]
 
 

@@ -44,18 +44,34 @@ def from_numpy(array: np.ndarray) -> Tensor:
 
 
 def zeros(*shape, dtype=None, requires_grad=False, device=None) -> Tensor:
-    return _new(np.zeros(_size(shape), backend.as_dtype(dtype) or backend.get_default_dtype()), None, requires_grad, device)
+    return _new(
+        np.zeros(_size(shape), backend.as_dtype(dtype) or backend.get_default_dtype()),
+        None,
+        requires_grad,
+        device,
+    )
 
 
 def ones(*shape, dtype=None, requires_grad=False, device=None) -> Tensor:
-    return _new(np.ones(_size(shape), backend.as_dtype(dtype) or backend.get_default_dtype()), None, requires_grad, device)
+    return _new(
+        np.ones(_size(shape), backend.as_dtype(dtype) or backend.get_default_dtype()),
+        None,
+        requires_grad,
+        device,
+    )
 
 
 def full(shape, fill_value, dtype=None, requires_grad=False, device=None) -> Tensor:
     shape = (shape,) if isinstance(shape, int) else tuple(shape)
     if dtype is None:
-        dtype = backend.get_default_dtype() if isinstance(fill_value, float) else np.asarray(fill_value).dtype
-    return _new(np.full(shape, fill_value, dtype=backend.as_dtype(dtype)), None, requires_grad, device)
+        dtype = (
+            backend.get_default_dtype()
+            if isinstance(fill_value, float)
+            else np.asarray(fill_value).dtype
+        )
+    return _new(
+        np.full(shape, fill_value, dtype=backend.as_dtype(dtype)), None, requires_grad, device
+    )
 
 
 def zeros_like(x: Tensor, dtype=None, requires_grad=False) -> Tensor:
@@ -67,7 +83,9 @@ def ones_like(x: Tensor, dtype=None, requires_grad=False) -> Tensor:
 
 
 def full_like(x: Tensor, fill_value, dtype=None, requires_grad=False) -> Tensor:
-    return full(x.shape, fill_value, dtype=dtype or x.dtype, requires_grad=requires_grad, device=x.device)
+    return full(
+        x.shape, fill_value, dtype=dtype or x.dtype, requires_grad=requires_grad, device=x.device
+    )
 
 
 def arange(start, stop=None, step=1, dtype=None, requires_grad=False, device=None) -> Tensor:
@@ -86,20 +104,29 @@ def linspace(start, stop, num=50, dtype=None, requires_grad=False, device=None) 
 
 
 def eye(n: int, m: int | None = None, dtype=None, requires_grad=False, device=None) -> Tensor:
-    return _new(np.eye(n, m, dtype=backend.as_dtype(dtype) or backend.get_default_dtype()), None, requires_grad, device)
+    return _new(
+        np.eye(n, m, dtype=backend.as_dtype(dtype) or backend.get_default_dtype()),
+        None,
+        requires_grad,
+        device,
+    )
 
 
 def rand(*shape, dtype=None, requires_grad=False, device=None) -> Tensor:
     """Uniform draws in [0, 1)."""
     dtype = backend.as_dtype(dtype) or backend.get_default_dtype()
-    array = backend.rng().random(_size(shape), dtype=np.float64 if dtype == np.float64 else np.float32)
+    array = backend.rng().random(
+        _size(shape), dtype=np.float64 if dtype == np.float64 else np.float32
+    )
     return _new(array, dtype, requires_grad, device)
 
 
 def randn(*shape, dtype=None, requires_grad=False, device=None) -> Tensor:
     """Standard normal draws."""
     dtype = backend.as_dtype(dtype) or backend.get_default_dtype()
-    array = backend.rng().standard_normal(_size(shape), dtype=np.float64 if dtype == np.float64 else np.float32)
+    array = backend.rng().standard_normal(
+        _size(shape), dtype=np.float64 if dtype == np.float64 else np.float32
+    )
     return _new(array, dtype, requires_grad, device)
 
 

@@ -57,7 +57,9 @@ class TakeAlongAxis(Function):
         return self.xp.take_along_axis(x, self.indices, axis=self.axis)
 
     def backward(self, gy):
-        return PutAlongAxisAdd.apply(gy, indices=self.indices, axis=self.axis, shape=self.inputs[0].shape)
+        return PutAlongAxisAdd.apply(
+            gy, indices=self.indices, axis=self.axis, shape=self.inputs[0].shape
+        )
 
 
 class PutAlongAxisAdd(Function):

@@ -68,7 +68,11 @@ def reshape(x: Tensor, shape) -> Tensor:
 def transpose(x: Tensor, axes=None) -> Tensor:
     """Permute axes (reversed when ``axes`` is None), as ``numpy.transpose``."""
     x = _tensor(x)
-    axes = tuple(reversed(range(x.ndim))) if axes is None else tuple(a % builtins.max(x.ndim, 1) for a in axes)
+    axes = (
+        tuple(reversed(range(x.ndim)))
+        if axes is None
+        else tuple(a % builtins.max(x.ndim, 1) for a in axes)
+    )
     if sorted(axes) != list(range(x.ndim)):
         raise ValueError(f"transpose: expected a permutation of {x.ndim} axes, received {axes}")
     return Transpose.apply(x, axes=axes)
@@ -88,7 +92,9 @@ def squeeze(x: Tensor, axis=None) -> Tensor:
         axes = {a % x.ndim for a in ((axis,) if isinstance(axis, int) else axis)}
         for a in axes:
             if x.shape[a] != 1:
-                raise ValueError(f"squeeze: axis {a} has size {x.shape[a]}, expected 1 (shape {x.shape})")
+                raise ValueError(
+                    f"squeeze: axis {a} has size {x.shape[a]}, expected 1 (shape {x.shape})"
+                )
         shape = tuple(n for i, n in enumerate(x.shape) if i not in axes)
     return reshape(x, shape)
 
@@ -221,11 +227,15 @@ class Pad(Function):
 def pad(x: Tensor, pad_width, mode: str = "constant", constant_values=0) -> Tensor:
     """Constant padding with NumPy's ``pad_width`` (an int, a pair, or one pair per axis)."""
     if mode != "constant":
-        raise ValueError(f"pad: only mode='constant' is differentiable here, received mode={mode!r}")
+        raise ValueError(
+            f"pad: only mode='constant' is differentiable here, received mode={mode!r}"
+        )
     x = _tensor(x)
     import numpy as _np  # normalising Python arguments only, not array math
 
-    width = tuple(tuple(int(v) for v in row) for row in _np.broadcast_to(_np.asarray(pad_width), (x.ndim, 2)))
+    width = tuple(
+        tuple(int(v) for v in row) for row in _np.broadcast_to(_np.asarray(pad_width), (x.ndim, 2))
+    )
     return Pad.apply(x, pad_width=width, value=constant_values)
 
 
@@ -233,7 +243,9 @@ class SegmentSum(Function):
     """Sum consecutive runs of ``counts`` elements along ``axis`` (the backward of repeat)."""
 
     def forward(self, x):
-        starts = self.xp.concatenate([self.xp.zeros(1, dtype=int), self.xp.cumsum(self.counts)[:-1]])
+        starts = self.xp.concatenate(
+            [self.xp.zeros(1, dtype=int), self.xp.cumsum(self.counts)[:-1]]
+        )
         out = self.xp.add.reduceat(x, starts, axis=self.axis) if x.shape[self.axis] else x
         empty = self.counts == 0  # reduceat copies the next element for an empty run
         if empty.any():
@@ -249,7 +261,9 @@ class Repeat(Function):
         return self.xp.repeat(x, self.repeats, axis=self.axis)
 
     def backward(self, gy):
-        counts = self.xp.broadcast_to(self.xp.asarray(self.repeats), (self.inputs[0].shape[self.axis],))
+        counts = self.xp.broadcast_to(
+            self.xp.asarray(self.repeats), (self.inputs[0].shape[self.axis],)
+        )
         return SegmentSum.apply(gy, counts=counts, axis=self.axis)
 
 

@@ -11,7 +11,9 @@ class GradcheckError(AssertionError):
     """The analytic and numerical gradients disagree."""
 
 
-def gradcheck(fn, *inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1e-3, seed: int = 0) -> bool:
+def gradcheck(
+    fn, *inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1e-3, seed: int = 0
+) -> bool:
     """Compare the engine's gradients of ``fn(*inputs)`` with central differences.
 
     The output is reduced to a scalar with fixed random weights, so every output element counts.
@@ -30,10 +32,14 @@ def gradcheck(fn, *inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 
     """
     checked = [i for i, x in enumerate(inputs) if isinstance(x, Tensor) and x.requires_grad]
     if not checked:
-        raise ValueError("gradcheck: expected at least one input with requires_grad=True, received none")
+        raise ValueError(
+            "gradcheck: expected at least one input with requires_grad=True, received none"
+        )
     for i in checked:
         if inputs[i].dtype != np.float64:
-            raise TypeError(f"gradcheck: input {i} must be float64 for a precise check, received {inputs[i].dtype}")
+            raise TypeError(
+                f"gradcheck: input {i} must be float64 for a precise check, received {inputs[i].dtype}"
+            )
     out = fn(*inputs)
     op = type(out.creator).__name__ if out.creator is not None else getattr(fn, "__name__", "fn")
     weights = np.random.default_rng(seed).standard_normal(out.shape)

@@ -26,11 +26,15 @@ def to_dot(y: Tensor, show_dtype: bool = False) -> str:
             continue
         seen.add(id(t))
         color = "lightblue" if t.creator is None and t.requires_grad else "white"
-        lines.append(f'  t{id(t)} [label="{label(t)}", shape=box, style=filled, fillcolor={color}];')
+        lines.append(
+            f'  t{id(t)} [label="{label(t)}", shape=box, style=filled, fillcolor={color}];'
+        )
         fn = t.creator
         if fn is None:
             continue
-        lines.append(f'  f{id(fn)} [label="{type(fn).__name__}", shape=ellipse, style=filled, fillcolor=lightgrey];')
+        lines.append(
+            f'  f{id(fn)} [label="{type(fn).__name__}", shape=ellipse, style=filled, fillcolor=lightgrey];'
+        )
         lines.append(f"  f{id(fn)} -> t{id(t)};")
         for x in fn.inputs:
             lines.append(f"  t{id(x)} -> f{id(fn)};")
