@@ -2,12 +2,41 @@
 
 from zerograd.nn import functional, init
 from zerograd.nn.containers import ModuleDict, ModuleList, Sequential
+from zerograd.nn.layers.activation import (
+    ELU,
+    GELU,
+    Dropout,
+    LeakyReLU,
+    LogSoftmax,
+    ReLU,
+    Sigmoid,
+    SiLU,
+    Softmax,
+    Tanh,
+)
 from zerograd.nn.layers.linear import Flatten, Identity, Linear
+from zerograd.nn.layers.norm import (
+    BatchNorm1d,
+    BatchNorm2d,
+    Embedding,
+    GroupNorm,
+    LayerNorm,
+    RMSNorm,
+)
+from zerograd.nn.loss import (
+    BCELoss,
+    BCEWithLogitsLoss,
+    CosineSimilarity,
+    CrossEntropyLoss,
+    HuberLoss,
+    KLDivLoss,
+    L1Loss,
+    MSELoss,
+    NLLLoss,
+    SmoothL1Loss,
+)
 from zerograd.nn.module import Module
 from zerograd.nn.parameter import Parameter
-
-# --- activations, norms, dropout, embedding, losses (nn/layers/activation.py, norm.py,
-# dropout.py, embedding.py, nn/loss.py) ---
 
 # --- convolution, pooling, recurrent, attention, transformer (nn/layers/conv.py, pool.py,
 # rnn.py, attention.py, transformer.py) ---

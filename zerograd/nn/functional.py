@@ -3,10 +3,32 @@
 Each name is implemented in ``zerograd.ops``; this module only gathers them.
 """
 
+from zerograd.ops.activation import (  # noqa: F401
+    dropout,
+    elu,
+    erf,
+    gelu,
+    leaky_relu,
+    log_softmax,
+    one_hot,
+    silu,
+    softmax,
+)
 from zerograd.ops.elementwise import relu, sigmoid, tanh  # noqa: F401
+from zerograd.ops.index import embedding  # noqa: F401
 from zerograd.ops.linalg import linear  # noqa: F401
-
-# --- activations, normalisation, dropout, embedding, losses (zerograd/ops/activation.py, norm.py,
-# loss.py): imports added below by their authors ---
+from zerograd.ops.loss import (  # noqa: F401
+    binary_cross_entropy,
+    binary_cross_entropy_with_logits,
+    cosine_similarity,
+    cross_entropy,
+    huber_loss,
+    kl_div,
+    l1_loss,
+    mse_loss,
+    nll_loss,
+    smooth_l1_loss,
+)
+from zerograd.ops.norm import batch_norm, group_norm, layer_norm, rms_norm  # noqa: F401
 
 # --- convolution, pooling, attention (zerograd/ops/conv.py, pool.py, attention.py) ---

@@ -87,3 +87,32 @@ def take_along_axis(x: Tensor, indices, axis: int) -> Tensor:
     if indices.dtype.kind not in "iu":
         raise TypeError(f"take_along_axis: expected integer indices, received {indices.dtype}")
     return TakeAlongAxis.apply(x, indices=indices, axis=axis % x.ndim)
+
+
+class Embedding(Function):
+    """weight[indices]; rows at ``padding_idx`` receive no gradient."""
+
+    def forward(self, weight):
+        return weight[self.indices]
+
+    def backward(self, gy):
+        if self.padding_idx is not None:
+            keep = (self.indices != self.padding_idx)[..., None].astype(gy.dtype)
+            gy = gy * Tensor._make(keep)
+        shape = self.inputs[0].shape
+        return ScatterAdd.apply(gy, index=self.indices, shape=shape, basic=False)
+
+
+def embedding(indices, weight: Tensor, padding_idx: int | None = None) -> Tensor:
+    """Look up rows of ``weight`` (num_embeddings, dim) at integer ``indices``."""
+    idx = indices.data if isinstance(indices, Tensor) else weight.xp.asarray(indices)
+    if idx.dtype.kind not in "iu":
+        raise TypeError(f"embedding: expected integer indices, received {idx.dtype}")
+    n = weight.shape[0]
+    if idx.size and (idx.min() < 0 or idx.max() >= n):
+        raise ValueError(
+            f"embedding: indices must be in [0, {n}), received min {idx.min()} max {idx.max()}"
+        )
+    if padding_idx is not None and padding_idx < 0:
+        padding_idx += n
+    return Embedding.apply(weight, indices=idx, padding_idx=padding_idx)

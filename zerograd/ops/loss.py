@@ -1,0 +1,246 @@
+"""Losses with ``reduction='mean'|'sum'|'none'``; cross-entropy is one fused, stable op."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from zerograd.autograd import Function
+from zerograd.ops.activation import softmax
+from zerograd.ops.elementwise import abs, clip, exp, float_operand, log, maximum, sqrt, where
+from zerograd.ops.index import take_along_axis
+from zerograd.tensor import Tensor
+
+REDUCTIONS = ("mean", "sum", "none")
+
+
+def _reduce(loss: Tensor, reduction: str, op: str) -> Tensor:
+    if reduction == "mean":
+        return loss.mean()
+    if reduction == "sum":
+        return loss.sum()
+    if reduction == "none":
+        return loss
+    raise ValueError(f"{op}: reduction must be one of {REDUCTIONS}, received {reduction!r}")
+
+
+def _same_shape(a: Tensor, b, op: str) -> Tensor:
+    b = b if isinstance(b, Tensor) else Tensor(b)
+    if a.shape != b.shape:
+        raise ValueError(
+            f"{op}: expected target of the input's shape {a.shape}, received shape {b.shape}"
+        )
+    return b if b.dtype == a.dtype else b.astype(a.dtype)
+
+
+def mse_loss(input: Tensor, target, reduction: str = "mean") -> Tensor:  # noqa: A002
+    """Mean squared error."""
+    target = _same_shape(input, target, "mse_loss")
+    d = input - target
+    return _reduce(d * d, reduction, "mse_loss")
+
+
+def l1_loss(input: Tensor, target, reduction: str = "mean") -> Tensor:  # noqa: A002
+    target = _same_shape(input, target, "l1_loss")
+    return _reduce(abs(input - target), reduction, "l1_loss")
+
+
+def smooth_l1_loss(input: Tensor, target, reduction: str = "mean", beta: float = 1.0) -> Tensor:  # noqa: A002
+    """0.5 d^2 / beta where |d| < beta, else |d| - 0.5 beta."""
+    target = _same_shape(input, target, "smooth_l1_loss")
+    d = abs(input - target)
+    if beta == 0:
+        return _reduce(d, reduction, "smooth_l1_loss")
+    return _reduce(
+        where(d.data < beta, 0.5 * d * d / beta, d - 0.5 * beta), reduction, "smooth_l1_loss"
+    )
+
+
+def huber_loss(input: Tensor, target, reduction: str = "mean", delta: float = 1.0) -> Tensor:  # noqa: A002
+    """0.5 d^2 where |d| < delta, else delta (|d| - 0.5 delta)."""
+    target = _same_shape(input, target, "huber_loss")
+    d = abs(input - target)
+    return _reduce(
+        where(d.data < delta, 0.5 * d * d, delta * (d - 0.5 * delta)), reduction, "huber_loss"
+    )
+
+
+def binary_cross_entropy(input: Tensor, target, weight=None, reduction: str = "mean") -> Tensor:  # noqa: A002
+    """-(y log p + (1 - y) log(1 - p)) on probabilities; logs are clamped at -100 as PyTorch."""
+    target = _same_shape(input, target, "binary_cross_entropy")
+    if input.size and (input.data.min() < 0 or input.data.max() > 1):
+        raise ValueError(
+            "binary_cross_entropy: expected input probabilities in [0, 1]; use binary_cross_entropy_with_logits for logits"
+        )
+    loss = -(
+        target * clip(log(input), min=-100.0) + (1 - target) * clip(log(1 - input), min=-100.0)
+    )
+    if weight is not None:
+        loss = loss * weight
+    return _reduce(loss, reduction, "binary_cross_entropy")
+
+
+def binary_cross_entropy_with_logits(
+    input: Tensor, target, weight=None, reduction: str = "mean", pos_weight=None
+) -> Tensor:  # noqa: A002
+    """Sigmoid + binary cross-entropy in one stable expression (no overflow for large logits)."""
+    target = _same_shape(input, target, "binary_cross_entropy_with_logits")
+    # log(1 + exp(-|x|)) + max(-x, 0) = -log(sigmoid(x)), computed without overflow
+    log_sig_neg = log(1 + exp(-abs(input))) + maximum(-input, 0.0)
+    if pos_weight is None:
+        loss = (1 - target) * input + log_sig_neg
+    else:
+        coef = 1 + (pos_weight - 1) * target
+        loss = (1 - target) * input + coef * log_sig_neg
+    if weight is not None:
+        loss = loss * weight
+    return _reduce(loss, reduction, "binary_cross_entropy_with_logits")
+
+
+class SoftmaxCrossEntropy(Function):
+    """Per-row loss -sum_c a[i, c] log softmax(x)[i, c] for a fixed coefficient matrix ``a``.
+
+    Class-index targets, probability targets, class weights and label smoothing all reduce to a
+    choice of ``a``; the gradient is softmax(x) * sum_c a[i, c] - a[i, c].
+    """
+
+    def forward(self, x):
+        xp = self.xp
+        shifted = x - x.max(axis=1, keepdims=True)
+        logp = shifted - xp.log(xp.exp(shifted).sum(axis=1, keepdims=True))
+        return -(self.coef * logp).sum(axis=1)
+
+    def backward(self, gy):
+        x = self.inputs[0]
+        a = Tensor._make(self.coef)
+        total = Tensor._make(self.coef.sum(axis=1, keepdims=True))
+        return gy.reshape((-1, 1)) * (softmax(x, axis=1) * total - a)
+
+
+def _classes_last(x: Tensor) -> Tensor:
+    """(N, C, d1, ...) -> (N * d1 * ..., C)."""
+    if x.ndim == 2:
+        return x
+    axes = (0, *range(2, x.ndim), 1)
+    return x.transpose(axes).reshape((-1, x.shape[1]))
+
+
+def cross_entropy(
+    input: Tensor,
+    target,
+    weight=None,
+    ignore_index: int = -100,
+    reduction: str = "mean",
+    label_smoothing: float = 0.0,
+) -> Tensor:  # noqa: A002
+    """Softmax cross-entropy on logits, as PyTorch: classes on axis 1.
+
+    ``target`` holds class indices of shape (N,) / (N, d1, ...) or class probabilities of the input's
+    shape. Stable for any logits (log-softmax is shifted by the row max).
+
+    Example:
+        >>> F.cross_entropy(zg.tensor([[2.0, 0.5, -1.0]]), zg.tensor([0]))
+    """
+    x = float_operand(input)
+    if x.ndim == 1:
+        x = x.reshape((1, -1))
+        target = (
+            target.reshape((1, *target.shape[1:]))
+            if isinstance(target, Tensor) and target.ndim == 1 and target.dtype.kind == "f"
+            else target
+        )
+        target = (
+            Tensor(target).reshape((-1,))
+            if not (isinstance(target, Tensor) and target.dtype.kind == "f")
+            else target
+        )
+    n_cls = x.shape[1]
+    t = target.data if isinstance(target, Tensor) else np.asarray(target)
+    xp = x.xp
+    w = (
+        None
+        if weight is None
+        else (weight.data if isinstance(weight, Tensor) else xp.asarray(weight)).astype(x.dtype)
+    )
+    if w is not None and w.shape != (n_cls,):
+        raise ValueError(f"cross_entropy: expected weight of shape ({n_cls},), received {w.shape}")
+    eps = label_smoothing
+    if t.dtype.kind == "f":  # class probabilities
+        if t.shape != tuple(x.shape):
+            raise ValueError(
+                f"cross_entropy: probability targets must have the input's shape {x.shape}, received {t.shape}"
+            )
+        coef = _classes_last(Tensor._make(t.astype(x.dtype))).data
+        if eps:
+            coef = coef * (1 - eps) + eps / n_cls
+        if w is not None:
+            coef = coef * w
+        denom = coef.shape[0]
+    else:
+        expected = (x.shape[0], *x.shape[2:])
+        if t.shape != expected:
+            raise ValueError(
+                f"cross_entropy: expected class-index target of shape {expected}, received {t.shape}"
+            )
+        idx = t.reshape(-1).astype(np.int64)
+        valid = idx != ignore_index
+        if valid.any() and (idx[valid].min() < 0 or idx[valid].max() >= n_cls):
+            raise ValueError(
+                f"cross_entropy: class indices must be in [0, {n_cls}) or ignore_index, received min {idx[valid].min()} max {idx[valid].max()}"
+            )
+        safe = xp.where(valid, idx, 0)
+        wy = (w[safe] if w is not None else xp.ones(idx.shape, x.dtype)) * valid
+        coef = xp.zeros((idx.size, n_cls), dtype=x.dtype)
+        coef[xp.arange(idx.size), safe] = (1 - eps) * wy
+        if eps:
+            coef += (eps / n_cls) * (w if w is not None else 1.0) * valid[:, None]
+        denom = wy.sum()
+    loss = SoftmaxCrossEntropy.apply(_classes_last(x), coef=coef)
+    if reduction == "mean":
+        return loss.sum() / Tensor._make(xp.asarray(denom, dtype=x.dtype))
+    if reduction == "none":
+        return loss.reshape((input.shape[0], *input.shape[2:]) if input.ndim > 1 else ())
+    return _reduce(loss, reduction, "cross_entropy")
+
+
+def nll_loss(
+    input: Tensor, target, weight=None, ignore_index: int = -100, reduction: str = "mean"
+) -> Tensor:  # noqa: A002
+    """Negative log-likelihood of log-probabilities (N, C, ...) at class indices (N, ...)."""
+    logp = _classes_last(input)
+    t = target.data if isinstance(target, Tensor) else np.asarray(target)
+    idx = t.reshape(-1).astype(np.int64)
+    valid = idx != ignore_index
+    safe = logp.xp.where(valid, idx, 0)
+    w = (
+        logp.xp.ones(input.shape[1], input.dtype)
+        if weight is None
+        else (weight.data if isinstance(weight, Tensor) else np.asarray(weight)).astype(input.dtype)
+    )
+    wy = Tensor._make((w[safe] * valid).astype(input.dtype))
+    picked = take_along_axis(logp, safe[:, None], 1).reshape((-1,))
+    loss = -picked * wy
+    if reduction == "mean":
+        return loss.sum() / wy.sum()
+    if reduction == "none":
+        return loss.reshape(t.shape)
+    return _reduce(loss, reduction, "nll_loss")
+
+
+def kl_div(input: Tensor, target, reduction: str = "mean", log_target: bool = False) -> Tensor:  # noqa: A002
+    """KL(target || exp(input)) pointwise, with ``input`` log-probabilities (as PyTorch)."""
+    target = _same_shape(input, target, "kl_div")
+    if log_target:
+        loss = exp(target) * (target - input)
+    else:
+        safe = where(target.data > 0, target, 1.0)
+        loss = where(target.data > 0, target * (log(safe) - input), 0.0)
+    if reduction == "batchmean":
+        return loss.sum() / input.shape[0]
+    return _reduce(loss, reduction, "kl_div")
+
+
+def cosine_similarity(x1: Tensor, x2: Tensor, axis: int = 1, eps: float = 1e-8) -> Tensor:
+    """x1 . x2 / max(||x1|| ||x2||, eps) along ``axis``."""
+    w12 = (x1 * x2).sum(axis=axis)
+    w1, w2 = (x1 * x1).sum(axis=axis), (x2 * x2).sum(axis=axis)
+    return w12 / sqrt(maximum(w1 * w2, eps * eps))
