@@ -292,3 +292,132 @@ def test_loss_bad_input():
         F.cross_entropy(zg.ones(2, 3), zg.tensor([0, 1, 2]))
     with pytest.raises(ValueError, match="reduction"):
         F.mse_loss(zg.ones(2), zg.ones(2), reduction="avg")
+
+
+CONV_ROWS = [
+    ("conv2d", lambda x, w, b: F.conv2d(x, w, b), TF.conv2d, [(2, 3, 5, 6), (4, 3, 3, 2), (4,)]),
+    (
+        "conv2d_stride_pad",
+        lambda x, w: F.conv2d(x, w, stride=2, padding=1),
+        lambda x, w: TF.conv2d(x, w, stride=2, padding=1),
+        [(2, 3, 5, 6), (4, 3, 3, 3)],
+    ),
+    (
+        "conv2d_same_dil",
+        lambda x, w: F.conv2d(x, w, padding="same", dilation=2),
+        lambda x, w: TF.conv2d(x, w, padding="same", dilation=2),
+        [(1, 2, 6, 6), (3, 2, 3, 2)],
+    ),
+    (
+        "conv2d_groups",
+        lambda x, w, b: F.conv2d(x, w, b, groups=2, stride=(1, 2)),
+        lambda x, w, b: TF.conv2d(x, w, b, groups=2, stride=(1, 2)),
+        [(2, 4, 5, 5), (6, 2, 2, 3), (6,)],
+    ),
+    (
+        "conv2d_depthwise",
+        lambda x, w: F.conv2d(x, w, groups=3, padding=1),
+        lambda x, w: TF.conv2d(x, w, groups=3, padding=1),
+        [(2, 3, 4, 4), (3, 1, 3, 3)],
+    ),
+    (
+        "conv1d",
+        lambda x, w, b: F.conv1d(x, w, b, stride=2, padding=1),
+        lambda x, w, b: TF.conv1d(x, w, b, stride=2, padding=1),
+        [(2, 3, 9), (4, 3, 3), (4,)],
+    ),
+    (
+        "conv1d_same",
+        lambda x, w: F.conv1d(x, w, padding="same"),
+        lambda x, w: TF.conv1d(x, w, padding="same"),
+        [(2, 3, 7), (2, 3, 4)],
+    ),
+    (
+        "conv_transpose2d",
+        lambda x, w, b: F.conv_transpose2d(x, w, b, stride=2, padding=1, output_padding=1),
+        lambda x, w, b: TF.conv_transpose2d(x, w, b, stride=2, padding=1, output_padding=1),
+        [(2, 3, 4, 3), (3, 2, 3, 3), (2,)],
+    ),
+    (
+        "conv_transpose2d_dil",
+        lambda x, w: F.conv_transpose2d(x, w, dilation=2),
+        lambda x, w: TF.conv_transpose2d(x, w, dilation=2),
+        [(1, 2, 3, 3), (2, 3, 2, 2)],
+    ),
+    ("max_pool2d", lambda x: F.max_pool2d(x, 2), lambda x: TF.max_pool2d(x, 2), [(2, 3, 6, 5)]),
+    (
+        "max_pool2d_pad",
+        lambda x: F.max_pool2d(x, 3, 2, padding=1),
+        lambda x: TF.max_pool2d(x, 3, 2, padding=1),
+        [(2, 2, 7, 6)],
+    ),
+    (
+        "max_pool2d_ceil",
+        lambda x: F.max_pool2d(x, 2, ceil_mode=True),
+        lambda x: TF.max_pool2d(x, 2, ceil_mode=True),
+        [(1, 2, 5, 5)],
+    ),
+    (
+        "max_pool2d_dil",
+        lambda x: F.max_pool2d(x, 2, 1, dilation=2),
+        lambda x: TF.max_pool2d(x, 2, 1, dilation=2),
+        [(1, 2, 5, 5)],
+    ),
+    ("avg_pool2d", lambda x: F.avg_pool2d(x, 2), lambda x: TF.avg_pool2d(x, 2), [(2, 3, 6, 5)]),
+    (
+        "avg_pool2d_pad",
+        lambda x: F.avg_pool2d(x, 3, 2, padding=1),
+        lambda x: TF.avg_pool2d(x, 3, 2, padding=1),
+        [(2, 2, 7, 6)],
+    ),
+    (
+        "avg_pool2d_nopad_count",
+        lambda x: F.avg_pool2d(x, 3, 2, padding=1, count_include_pad=False),
+        lambda x: TF.avg_pool2d(x, 3, 2, padding=1, count_include_pad=False),
+        [(2, 2, 7, 6)],
+    ),
+    (
+        "avg_pool2d_ceil",
+        lambda x: F.avg_pool2d(x, 2, ceil_mode=True),
+        lambda x: TF.avg_pool2d(x, 2, ceil_mode=True),
+        [(1, 2, 5, 5)],
+    ),
+    (
+        "adaptive_avg",
+        lambda x: F.adaptive_avg_pool2d(x, (2, 3)),
+        lambda x: TF.adaptive_avg_pool2d(x, (2, 3)),
+        [(2, 3, 5, 7)],
+    ),
+    (
+        "adaptive_avg_1",
+        lambda x: F.adaptive_avg_pool2d(x, 1),
+        lambda x: TF.adaptive_avg_pool2d(x, 1),
+        [(2, 3, 4, 4)],
+    ),
+]
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("row", CONV_ROWS, ids=[r[0] for r in CONV_ROWS])
+def test_conv_pool_vs_torch(row, dtype):
+    _, zf, tf, shapes = row
+    check_against_torch(zf, tf, make_inputs(shapes, "any"), dtype=dtype)
+
+
+@pytest.mark.parametrize("row", CONV_ROWS, ids=[r[0] for r in CONV_ROWS])
+def test_conv_pool_gradcheck(row):
+    _, zf, _, shapes = row
+    xs = [zg.tensor(a, requires_grad=True) for a in make_inputs(shapes, "any")]
+    assert zg.utils.gradcheck(zf, *xs)
+
+
+def test_conv_bad_input():
+    with pytest.raises(
+        ValueError,
+        match=r"conv2d: expected input with 3 channels for weight of shape \(4, 3, 3, 3\)",
+    ):
+        F.conv2d(zg.ones(1, 2, 5, 5), zg.ones(4, 3, 3, 3))
+    with pytest.raises(ValueError, match=r"conv2d: expected input of shape \(N, C, H, W\)"):
+        F.conv2d(zg.ones(2, 5, 5), zg.ones(4, 2, 3, 3))
+    with pytest.raises(ValueError, match="larger than"):
+        F.conv2d(zg.ones(1, 1, 2, 2), zg.ones(1, 1, 3, 3))

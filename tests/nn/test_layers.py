@@ -91,6 +91,58 @@ LAYERS = [
     ("logsoftmax", lambda: nn.LogSoftmax(axis=-1), lambda: torch.nn.LogSoftmax(dim=-1), (3, 4)),
     ("flatten", nn.Flatten, torch.nn.Flatten, (2, 3, 4)),
     (
+        "conv2d",
+        lambda: nn.Conv2d(3, 4, 3, padding=1),
+        lambda: torch.nn.Conv2d(3, 4, 3, padding=1),
+        (2, 3, 5, 5),
+    ),
+    (
+        "conv2d_groups",
+        lambda: nn.Conv2d(4, 6, (2, 3), stride=2, groups=2, bias=False),
+        lambda: torch.nn.Conv2d(4, 6, (2, 3), stride=2, groups=2, bias=False),
+        (2, 4, 6, 7),
+    ),
+    (
+        "conv1d",
+        lambda: nn.Conv1d(3, 4, 3, padding="same"),
+        lambda: torch.nn.Conv1d(3, 4, 3, padding="same"),
+        (2, 3, 8),
+    ),
+    (
+        "convtranspose2d",
+        lambda: nn.ConvTranspose2d(3, 2, 3, stride=2),
+        lambda: torch.nn.ConvTranspose2d(3, 2, 3, stride=2),
+        (2, 3, 4, 4),
+    ),
+    ("maxpool", lambda: nn.MaxPool2d(2), lambda: torch.nn.MaxPool2d(2), (2, 3, 6, 6)),
+    ("avgpool", lambda: nn.AvgPool2d(3, 2, 1), lambda: torch.nn.AvgPool2d(3, 2, 1), (2, 3, 6, 6)),
+    (
+        "adaptiveavg",
+        lambda: nn.AdaptiveAvgPool2d((1, 1)),
+        lambda: torch.nn.AdaptiveAvgPool2d((1, 1)),
+        (2, 3, 5, 5),
+    ),
+    (
+        "cnn",
+        lambda: nn.Sequential(
+            nn.Conv2d(1, 4, 3),
+            nn.BatchNorm2d(4),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Flatten(),
+            nn.Linear(36, 3),
+        ),
+        lambda: torch.nn.Sequential(
+            torch.nn.Conv2d(1, 4, 3),
+            torch.nn.BatchNorm2d(4),
+            torch.nn.ReLU(),
+            torch.nn.MaxPool2d(2),
+            torch.nn.Flatten(),
+            torch.nn.Linear(36, 3),
+        ),
+        (3, 1, 8, 8),
+    ),
+    (
         "sequential",
         lambda: nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 2)),
         lambda: torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.Tanh(), torch.nn.Linear(8, 2)),
@@ -216,5 +268,10 @@ def test_layers_name_themselves_in_shape_errors():
         nn.GroupNorm(2, 6)(zg.ones(2, 4, 3))
     with pytest.raises(ValueError, match=r"embedding: indices must be in \[0, 5\)"):
         nn.Embedding(5, 2)(zg.tensor([5]))
+    with pytest.raises(
+        ValueError,
+        match=r"Conv2d expected input of shape \(N, 3, H, W\), received shape \(2, 1, 5, 5\)",
+    ):
+        nn.Conv2d(3, 4, 3)(zg.ones(2, 1, 5, 5))
     with pytest.raises(TypeError, match="embedding: expected integer indices"):
         nn.Embedding(5, 2)(zg.ones(2))

@@ -14,6 +14,14 @@ from zerograd.nn.layers.activation import (
     Softmax,
     Tanh,
 )
+from zerograd.nn.layers.conv import (
+    AdaptiveAvgPool2d,
+    AvgPool2d,
+    Conv1d,
+    Conv2d,
+    ConvTranspose2d,
+    MaxPool2d,
+)
 from zerograd.nn.layers.linear import Flatten, Identity, Linear
 from zerograd.nn.layers.norm import (
     BatchNorm1d,
@@ -37,6 +45,3 @@ from zerograd.nn.loss import (
 )
 from zerograd.nn.module import Module
 from zerograd.nn.parameter import Parameter
-
-# --- convolution, pooling, recurrent, attention, transformer (nn/layers/conv.py, pool.py,
-# rnn.py, attention.py, transformer.py) ---

@@ -1,0 +1,262 @@
+"""Convolutions (NCHW, PyTorch layouts) by im2col: one strided view and one GEMM each way."""
+
+from __future__ import annotations
+
+from zerograd.autograd import Function, is_grad_enabled
+from zerograd.tensor import Tensor
+
+
+def pair(v, name: str = "value") -> tuple[int, int]:
+    if isinstance(v, int):
+        return (v, v)
+    v = tuple(v)
+    if len(v) != 2:
+        raise ValueError(f"expected an int or a pair for {name}, received {v}")
+    return v
+
+
+def windows(xp, x, kh: int, kw: int, stride, dilation):
+    """Strided view (N, C, Ho, Wo, kh, kw) of a padded (N, C, H, W) array: no copy."""
+    n, c, h, w = x.shape
+    sh, sw = stride
+    dh, dw = dilation
+    ho = (h - dh * (kh - 1) - 1) // sh + 1
+    wo = (w - dw * (kw - 1) - 1) // sw + 1
+    s = x.strides
+    return xp.lib.stride_tricks.as_strided(
+        x,
+        (n, c, ho, wo, kh, kw),
+        (s[0], s[1], s[2] * sh, s[3] * sw, s[2] * dh, s[3] * dw),
+        writeable=False,
+    )
+
+
+def col2im(xp, cols, shape, stride, dilation, dtype):
+    """Sum (N, C, Ho, Wo, kh, kw) patches back into an (N, C, H, W) array: the adjoint of windows()."""
+    out = xp.zeros(shape, dtype=dtype)
+    _, _, ho, wo, kh, kw = cols.shape
+    sh, sw = stride
+    dh, dw = dilation
+    for i in range(kh):  # a loop over kernel offsets, each one vectorised over batch and pixels
+        for j in range(kw):
+            out[
+                :,
+                :,
+                i * dh : i * dh + sh * (ho - 1) + 1 : sh,
+                j * dw : j * dw + sw * (wo - 1) + 1 : sw,
+            ] += cols[..., i, j]
+    return out
+
+
+def _no_double_backward(op: str) -> None:
+    if is_grad_enabled():
+        raise NotImplementedError(f"{op}: double backward (create_graph=True) is not supported")
+
+
+class Conv2d(Function):
+    def forward(self, x, W, b=None):
+        xp = self.xp
+        (ph0, ph1), (pw0, pw1) = self.padding
+        xpad = (
+            xp.pad(x, ((0, 0), (0, 0), (ph0, ph1), (pw0, pw1))) if ph0 or ph1 or pw0 or pw1 else x
+        )
+        cols = windows(xp, xpad, W.shape[2], W.shape[3], self.stride, self.dilation)
+        self.xpad_shape = xpad.shape
+        g = self.groups
+        if g == 1:
+            y = xp.tensordot(cols, W, axes=([1, 4, 5], [1, 2, 3]))  # (N, Ho, Wo, O)
+            y = y.transpose(0, 3, 1, 2)
+        else:
+            n, c, ho, wo, kh, kw = cols.shape
+            cg = cols.reshape(n, g, c // g, ho, wo, kh, kw)
+            Wg = W.reshape(g, W.shape[0] // g, c // g, kh, kw)
+            y = xp.einsum("ngchwij,gocij->ngohw", cg, Wg, optimize=True).reshape(
+                n, W.shape[0], ho, wo
+            )
+        if b is not None:
+            y = y + b.reshape(1, -1, 1, 1)
+        return xp.ascontiguousarray(y)
+
+    def backward(self, gy):
+        _no_double_backward("conv2d")
+        xp = self.xp
+        x, W = self.inputs[0].data, self.inputs[1].data
+        g_ = gy.data
+        (ph0, ph1), (pw0, pw1) = self.padding
+        xpad = (
+            xp.pad(x, ((0, 0), (0, 0), (ph0, ph1), (pw0, pw1))) if ph0 or ph1 or pw0 or pw1 else x
+        )
+        kh, kw = W.shape[2], W.shape[3]
+        cols = windows(xp, xpad, kh, kw, self.stride, self.dilation)
+        need = self.needs_grad
+        g = self.groups
+        gx = gW = gb = None
+        if g == 1:
+            if need[1]:
+                gW = xp.tensordot(g_, cols, axes=([0, 2, 3], [0, 2, 3]))  # (O, C, kh, kw)
+            if need[0]:
+                gcols = xp.tensordot(g_, W, axes=([1], [0]))  # (N, Ho, Wo, C, kh, kw)
+                gcols = gcols.transpose(0, 3, 1, 2, 4, 5)
+        else:
+            n, c, ho, wo, _, _ = cols.shape
+            o = W.shape[0]
+            gyg = g_.reshape(n, g, o // g, ho, wo)
+            if need[1]:
+                cg = cols.reshape(n, g, c // g, ho, wo, kh, kw)
+                gW = xp.einsum("ngohw,ngchwij->gocij", gyg, cg, optimize=True).reshape(W.shape)
+            if need[0]:
+                Wg = W.reshape(g, o // g, c // g, kh, kw)
+                gcols = xp.einsum("ngohw,gocij->ngchwij", gyg, Wg, optimize=True).reshape(
+                    n, c, ho, wo, kh, kw
+                )
+        if need[0]:
+            gxp = col2im(xp, gcols, xpad.shape, self.stride, self.dilation, x.dtype)
+            gx = gxp[:, :, ph0 : gxp.shape[2] - ph1, pw0 : gxp.shape[3] - pw1]
+        if len(self.inputs) == 3 and need[2]:
+            gb = g_.sum(axis=(0, 2, 3))
+        out = [None if a is None else Tensor._make(xp.ascontiguousarray(a)) for a in (gx, gW, gb)]
+        return tuple(out[: len(self.inputs)])
+
+
+def _padding(padding, kernel, dilation, stride, op: str):
+    """PyTorch padding argument -> ((top, bottom), (left, right))."""
+    if padding == "valid":
+        return ((0, 0), (0, 0))
+    if padding == "same":
+        if stride != (1, 1):
+            raise ValueError(f"{op}: padding='same' needs stride 1, received stride {stride}")
+        out = []
+        for k, d in zip(kernel, dilation):
+            total = d * (k - 1)
+            out.append((total // 2, total - total // 2))
+        return tuple(out)
+    ph, pw = pair(padding, "padding")
+    return ((ph, ph), (pw, pw))
+
+
+def conv2d(
+    x: Tensor,
+    weight: Tensor,
+    bias: Tensor | None = None,
+    stride=1,
+    padding=0,
+    dilation=1,
+    groups: int = 1,
+) -> Tensor:
+    """2-D convolution of (N, C, H, W) with weight (O, C / groups, kh, kw), as PyTorch.
+
+    ``padding`` is an int, a pair, 'valid' or 'same'.
+
+    Example:
+        >>> F.conv2d(zg.randn(8, 3, 28, 28), zg.randn(16, 3, 3, 3), padding=1).shape
+        (8, 16, 28, 28)
+    """
+    if x.ndim != 4:
+        raise ValueError(f"conv2d: expected input of shape (N, C, H, W), received shape {x.shape}")
+    if weight.ndim != 4 or x.shape[1] != weight.shape[1] * groups or weight.shape[0] % groups:
+        raise ValueError(
+            f"conv2d: expected input with {weight.shape[1] * groups} channels for weight of shape {weight.shape} "
+            f"and groups={groups}, received input shape {x.shape}"
+        )
+    stride, dilation = pair(stride, "stride"), pair(dilation, "dilation")
+    pad = _padding(padding, weight.shape[2:], dilation, stride, "conv2d")
+    h = x.shape[2] + sum(pad[0]) - dilation[0] * (weight.shape[2] - 1)
+    w = x.shape[3] + sum(pad[1]) - dilation[1] * (weight.shape[3] - 1)
+    if h <= 0 or w <= 0:
+        raise ValueError(
+            f"conv2d: kernel {weight.shape[2:]} is larger than the padded input {x.shape[2:]}"
+        )
+    inputs = (x, weight) if bias is None else (x, weight, bias)
+    return Conv2d.apply(*inputs, stride=stride, padding=pad, dilation=dilation, groups=groups)
+
+
+def conv1d(
+    x: Tensor,
+    weight: Tensor,
+    bias: Tensor | None = None,
+    stride: int = 1,
+    padding=0,
+    dilation: int = 1,
+    groups: int = 1,
+) -> Tensor:
+    """1-D convolution of (N, C, L) with weight (O, C / groups, k): conv2d on a height-1 image."""
+    if x.ndim != 3:
+        raise ValueError(f"conv1d: expected input of shape (N, C, L), received shape {x.shape}")
+    pad = (
+        padding
+        if isinstance(padding, str)
+        else (0, padding if isinstance(padding, int) else padding[0])
+    )
+    y = conv2d(
+        x.expand_dims(2), weight.expand_dims(2), bias, (1, stride), pad, (1, dilation), groups
+    )
+    return y.squeeze(2)
+
+
+class ConvTranspose2d(Function):
+    def forward(self, x, W, b=None):
+        xp = self.xp
+        n, _, h, w = x.shape
+        _, co, kh, kw = W.shape
+        (sh, sw), (dh, dw), (ph, pw), (oph, opw) = (
+            self.stride,
+            self.dilation,
+            self.padding,
+            self.output_padding,
+        )
+        hfull = (h - 1) * sh + dh * (kh - 1) + 1 + oph
+        wfull = (w - 1) * sw + dw * (kw - 1) + 1 + opw
+        cols = xp.tensordot(x, W, axes=([1], [0])).transpose(
+            0, 3, 1, 2, 4, 5
+        )  # (N, Co, H, W, kh, kw)
+        full = col2im(xp, cols, (n, co, hfull, wfull), self.stride, self.dilation, x.dtype)
+        y = full[:, :, ph : hfull - ph, pw : wfull - pw]
+        if b is not None:
+            y = y + b.reshape(1, -1, 1, 1)
+        return xp.ascontiguousarray(y)
+
+    def backward(self, gy):
+        _no_double_backward("conv_transpose2d")
+        xp = self.xp
+        x, W = self.inputs[0].data, self.inputs[1].data
+        (ph, pw), (oph, opw) = self.padding, self.output_padding
+        g_ = xp.pad(gy.data, ((0, 0), (0, 0), (ph, ph + oph), (pw, pw + opw)))
+        kh, kw = W.shape[2], W.shape[3]
+        cols = windows(xp, g_, kh, kw, self.stride, self.dilation)[:, :, : x.shape[2], : x.shape[3]]
+        need = self.needs_grad
+        gx = (
+            xp.tensordot(cols, W, axes=([1, 4, 5], [1, 2, 3])).transpose(0, 3, 1, 2)
+            if need[0]
+            else None
+        )
+        gW = xp.tensordot(x, cols, axes=([0, 2, 3], [0, 2, 3])) if need[1] else None
+        gb = gy.data.sum(axis=(0, 2, 3)) if len(self.inputs) == 3 and need[2] else None
+        out = [None if a is None else Tensor._make(xp.ascontiguousarray(a)) for a in (gx, gW, gb)]
+        return tuple(out[: len(self.inputs)])
+
+
+def conv_transpose2d(
+    x: Tensor,
+    weight: Tensor,
+    bias: Tensor | None = None,
+    stride=1,
+    padding=0,
+    output_padding=0,
+    groups: int = 1,
+    dilation=1,
+) -> Tensor:
+    """Transposed convolution of (N, Cin, H, W) with weight (Cin, Cout, kh, kw), as PyTorch."""
+    if groups != 1:
+        raise ValueError(f"conv_transpose2d: only groups=1 is supported, received groups={groups}")
+    if x.ndim != 4 or weight.ndim != 4 or x.shape[1] != weight.shape[0]:
+        raise ValueError(
+            f"conv_transpose2d: expected input (N, {weight.shape[0]}, H, W) for weight of shape {weight.shape}, received shape {x.shape}"
+        )
+    inputs = (x, weight) if bias is None else (x, weight, bias)
+    return ConvTranspose2d.apply(
+        *inputs,
+        stride=pair(stride),
+        padding=pair(padding),
+        output_padding=pair(output_padding),
+        dilation=pair(dilation),
+    )

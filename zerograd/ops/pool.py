@@ -1,0 +1,143 @@
+"""Pooling over (N, C, H, W): max, average, adaptive average."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from zerograd.autograd import Function
+from zerograd.ops.conv import _no_double_backward, col2im, pair, windows
+from zerograd.ops.linalg import matmul
+from zerograd.tensor import Tensor
+
+
+def _pool_padding(h: int, k: int, s: int, p: int, d: int, ceil_mode: bool) -> tuple[int, int, int]:
+    """Output size and (left, right) padding, with PyTorch's ceil_mode rule."""
+    span = h + 2 * p - d * (k - 1) - 1
+    out = (math.ceil(span / s) if ceil_mode else span // s) + 1
+    if ceil_mode and (out - 1) * s >= h + p:  # the last window must start inside the input
+        out -= 1
+    right = max((out - 1) * s + d * (k - 1) + 1 - h - p, 0)
+    return out, p, right
+
+
+class MaxPool2d(Function):
+    def forward(self, x):
+        xp = self.xp
+        (kh, kw), (ph, pw) = self.kernel, self.pads
+        xpad = (
+            xp.pad(x, ((0, 0), (0, 0), ph, pw), constant_values=-np.inf) if sum(ph) + sum(pw) else x
+        )
+        cols = windows(xp, xpad, kh, kw, self.stride, self.dilation)
+        flat = cols.reshape(*cols.shape[:4], kh * kw)
+        self.arg = flat.argmax(axis=-1)
+        self.padded_shape = xpad.shape
+        return xp.take_along_axis(flat, self.arg[..., None], axis=-1)[..., 0]
+
+    def backward(self, gy):
+        _no_double_backward("max_pool2d")
+        xp = self.xp
+        kh, kw = self.kernel
+        onehot = (self.arg[..., None] == xp.arange(kh * kw)).astype(gy.dtype)
+        cols = (gy.data[..., None] * onehot).reshape(*gy.shape, kh, kw)
+        gx = col2im(xp, cols, self.padded_shape, self.stride, self.dilation, gy.dtype)
+        (ph, pw) = self.pads
+        return Tensor._make(gx[:, :, ph[0] : gx.shape[2] - ph[1], pw[0] : gx.shape[3] - pw[1]])
+
+
+class AvgPool2d(Function):
+    def forward(self, x):
+        xp = self.xp
+        (kh, kw), (ph, pw) = self.kernel, self.pads
+        xpad = xp.pad(x, ((0, 0), (0, 0), ph, pw)) if sum(ph) + sum(pw) else x
+        self.padded_shape = xpad.shape
+        s = windows(xp, xpad, kh, kw, self.stride, (1, 1)).sum(axis=(4, 5))
+        self.div = self._divisor(x.shape, s.shape)
+        return s / self.div
+
+    def _divisor(self, shape, out_shape):
+        """Elements counted per window: the whole kernel, or the part not in padding (count_include_pad=False),
+        where padding added by ceil_mode past the (explicitly padded) edge never counts."""
+        xp = self.xp
+        (kh, kw), (ph, pw) = self.kernel, self.pads
+        p = self.padding
+        ones = xp.ones((1, 1, shape[2], shape[3]), dtype=np.float64)
+        if self.count_include_pad:
+            inner = ((0, 0), (0, 0), (p[0], min(ph[1], p[0])), (p[1], min(pw[1], p[1])))
+            ones = xp.pad(ones, inner, constant_values=1)
+            ones = xp.pad(
+                ones, ((0, 0), (0, 0), (0, max(ph[1] - p[0], 0)), (0, max(pw[1] - p[1], 0)))
+            )
+        else:
+            ones = xp.pad(ones, ((0, 0), (0, 0), ph, pw))
+        return windows(xp, ones, kh, kw, self.stride, (1, 1)).sum(axis=(4, 5)).astype(self.dtype)
+
+    def backward(self, gy):
+        _no_double_backward("avg_pool2d")
+        xp = self.xp
+        kh, kw = self.kernel
+        g = gy.data / self.div
+        cols = xp.broadcast_to(g[..., None, None], (*g.shape, kh, kw))
+        gx = col2im(xp, cols, self.padded_shape, self.stride, (1, 1), gy.dtype)
+        (ph, pw) = self.pads
+        return Tensor._make(gx[:, :, ph[0] : gx.shape[2] - ph[1], pw[0] : gx.shape[3] - pw[1]])
+
+
+def _pool_args(x: Tensor, kernel_size, stride, padding, dilation, ceil_mode, op: str) -> dict:
+    if x.ndim != 4:
+        raise ValueError(f"{op}: expected input of shape (N, C, H, W), received shape {x.shape}")
+    k = pair(kernel_size, "kernel_size")
+    s = k if stride is None or stride == () else pair(stride, "stride")
+    p, d = pair(padding, "padding"), pair(dilation, "dilation")
+    if p[0] * 2 > k[0] or p[1] * 2 > k[1]:
+        raise ValueError(f"{op}: padding {p} should be at most half the kernel size {k}")
+    oh, *ph = _pool_padding(x.shape[2], k[0], s[0], p[0], d[0], ceil_mode)
+    ow, *pw = _pool_padding(x.shape[3], k[1], s[1], p[1], d[1], ceil_mode)
+    if oh <= 0 or ow <= 0:
+        raise ValueError(f"{op}: kernel {k} is larger than the input {x.shape[2:]} (padding {p})")
+    return dict(kernel=k, stride=s, dilation=d, pads=(tuple(ph), tuple(pw)), padding=p)
+
+
+def max_pool2d(
+    x: Tensor, kernel_size, stride=None, padding=0, dilation=1, ceil_mode: bool = False
+) -> Tensor:
+    """Max over windows; the gradient goes to the first maximum of each window."""
+    return MaxPool2d.apply(
+        x, **_pool_args(x, kernel_size, stride, padding, dilation, ceil_mode, "max_pool2d")
+    )
+
+
+def avg_pool2d(
+    x: Tensor,
+    kernel_size,
+    stride=None,
+    padding=0,
+    ceil_mode: bool = False,
+    count_include_pad: bool = True,
+) -> Tensor:
+    """Mean over windows (zero padding counted unless ``count_include_pad=False``)."""
+    args = _pool_args(x, kernel_size, stride, padding, 1, ceil_mode, "avg_pool2d")
+    return AvgPool2d.apply(x, count_include_pad=count_include_pad, dtype=x.dtype, **args)
+
+
+def _adaptive_matrix(n_in: int, n_out: int, dtype) -> np.ndarray:
+    """(n_out, n_in) averaging matrix over PyTorch's adaptive bins [floor(i n/o), ceil((i+1) n/o))."""
+    m = np.zeros((n_out, n_in), dtype=dtype)
+    for i in range(n_out):
+        a, b = (i * n_in) // n_out, -((-(i + 1) * n_in) // n_out)
+        m[i, a:b] = 1.0 / (b - a)
+    return m
+
+
+def adaptive_avg_pool2d(x: Tensor, output_size) -> Tensor:
+    """Average into a fixed (oh, ow) grid: two small matrix products, so it is differentiable."""
+    if x.ndim != 4:
+        raise ValueError(
+            f"adaptive_avg_pool2d: expected input of shape (N, C, H, W), received shape {x.shape}"
+        )
+    oh, ow = pair(output_size, "output_size")
+    oh, ow = oh or x.shape[2], ow or x.shape[3]
+    Ah = Tensor._make(x.xp.asarray(_adaptive_matrix(x.shape[2], oh, x.dtype)))
+    Aw = Tensor._make(x.xp.asarray(_adaptive_matrix(x.shape[3], ow, x.dtype).T))
+    return matmul(matmul(Ah, x), Aw)
