@@ -22,6 +22,7 @@ from zerograd.nn.layers.conv import (
     ConvTranspose2d,
     MaxPool2d,
 )
+from zerograd.nn.layers.rnn import GRU, LSTM, RNN
 from zerograd.nn.layers.linear import Flatten, Identity, Linear
 from zerograd.nn.layers.norm import (
     BatchNorm1d,
