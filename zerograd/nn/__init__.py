@@ -14,6 +14,7 @@ from zerograd.nn.layers.activation import (
     Softmax,
     Tanh,
 )
+from zerograd.nn.layers.attention import MultiheadAttention, TransformerEncoderLayer
 from zerograd.nn.layers.conv import (
     AdaptiveAvgPool2d,
     AvgPool2d,
@@ -22,7 +23,6 @@ from zerograd.nn.layers.conv import (
     ConvTranspose2d,
     MaxPool2d,
 )
-from zerograd.nn.layers.rnn import GRU, LSTM, RNN
 from zerograd.nn.layers.linear import Flatten, Identity, Linear
 from zerograd.nn.layers.norm import (
     BatchNorm1d,
@@ -32,6 +32,7 @@ from zerograd.nn.layers.norm import (
     LayerNorm,
     RMSNorm,
 )
+from zerograd.nn.layers.rnn import GRU, LSTM, RNN
 from zerograd.nn.loss import (
     BCELoss,
     BCEWithLogitsLoss,

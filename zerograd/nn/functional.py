@@ -14,6 +14,7 @@ from zerograd.ops.activation import (  # noqa: F401
     silu,
     softmax,
 )
+from zerograd.ops.attention import scaled_dot_product_attention  # noqa: F401, E402
 
 # --- convolution, pooling, attention (zerograd/ops/conv.py, pool.py, attention.py) ---
 from zerograd.ops.conv import conv1d, conv2d, conv_transpose2d  # noqa: F401
