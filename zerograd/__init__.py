@@ -2,7 +2,7 @@
 
 # Tensor first: tensor.py ends by importing the engine and the ops, which build on it.
 from zerograd.tensor import Tensor  # isort: skip
-from zerograd import autograd, backend, nn, utils
+from zerograd import autograd, backend, nn, optim, utils
 from zerograd.autograd import enable_grad, is_grad_enabled, no_grad
 from zerograd.backend import (
     bool_,

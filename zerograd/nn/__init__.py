@@ -1,6 +1,6 @@
 """Neural-network building blocks in a PyTorch-style API: Module, Parameter, layers, init, F."""
 
-from zerograd.nn import functional, init
+from zerograd.nn import functional, init, utils
 from zerograd.nn.containers import ModuleDict, ModuleList, Sequential
 from zerograd.nn.layers.activation import (
     ELU,

@@ -1,0 +1,85 @@
+"""Adam (Kingma & Ba, 2015) with AMSGrad, and AdamW (decoupled weight decay)."""
+
+from __future__ import annotations
+
+import math
+
+from zerograd import backend
+from zerograd.optim.optimizer import Optimizer
+
+
+class Adam(Optimizer):
+    """Adaptive moments: m and v are running means of g and g^2, bias-corrected.
+
+    Example:
+        >>> opt = optim.Adam(model.parameters(), lr=1e-3)
+    """
+
+    decoupled = False
+
+    def __init__(
+        self,
+        params,
+        lr: float = 1e-3,
+        betas=(0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+        amsgrad: bool = False,
+        maximize: bool = False,
+    ):
+        super().__init__(
+            params,
+            dict(
+                lr=lr,
+                betas=tuple(betas),
+                eps=eps,
+                weight_decay=weight_decay,
+                amsgrad=amsgrad,
+                maximize=maximize,
+            ),
+        )
+
+    def update(self, p, g, state, group):
+        xp = backend.namespace(p.data)
+        b1, b2 = group["betas"]
+        lr, wd = group["lr"], group["weight_decay"]
+        if group["maximize"]:
+            g = -g
+        if wd and self.decoupled:
+            p.data *= 1 - lr * wd
+        elif wd:
+            g = g + wd * p.data
+        if not state:
+            state.update(step=0, exp_avg=xp.zeros_like(p.data), exp_avg_sq=xp.zeros_like(p.data))
+            if group["amsgrad"]:
+                state["max_exp_avg_sq"] = xp.zeros_like(p.data)
+        state["step"] += 1
+        t = state["step"]
+        m, v = state["exp_avg"], state["exp_avg_sq"]
+        m *= b1
+        m += (1 - b1) * g
+        v *= b2
+        v += (1 - b2) * (g * g)
+        if group["amsgrad"]:
+            xp.maximum(state["max_exp_avg_sq"], v, out=state["max_exp_avg_sq"])
+            v = state["max_exp_avg_sq"]
+        denom = xp.sqrt(v) / math.sqrt(1 - b2**t) + group["eps"]
+        p.data -= (lr / (1 - b1**t)) * (m / denom)
+
+
+class AdamW(Adam):
+    """Adam with weight decay applied to the weights directly (Loshchilov & Hutter, 2019)."""
+
+    decoupled = True
+
+    def __init__(
+        self,
+        params,
+        lr: float = 1e-3,
+        betas=(0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 1e-2,
+        amsgrad: bool = False,
+        maximize: bool = False,
+    ):
+        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, maximize)
