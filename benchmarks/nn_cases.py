@@ -45,3 +45,45 @@ def mlp_train():
                 p -= 0.01 * p.grad
 
     return zg_step, torch_step
+
+
+def _pair_layers(zm, tm):
+    zm.load_state_dict({k: v.detach().numpy() for k, v in tm.state_dict().items()})
+
+
+@case("conv2d")
+def conv2d():
+    """Conv2d forward and backward: batch 64, 32 -> 64 channels, 3x3, 14x14."""
+    x = np.random.default_rng(0).standard_normal((64, 32, 14, 14)).astype(np.float32)
+    zm, tm = zg.nn.Conv2d(32, 64, 3, padding=1), torch.nn.Conv2d(32, 64, 3, padding=1)
+    _pair_layers(zm, tm)
+    zx, tx = zg.tensor(x, requires_grad=True), torch.from_numpy(x).requires_grad_()
+
+    def zg_step():
+        zx.grad = None
+        zm(zx).sum().backward()
+
+    def torch_step():
+        tx.grad = None
+        tm(tx).sum().backward()
+
+    return zg_step, torch_step
+
+
+@case("lstm")
+def lstm():
+    """LSTM forward and backward: batch 32, 64 steps, 256 inputs and units."""
+    x = np.random.default_rng(0).standard_normal((64, 32, 256)).astype(np.float32)
+    zm, tm = zg.nn.LSTM(256, 256), torch.nn.LSTM(256, 256)
+    _pair_layers(zm, tm)
+    zx, tx = zg.tensor(x, requires_grad=True), torch.from_numpy(x).requires_grad_()
+
+    def zg_step():
+        zx.grad = None
+        zm(zx)[0].sum().backward()
+
+    def torch_step():
+        tx.grad = None
+        tm(tx)[0].sum().backward()
+
+    return zg_step, torch_step

@@ -53,21 +53,46 @@ def _no_double_backward(op: str) -> None:
         raise NotImplementedError(f"{op}: double backward (create_graph=True) is not supported")
 
 
+def windows_nhwc(xp, x, kh: int, kw: int, stride, dilation):
+    """Strided view (N, Ho, Wo, kh, kw, C) of a padded (N, H, W, C) array: channels stay innermost."""
+    n, h, w, c = x.shape
+    sh, sw = stride
+    dh, dw = dilation
+    ho = (h - dh * (kh - 1) - 1) // sh + 1
+    wo = (w - dw * (kw - 1) - 1) // sw + 1
+    s = x.strides
+    return xp.lib.stride_tricks.as_strided(
+        x,
+        (n, ho, wo, kh, kw, c),
+        (s[0], s[1] * sh, s[2] * sw, s[1] * dh, s[2] * dw, s[3]),
+        writeable=False,
+    )
+
+
 class Conv2d(Function):
+    """groups == 1 runs as one GEMM over channels-last patches; grouped convolutions use einsum."""
+
     def forward(self, x, W, b=None):
         xp = self.xp
         (ph0, ph1), (pw0, pw1) = self.padding
-        xpad = (
-            xp.pad(x, ((0, 0), (0, 0), (ph0, ph1), (pw0, pw1))) if ph0 or ph1 or pw0 or pw1 else x
-        )
-        cols = windows(xp, xpad, W.shape[2], W.shape[3], self.stride, self.dilation)
-        self.xpad_shape = xpad.shape
-        g = self.groups
-        if g == 1:
-            y = xp.tensordot(cols, W, axes=([1, 4, 5], [1, 2, 3]))  # (N, Ho, Wo, O)
-            y = y.transpose(0, 3, 1, 2)
+        kh, kw = W.shape[2], W.shape[3]
+        if self.groups == 1:
+            xh = xp.pad(
+                x.transpose(0, 2, 3, 1), ((0, 0), (ph0, ph1), (pw0, pw1), (0, 0))
+            )  # (N, Hp, Wp, C)
+            self.xpad_shape = xh.shape
+            cols = windows_nhwc(xp, xh, kh, kw, self.stride, self.dilation)
+            n, ho, wo = cols.shape[:3]
+            self.cols = xp.ascontiguousarray(cols).reshape(
+                n * ho * wo, -1
+            )  # im2col, kept for backward
+            Wm = W.transpose(0, 2, 3, 1).reshape(W.shape[0], -1)  # (O, kh*kw*C)
+            y = (self.cols @ Wm.T).reshape(n, ho, wo, -1).transpose(0, 3, 1, 2)
         else:
-            n, c, ho, wo, kh, kw = cols.shape
+            xpad = xp.pad(x, ((0, 0), (0, 0), (ph0, ph1), (pw0, pw1)))
+            cols = windows(xp, xpad, kh, kw, self.stride, self.dilation)
+            n, c, ho, wo, _, _ = cols.shape
+            g = self.groups
             cg = cols.reshape(n, g, c // g, ho, wo, kh, kw)
             Wg = W.reshape(g, W.shape[0] // g, c // g, kh, kw)
             y = xp.einsum("ngchwij,gocij->ngohw", cg, Wg, optimize=True).reshape(
@@ -83,35 +108,44 @@ class Conv2d(Function):
         x, W = self.inputs[0].data, self.inputs[1].data
         g_ = gy.data
         (ph0, ph1), (pw0, pw1) = self.padding
-        xpad = (
-            xp.pad(x, ((0, 0), (0, 0), (ph0, ph1), (pw0, pw1))) if ph0 or ph1 or pw0 or pw1 else x
-        )
-        kh, kw = W.shape[2], W.shape[3]
-        cols = windows(xp, xpad, kh, kw, self.stride, self.dilation)
+        o, c, kh, kw = W.shape
         need = self.needs_grad
-        g = self.groups
         gx = gW = gb = None
-        if g == 1:
+        if self.groups == 1:
+            n, _, ho, wo = g_.shape
+            g2 = g_.transpose(0, 2, 3, 1).reshape(n * ho * wo, o)
             if need[1]:
-                gW = xp.tensordot(g_, cols, axes=([0, 2, 3], [0, 2, 3]))  # (O, C, kh, kw)
+                gW = (g2.T @ self.cols).reshape(o, kh, kw, c).transpose(0, 3, 1, 2)
             if need[0]:
-                gcols = xp.tensordot(g_, W, axes=([1], [0]))  # (N, Ho, Wo, C, kh, kw)
-                gcols = gcols.transpose(0, 3, 1, 2, 4, 5)
+                gc = (g2 @ W.transpose(0, 2, 3, 1).reshape(o, -1)).reshape(n, ho, wo, kh, kw, c)
+                gxh = xp.zeros(self.xpad_shape, dtype=x.dtype)  # (N, Hp, Wp, C)
+                (sh, sw), (dh, dw) = self.stride, self.dilation
+                for i in range(kh):
+                    for j in range(kw):
+                        gxh[
+                            :,
+                            i * dh : i * dh + sh * (ho - 1) + 1 : sh,
+                            j * dw : j * dw + sw * (wo - 1) + 1 : sw,
+                        ] += gc[:, :, :, i, j]
+                gx = gxh[:, ph0 : gxh.shape[1] - ph1, pw0 : gxh.shape[2] - pw1].transpose(
+                    0, 3, 1, 2
+                )
         else:
-            n, c, ho, wo, _, _ = cols.shape
-            o = W.shape[0]
+            g = self.groups
+            xpad = xp.pad(x, ((0, 0), (0, 0), (ph0, ph1), (pw0, pw1)))
+            cols = windows(xp, xpad, kh, kw, self.stride, self.dilation)
+            n, _, ho, wo, _, _ = cols.shape
             gyg = g_.reshape(n, g, o // g, ho, wo)
             if need[1]:
-                cg = cols.reshape(n, g, c // g, ho, wo, kh, kw)
+                cg = cols.reshape(n, g, c, ho, wo, kh, kw)
                 gW = xp.einsum("ngohw,ngchwij->gocij", gyg, cg, optimize=True).reshape(W.shape)
             if need[0]:
-                Wg = W.reshape(g, o // g, c // g, kh, kw)
+                Wg = W.reshape(g, o // g, c, kh, kw)
                 gcols = xp.einsum("ngohw,gocij->ngchwij", gyg, Wg, optimize=True).reshape(
-                    n, c, ho, wo, kh, kw
+                    n, x.shape[1], ho, wo, kh, kw
                 )
-        if need[0]:
-            gxp = col2im(xp, gcols, xpad.shape, self.stride, self.dilation, x.dtype)
-            gx = gxp[:, :, ph0 : gxp.shape[2] - ph1, pw0 : gxp.shape[3] - pw1]
+                gxp = col2im(xp, gcols, xpad.shape, self.stride, self.dilation, x.dtype)
+                gx = gxp[:, :, ph0 : gxp.shape[2] - ph1, pw0 : gxp.shape[3] - pw1]
         if len(self.inputs) == 3 and need[2]:
             gb = g_.sum(axis=(0, 2, 3))
         out = [None if a is None else Tensor._make(xp.ascontiguousarray(a)) for a in (gx, gW, gb)]
