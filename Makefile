@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 # the CPU build of torch (the test oracle) lies on disk here; elsewhere pip finds it on PyPI
 export PIP_FIND_LINKS ?= $(wildcard /opt/wheels)
 
-.PHONY: demo test bench lint format venv clean
+.PHONY: demo test bench lint format venv clean data
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -14,10 +14,13 @@ $(VENV)/.installed: pyproject.toml
 
 venv: $(VENV)/.installed
 
-demo: venv
-	$(PY) examples/regression.py
+demo: venv data
+	$(VENV)/bin/zerograd train fashion-mnist
 
-test: venv
+data:
+	bash scripts/install-data.sh
+
+test: venv data
 	$(PY) -m pytest -n 2 tests
 
 bench: venv

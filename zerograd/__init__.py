@@ -17,3 +17,12 @@ from zerograd.backend import (
 from zerograd.ops import *  # noqa: F403 - the functional API: zg.exp, zg.matmul, zg.zeros ...
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name):
+    # the high-level packages load on first use so `import zerograd` stays light
+    if name in ("keras", "data", "models", "peft", "io"):
+        import importlib
+
+        return importlib.import_module(f"zerograd.{name}")
+    raise AttributeError(f"module 'zerograd' has no attribute {name!r}")

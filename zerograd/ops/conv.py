@@ -164,6 +164,8 @@ def _padding(padding, kernel, dilation, stride, op: str):
             total = d * (k - 1)
             out.append((total // 2, total - total // 2))
         return tuple(out)
+    if isinstance(padding, (tuple, list)) and len(padding) == 2 and not isinstance(padding[0], int):
+        return tuple(tuple(p) for p in padding)  # explicit ((top, bottom), (left, right))
     ph, pw = pair(padding, "padding")
     return ((ph, ph), (pw, pw))
 
@@ -179,7 +181,7 @@ def conv2d(
 ) -> Tensor:
     """2-D convolution of (N, C, H, W) with weight (O, C / groups, kh, kw), as PyTorch.
 
-    ``padding`` is an int, a pair, 'valid' or 'same'.
+    ``padding`` is an int, a pair, 'valid', 'same', or explicit ((top, bottom), (left, right)).
 
     Example:
         >>> F.conv2d(zg.randn(8, 3, 28, 28), zg.randn(16, 3, 3, 3), padding=1).shape

@@ -89,10 +89,13 @@ def batch_norm(
     training: bool = False,
     momentum: float = 0.1,
     eps: float = 1e-5,
+    *,
+    unbiased_running_var: bool = True,
 ) -> Tensor:
     """Normalise each channel (axis 1) by batch statistics (training) or running ones (eval).
 
-    In training, running statistics are updated in place with the unbiased batch variance, as PyTorch.
+    In training, running statistics are updated in place with the unbiased batch variance, as PyTorch
+    (``unbiased_running_var=False`` keeps the biased one, as Keras).
     """
     axes = (0, *range(2, x.ndim))
     cshape = _channel_shape(x)
@@ -108,9 +111,10 @@ def batch_norm(
         if running_mean is not None:
             m = momentum
             running_mean.data[...] = (1 - m) * running_mean.data + m * mu.data.reshape(-1)
-            running_var.data[...] = (1 - m) * running_var.data + m * var.data.reshape(-1) * n / (
-                n - 1
-            )
+            correction = n / (n - 1) if unbiased_running_var else 1.0
+            running_var.data[...] = (1 - m) * running_var.data + m * var.data.reshape(
+                -1
+            ) * correction
         y = xc / sqrt(var + eps)
     else:
         if running_mean is None:

@@ -1,0 +1,218 @@
+"""Keras initializers: objects that fill a weight of a Keras-layout shape (fans read as Keras does)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from zerograd import backend
+
+
+def _fans(shape) -> tuple[int, int]:
+    """Keras fans: the last axis is the output; the second-to-last the input; leading axes are the
+    receptive field (conv kernels are (kh, kw, in, out))."""
+    if len(shape) == 0:
+        return 1, 1
+    if len(shape) == 1:
+        return shape[0], shape[0]
+    receptive = math.prod(shape[:-2])
+    return shape[-2] * receptive, shape[-1] * receptive
+
+
+class Initializer:
+    def __call__(self, shape, dtype=None) -> np.ndarray:
+        raise NotImplementedError
+
+    def get_config(self) -> dict:
+        return {}
+
+
+class Zeros(Initializer):
+    def __call__(self, shape, dtype=None):
+        return np.zeros(shape, dtype or backend.get_default_dtype())
+
+
+class Ones(Initializer):
+    def __call__(self, shape, dtype=None):
+        return np.ones(shape, dtype or backend.get_default_dtype())
+
+
+class Constant(Initializer):
+    def __init__(self, value=0.0):
+        self.value = value
+
+    def __call__(self, shape, dtype=None):
+        return np.full(shape, self.value, dtype or backend.get_default_dtype())
+
+    def get_config(self):
+        return {"value": self.value}
+
+
+class RandomUniform(Initializer):
+    def __init__(self, minval=-0.05, maxval=0.05, seed=None):
+        self.minval, self.maxval, self.seed = minval, maxval, seed
+
+    def __call__(self, shape, dtype=None):
+        rng = np.random.default_rng(self.seed) if self.seed is not None else backend.rng()
+        return rng.uniform(self.minval, self.maxval, shape).astype(
+            dtype or backend.get_default_dtype()
+        )
+
+    def get_config(self):
+        return {"minval": self.minval, "maxval": self.maxval, "seed": self.seed}
+
+
+class RandomNormal(Initializer):
+    def __init__(self, mean=0.0, stddev=0.05, seed=None):
+        self.mean, self.stddev, self.seed = mean, stddev, seed
+
+    def __call__(self, shape, dtype=None):
+        rng = np.random.default_rng(self.seed) if self.seed is not None else backend.rng()
+        return rng.normal(self.mean, self.stddev, shape).astype(
+            dtype or backend.get_default_dtype()
+        )
+
+    def get_config(self):
+        return {"mean": self.mean, "stddev": self.stddev, "seed": self.seed}
+
+
+class TruncatedNormal(RandomNormal):
+    """Normal draws redrawn when further than two standard deviations from the mean."""
+
+    def __call__(self, shape, dtype=None):
+        rng = np.random.default_rng(self.seed) if self.seed is not None else backend.rng()
+        out = rng.normal(self.mean, self.stddev, shape)
+        bad = np.abs(out - self.mean) > 2 * self.stddev
+        while bad.any():
+            out[bad] = rng.normal(self.mean, self.stddev, int(bad.sum()))
+            bad = np.abs(out - self.mean) > 2 * self.stddev
+        return out.astype(dtype or backend.get_default_dtype())
+
+
+class VarianceScaling(Initializer):
+    def __init__(self, scale=1.0, mode="fan_in", distribution="truncated_normal", seed=None):
+        self.scale, self.mode, self.distribution, self.seed = scale, mode, distribution, seed
+
+    def __call__(self, shape, dtype=None):
+        fan_in, fan_out = _fans(shape)
+        n = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2}[self.mode]
+        var = self.scale / max(1.0, n)
+        if self.distribution == "uniform":
+            limit = math.sqrt(3 * var)
+            return RandomUniform(-limit, limit, self.seed)(shape, dtype)
+        if self.distribution == "untruncated_normal":
+            return RandomNormal(0.0, math.sqrt(var), self.seed)(shape, dtype)
+        return TruncatedNormal(0.0, math.sqrt(var) / 0.87962566103423978, self.seed)(shape, dtype)
+
+    def get_config(self):
+        return {
+            "scale": self.scale,
+            "mode": self.mode,
+            "distribution": self.distribution,
+            "seed": self.seed,
+        }
+
+
+class GlorotUniform(VarianceScaling):
+    def __init__(self, seed=None):
+        super().__init__(1.0, "fan_avg", "uniform", seed)
+
+    def get_config(self):
+        return {"seed": self.seed}
+
+
+class GlorotNormal(VarianceScaling):
+    def __init__(self, seed=None):
+        super().__init__(1.0, "fan_avg", "truncated_normal", seed)
+
+    def get_config(self):
+        return {"seed": self.seed}
+
+
+class HeUniform(VarianceScaling):
+    def __init__(self, seed=None):
+        super().__init__(2.0, "fan_in", "uniform", seed)
+
+    def get_config(self):
+        return {"seed": self.seed}
+
+
+class HeNormal(VarianceScaling):
+    def __init__(self, seed=None):
+        super().__init__(2.0, "fan_in", "truncated_normal", seed)
+
+    def get_config(self):
+        return {"seed": self.seed}
+
+
+class Orthogonal(Initializer):
+    def __init__(self, gain=1.0, seed=None):
+        self.gain, self.seed = gain, seed
+
+    def __call__(self, shape, dtype=None):
+        rng = np.random.default_rng(self.seed) if self.seed is not None else backend.rng()
+        rows, cols = math.prod(shape[:-1]), shape[-1]
+        a = rng.normal(0.0, 1.0, (max(rows, cols), min(rows, cols)))
+        q, r = np.linalg.qr(a)
+        q *= np.sign(np.diag(r))
+        if rows < cols:
+            q = q.T
+        return (
+            (self.gain * q[:rows, :cols])
+            .reshape(shape)
+            .astype(dtype or backend.get_default_dtype())
+        )
+
+    def get_config(self):
+        return {"gain": self.gain, "seed": self.seed}
+
+
+ALIASES = {
+    "zeros": Zeros,
+    "ones": Ones,
+    "constant": Constant,
+    "uniform": RandomUniform,
+    "random_uniform": RandomUniform,
+    "normal": RandomNormal,
+    "random_normal": RandomNormal,
+    "truncated_normal": TruncatedNormal,
+    "glorot_uniform": GlorotUniform,
+    "glorot_normal": GlorotNormal,
+    "he_uniform": HeUniform,
+    "he_normal": HeNormal,
+    "orthogonal": Orthogonal,
+    "variance_scaling": VarianceScaling,
+}
+
+
+def get(identifier) -> Initializer:
+    """An initializer from a name ('glorot_uniform'), a config dict, an object or a callable."""
+    if (
+        isinstance(identifier, Initializer)
+        or callable(identifier)
+        and not isinstance(identifier, type)
+    ):
+        return identifier
+    if isinstance(identifier, dict):
+        return ALIASES[_snake(identifier["class_name"])](**identifier.get("config", {}))
+    if isinstance(identifier, str) and identifier.lower() in ALIASES:
+        return ALIASES[identifier.lower()]()
+    if isinstance(identifier, str) and _snake(identifier) in ALIASES:
+        return ALIASES[_snake(identifier)]()
+    raise ValueError(
+        f"unknown initializer: expected one of {sorted(ALIASES)}, received {identifier!r}"
+    )
+
+
+def serialize(init) -> dict | str:
+    return (
+        {"class_name": type(init).__name__, "config": init.get_config()}
+        if isinstance(init, Initializer)
+        else init
+    )
+
+
+def _snake(name: str) -> str:
+    out = "".join("_" + c.lower() if c.isupper() else c for c in name).lstrip("_")
+    return {"random_uniform": "random_uniform", "glorot_uniform": "glorot_uniform"}.get(out, out)

@@ -1,0 +1,119 @@
+"""Keras MultiHeadAttention: per-head projections with Keras's weight shapes."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+import zerograd.nn.functional as F
+from zerograd.keras import initializers
+from zerograd.keras.base import Layer, _as_tensors, _is_symbolic
+from zerograd.ops.elementwise import where
+from zerograd.ops.linalg import matmul
+from zerograd.tensor import Tensor
+
+
+class MultiHeadAttention(Layer):
+    """``mha(query, value, key=None, attention_mask=None, return_attention_scores=False)``.
+
+    Weights: query/key/value kernels (dim, heads, key_dim), biases (heads, key_dim), output kernel
+    (heads, value_dim, dim). ``attention_mask`` (B, L, S): 1 where a query may attend.
+    """
+
+    def __init__(
+        self,
+        num_heads: int,
+        key_dim: int,
+        value_dim: int | None = None,
+        dropout: float = 0.0,
+        use_bias: bool = True,
+        output_shape=None,
+        kernel_initializer="glorot_uniform",
+        bias_initializer="zeros",
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.num_heads, self.key_dim, self.value_dim = num_heads, key_dim, value_dim or key_dim
+        self.dropout, self.use_bias, self._output_dim = dropout, use_bias, output_shape
+        self.kernel_initializer, self.bias_initializer = (
+            initializers.get(kernel_initializer),
+            initializers.get(bias_initializer),
+        )
+
+    def __call__(self, query, value=None, key=None, **kwargs):
+        if value is None:
+            value = query
+        key = value if key is None else key
+        if not _is_symbolic([query, value, key]):
+            query, value, key = _as_tensors([query, value, key])
+        return super().__call__([query, value, key], **kwargs)
+
+    def build(self, input_shapes):
+        (qs, vs, ks), h = input_shapes, self.num_heads
+        out_dim = self._output_dim or qs[-1]
+        for name, dim, d in (
+            ("query", qs[-1], self.key_dim),
+            ("key", ks[-1], self.key_dim),
+            ("value", vs[-1], self.value_dim),
+        ):
+            self.add_weight(f"{name}_kernel", (dim, h, d), self.kernel_initializer)
+            if self.use_bias:
+                self.add_weight(f"{name}_bias", (h, d), self.bias_initializer)
+        self.add_weight("output_kernel", (h, self.value_dim, out_dim), self.kernel_initializer)
+        if self.use_bias:
+            self.add_weight("output_bias", (out_dim,), self.bias_initializer)
+
+    def _proj(self, x, name):
+        W = getattr(self, f"{name}_kernel")  # (D, h, d)
+        y = matmul(x, W.reshape((W.shape[0], -1))).reshape(
+            (*x.shape[:2], *W.shape[1:])
+        )  # (B, T, h, d)
+        if self.use_bias:
+            y = y + getattr(self, f"{name}_bias")
+        return y.swapaxes(1, 2)  # (B, h, T, d)
+
+    def call(
+        self,
+        inputs,
+        attention_mask=None,
+        return_attention_scores: bool = False,
+        training=None,
+        use_causal_mask: bool = False,
+    ):
+        query, value, key = inputs
+        q, k, v = self._proj(query, "query"), self._proj(key, "key"), self._proj(value, "value")
+        scores = matmul(q, k.swapaxes(-1, -2)) * (1 / math.sqrt(self.key_dim))  # (B, h, L, S)
+        L, S = scores.shape[-2:]
+        allowed = None
+        if attention_mask is not None:
+            m = (
+                attention_mask.data
+                if isinstance(attention_mask, Tensor)
+                else np.asarray(attention_mask)
+            )
+            allowed = m.astype(bool)[:, None] if m.ndim == 3 else m.astype(bool)
+        if use_causal_mask:
+            causal = np.tril(np.ones((L, S), bool))
+            allowed = causal if allowed is None else allowed & causal
+        if allowed is not None:
+            scores = where(allowed, scores, -1e9)  # Keras masks with a large negative number
+        weights = F.softmax(scores, axis=-1)
+        attn = F.dropout(weights, self.dropout, bool(training)) if self.dropout else weights
+        ctx = matmul(attn, v).swapaxes(1, 2)  # (B, L, h, dv)
+        Wo = self.output_kernel
+        out = matmul(ctx.reshape((*ctx.shape[:2], -1)), Wo.reshape((-1, Wo.shape[-1])))
+        if self.use_bias:
+            out = out + self.output_bias
+        return [out, weights] if return_attention_scores else out
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "num_heads": self.num_heads,
+            "key_dim": self.key_dim,
+            "value_dim": self.value_dim,
+            "dropout": self.dropout,
+            "use_bias": self.use_bias,
+            "output_shape": self._output_dim,
+        }

@@ -1,0 +1,39 @@
+"""Keras utilities: to_categorical, plot_history."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from zerograd.data.preprocessing import one_hot
+
+
+def to_categorical(y, num_classes: int | None = None, dtype="float32") -> np.ndarray:
+    """Integer class vector -> one-hot matrix, as keras.utils.to_categorical."""
+    return one_hot(y, num_classes, dtype)
+
+
+def plot_history(history, path, title: str | None = None) -> str:
+    """Write a PNG with the loss curves (train and validation) and each metric's curves."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    hist = history.history if hasattr(history, "history") else dict(history)
+    names = [k for k in hist if not k.startswith("val_") and k != "learning_rate"]
+    fig, axes = plt.subplots(1, len(names), figsize=(5 * len(names), 4), squeeze=False)
+    for ax, name in zip(axes[0], names):
+        epochs = np.arange(1, len(hist[name]) + 1)
+        ax.plot(epochs, hist[name], marker="o", label=f"train {name}")
+        if "val_" + name in hist:
+            ax.plot(epochs, hist["val_" + name], marker="o", label=f"validation {name}")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(name)
+        ax.grid(alpha=0.3)
+        ax.legend()
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return str(path)
