@@ -363,3 +363,5 @@ class Sequential(Model):
         return model
 
 
+
+from zerograd.keras.saving import load_model  # noqa: E402, F401 - keras.models.load_model, as Keras
