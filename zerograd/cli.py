@@ -70,6 +70,7 @@ def train_fashion_mnist(args) -> dict:
         "train_seconds": round(seconds, 1),
         "epochs": args.epochs,
         "train_samples": len(x_train),
+        "params": model.count_params(),
         "model": str(out / "model.keras"),
         "curves": str(out / "learning_curves.png"),
     }

@@ -317,3 +317,56 @@ def test_csv_logger_and_plot_history(tmp_path):
     assert rows[0].startswith("epoch,") and len(rows) == 3
     png = plot_history(h, tmp_path / "curves.png")
     assert open(png, "rb").read(8) == b"\x89PNG\r\n\x1a\n"
+
+
+def test_checkpoint_scheduler_plateau_nan_and_weights(tmp_path):
+    x, y = blobs(64)
+    m = keras.Sequential([L.Dense(1, activation="sigmoid", input_shape=(4,))])
+    m.compile(keras.optimizers.SGD(0.1), "binary_crossentropy")
+    lrs = []
+
+    class Watch(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            lrs.append(self.model.optimizer.learning_rate)
+
+    ckpt = keras.callbacks.ModelCheckpoint(
+        str(tmp_path / "best-{epoch:02d}.keras"), monitor="loss", save_best_only=True
+    )
+    sched = keras.callbacks.LearningRateScheduler(lambda epoch, lr: 0.1 * 0.5**epoch)
+    m.fit(x, y, epochs=3, verbose=0, callbacks=[sched, Watch(), ckpt])
+    assert lrs == pytest.approx([0.1, 0.05, 0.025])
+    assert sorted(p.name for p in tmp_path.glob("best-*.keras"))[0] == "best-01.keras"
+    plateau = keras.callbacks.ReduceLROnPlateau(
+        monitor="loss", factor=0.5, patience=0, min_delta=10.0
+    )
+    m.fit(x, y, epochs=2, verbose=0, callbacks=[plateau])
+    assert m.optimizer.learning_rate == pytest.approx(
+        0.025 * 0.5
+    )  # epoch 1 improves on inf, epoch 2 does not
+    bad = x.copy()
+    bad[0, 0] = np.nan
+    h = m.fit(
+        bad,
+        y,
+        epochs=5,
+        batch_size=8,
+        shuffle=False,
+        verbose=0,
+        callbacks=[keras.callbacks.TerminateOnNaN()],
+    )
+    assert len(h.history["loss"]) == 1 and np.isnan(h.history["loss"][0])
+
+
+def test_class_weight_sample_weight_and_initial_epoch():
+    x, y = blobs(64)
+    m = keras.Sequential([L.Dense(1, activation="sigmoid", input_shape=(4,))])
+    m.compile("sgd", "binary_crossentropy")
+    w = m.get_weights()
+    plain = m.train_on_batch(x, y)
+    m.set_weights(w)
+    weighted = m.train_on_batch(x, y, sample_weight=np.where(y == 1, 3.0, 1.0))
+    m.set_weights(w)
+    by_class = m.train_on_batch(x, y, class_weight={0: 1.0, 1: 3.0})
+    assert weighted == pytest.approx(by_class) and weighted != pytest.approx(plain)
+    h = m.fit(x, y, epochs=4, initial_epoch=2, verbose=0)
+    assert h.epoch == [2, 3]

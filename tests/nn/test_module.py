@@ -147,3 +147,23 @@ def test_module_dict():
     d = nn.ModuleDict({"a": nn.Linear(2, 2)})
     d["b"] = nn.Linear(2, 1)
     assert list(d.keys()) == ["a", "b"] and len(list(d.parameters())) == 4
+
+
+def test_initialisers_statistics_and_fans():
+    zg.manual_seed(0)
+    w = zg.zeros(300, 200)
+    nn.init.xavier_uniform_(w)
+    a = np.sqrt(6 / 500)
+    assert np.abs(w.numpy()).max() <= a and abs(w.numpy().std() - a / np.sqrt(3)) < 0.003
+    nn.init.kaiming_normal_(w, nonlinearity="relu")
+    assert abs(w.numpy().std() - np.sqrt(2 / 200)) < 0.003
+    nn.init.trunc_normal_(w, std=1.0, a=-0.5, b=0.5)
+    assert np.abs(w.numpy()).max() <= 0.5
+    q = zg.zeros(6, 4)
+    nn.init.orthogonal_(q)
+    np.testing.assert_allclose(q.numpy().T @ q.numpy(), np.eye(4), atol=1e-5)
+    c = zg.zeros(8, 3, 3, 3)
+    assert nn.init.calculate_fan_in_and_fan_out(c) == (27, 72)
+    assert nn.init.calculate_gain("tanh") == pytest.approx(5 / 3)
+    nn.init.constant_(c, 0.5)
+    assert (c.numpy() == 0.5).all()

@@ -363,5 +363,4 @@ class Sequential(Model):
         return model
 
 
-
 from zerograd.keras.saving import load_model  # noqa: E402, F401 - keras.models.load_model, as Keras
