@@ -9,3 +9,4 @@ from zerograd.data.preprocessing import (
     one_hot,
     train_test_split,
 )
+from zerograd.data.tokenizers import CharTokenizer, Tokenizer, train_bpe

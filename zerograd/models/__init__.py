@@ -1,0 +1,3 @@
+"""Transformer models with Hugging Face-compatible weights."""
+
+from zerograd.models.bert import BERT, BertConfig, BertForSequenceClassification

@@ -1,0 +1,287 @@
+"""BERT (BertModel): embeddings, a post-LayerNorm encoder, a pooler; and a classification head.
+
+Module names follow Hugging Face's so the key map reads plainly. Shapes: B batch, T tokens, C hidden.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+
+import numpy as np
+
+import zerograd.nn as nn
+import zerograd.nn.functional as F
+from zerograd.models import pretrained
+from zerograd.tensor import Tensor
+
+
+@dataclass
+class BertConfig:
+    vocab_size: int = 30522
+    hidden_size: int = 768
+    num_hidden_layers: int = 12
+    num_attention_heads: int = 12
+    intermediate_size: int = 3072
+    hidden_act: str = "gelu"
+    hidden_dropout_prob: float = 0.1
+    attention_probs_dropout_prob: float = 0.1
+    max_position_embeddings: int = 512
+    type_vocab_size: int = 2
+    layer_norm_eps: float = 1e-12
+    pad_token_id: int = 0
+    num_labels: int = 2
+
+    @classmethod
+    def from_dict(cls, d: dict) -> BertConfig:
+        if d.get("model_type", "bert") != "bert":
+            raise ValueError(
+                f"BertConfig: expected model_type 'bert', received {d.get('model_type')!r}"
+            )
+        names = {f.name for f in fields(cls)}
+        cfg = cls(**{k: v for k, v in d.items() if k in names})
+        if "id2label" in d:
+            cfg.num_labels = len(d["id2label"])
+        return cfg
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "model_type": "bert", "architectures": ["BertModel"]}
+
+
+def _act(name: str):
+    if name in ("gelu", "gelu_python"):
+        return F.gelu
+    if name in ("gelu_new", "gelu_pytorch_tanh"):
+        return lambda x: F.gelu(x, approximate="tanh")
+    if name == "relu":
+        return F.relu
+    raise ValueError(f"BERT: unsupported hidden_act {name!r}")
+
+
+class BertEmbeddings(nn.Module):
+    def __init__(self, c: BertConfig):
+        super().__init__()
+        self.word_embeddings = nn.Embedding(c.vocab_size, c.hidden_size, padding_idx=c.pad_token_id)
+        self.position_embeddings = nn.Embedding(c.max_position_embeddings, c.hidden_size)
+        self.token_type_embeddings = nn.Embedding(c.type_vocab_size, c.hidden_size)
+        self.LayerNorm = nn.LayerNorm(c.hidden_size, eps=c.layer_norm_eps)
+        self.dropout = nn.Dropout(c.hidden_dropout_prob)
+        self.max_positions = c.max_position_embeddings
+
+    def forward(self, input_ids, token_type_ids) -> Tensor:
+        T = input_ids.shape[1]
+        if T > self.max_positions:
+            raise ValueError(
+                f"BERT: sequence of {T} tokens is longer than max_position_embeddings={self.max_positions}"
+            )
+        pos = np.arange(T)[None, :]
+        x = (
+            self.word_embeddings(input_ids)
+            + self.position_embeddings(pos)
+            + self.token_type_embeddings(token_type_ids)
+        )  # (B, T, C)
+        return self.dropout(self.LayerNorm(x))
+
+
+class BertSelfAttention(nn.Module):
+    def __init__(self, c: BertConfig):
+        super().__init__()
+        self.h, self.d = c.num_attention_heads, c.hidden_size // c.num_attention_heads
+        self.query = nn.Linear(c.hidden_size, c.hidden_size)
+        self.key = nn.Linear(c.hidden_size, c.hidden_size)
+        self.value = nn.Linear(c.hidden_size, c.hidden_size)
+        self.p = c.attention_probs_dropout_prob
+
+    def forward(self, x, mask) -> Tensor:
+        B, T, C = x.shape
+
+        def heads(t):  # (B, T, C) -> (B, h, T, d)
+            return t.reshape((B, T, self.h, self.d)).swapaxes(1, 2)
+
+        q, k, v = heads(self.query(x)), heads(self.key(x)), heads(self.value(x))
+        y = F.scaled_dot_product_attention(
+            q, k, v, attn_mask=mask, dropout_p=self.p, training=self.training
+        )  # (B, h, T, d)
+        return y.swapaxes(1, 2).reshape((B, T, C))
+
+
+class BertSelfOutput(nn.Module):
+    def __init__(self, c: BertConfig, n_in: int):
+        super().__init__()
+        self.dense = nn.Linear(n_in, c.hidden_size)
+        self.LayerNorm = nn.LayerNorm(c.hidden_size, eps=c.layer_norm_eps)
+        self.dropout = nn.Dropout(c.hidden_dropout_prob)
+
+    def forward(self, h, residual) -> Tensor:
+        return self.LayerNorm(self.dropout(self.dense(h)) + residual)  # post-LN
+
+
+class BertAttention(nn.Module):
+    def __init__(self, c: BertConfig):
+        super().__init__()
+        self.self = BertSelfAttention(c)
+        self.output = BertSelfOutput(c, c.hidden_size)
+
+    def forward(self, x, mask) -> Tensor:
+        return self.output(self.self(x, mask), x)
+
+
+class BertIntermediate(nn.Module):
+    def __init__(self, c: BertConfig):
+        super().__init__()
+        self.dense = nn.Linear(c.hidden_size, c.intermediate_size)
+        self.act = _act(c.hidden_act)
+
+    def forward(self, x) -> Tensor:
+        return self.act(self.dense(x))
+
+
+class BertLayer(nn.Module):
+    def __init__(self, c: BertConfig):
+        super().__init__()
+        self.attention = BertAttention(c)
+        self.intermediate = BertIntermediate(c)
+        self.output = BertSelfOutput(c, c.intermediate_size)
+
+    def forward(self, x, mask) -> Tensor:
+        a = self.attention(x, mask)  # (B, T, C)
+        return self.output(self.intermediate(a), a)
+
+
+class BertEncoder(nn.Module):
+    def __init__(self, c: BertConfig):
+        super().__init__()
+        self.layer = nn.ModuleList([BertLayer(c) for _ in range(c.num_hidden_layers)])
+        self.checkpointing = False
+
+    def forward(self, x, mask) -> Tensor:
+        for block in self.layer:
+            if self.checkpointing and self.training:
+                from zerograd.peft.checkpoint import checkpoint
+
+                x = checkpoint(lambda t, b=block: b(t, mask), x)
+            else:
+                x = block(x, mask)
+        return x
+
+
+class BertPooler(nn.Module):
+    def __init__(self, c: BertConfig):
+        super().__init__()
+        self.dense = nn.Linear(c.hidden_size, c.hidden_size)
+
+    def forward(self, x) -> Tensor:
+        return self.dense(x[:, 0]).tanh()  # the [CLS] token
+
+
+class BERT(nn.Module):
+    """BertModel: ``forward(input_ids, attention_mask=None, token_type_ids=None)`` ->
+    (last_hidden_state (B, T, C), pooler_output (B, C)).
+
+    Example:
+        >>> bert = BERT.from_pretrained(path)
+        >>> hidden, pooled = bert(batch['input_ids'], batch['attention_mask'])
+    """
+
+    def __init__(self, config: BertConfig, add_pooling_layer: bool = True):
+        super().__init__()
+        self.config = config
+        self.embeddings = BertEmbeddings(config)
+        self.encoder = BertEncoder(config)
+        self.pooler = BertPooler(config) if add_pooling_layer else None
+        self.apply(_init_weights(config))
+
+    def forward(self, input_ids, attention_mask=None, token_type_ids=None):
+        ids = _ints(input_ids)
+        B, T = ids.shape
+        types = np.zeros_like(ids) if token_type_ids is None else _ints(token_type_ids)
+        mask = None
+        if attention_mask is not None:
+            keep = _ints(attention_mask).astype(bool)
+            mask = keep[:, None, None, :]  # (B, 1, 1, T): True = may attend
+        x = self.embeddings(Tensor(ids), Tensor(types))
+        x = self.encoder(x, mask)
+        pooled = self.pooler(x) if self.pooler is not None else None
+        return x, pooled
+
+    def gradient_checkpointing_enable(self) -> None:
+        """Recompute each encoder layer's activations in backward instead of keeping them."""
+        self.encoder.checkpointing = True
+
+    # --- weights -------------------------------------------------------------------------------
+    def key_map(self) -> dict:
+        return {name: (name, None) for name in self.state_dict()}
+
+    @classmethod
+    def from_pretrained(cls, path, **overrides):
+        config = BertConfig.from_dict({**pretrained.read_config(path, "bert"), **overrides})
+        weights = pretrained.read_weights(path)
+        has_pooler = any(k.endswith("pooler.dense.weight") for k in weights)
+        model = cls(config, add_pooling_layer=has_pooler)
+        pretrained.load_mapped(
+            model,
+            weights,
+            model.key_map(),
+            prefixes=("", "bert."),
+            ignore=("position_ids", "cls.", "classifier."),
+        )
+        return model
+
+    def save_pretrained(self, path) -> None:
+        pretrained.save_mapped(self, path, self.config.to_dict(), self.key_map())
+
+
+class BertForSequenceClassification(nn.Module):
+    """BERT + dropout + a linear head on the pooled [CLS] vector; loss when ``labels`` are given."""
+
+    def __init__(self, config: BertConfig, num_labels: int | None = None):
+        super().__init__()
+        self.config = config
+        self.num_labels = num_labels or config.num_labels
+        self.bert = BERT(config)
+        self.dropout = nn.Dropout(config.hidden_dropout_prob)
+        self.classifier = nn.Linear(config.hidden_size, self.num_labels)
+        _init_weights(config)(self.classifier)
+
+    def forward(self, input_ids, attention_mask=None, token_type_ids=None, labels=None):
+        _, pooled = self.bert(input_ids, attention_mask, token_type_ids)
+        logits = self.classifier(self.dropout(pooled))  # (B, num_labels)
+        if labels is None:
+            return logits
+        return F.cross_entropy(logits, Tensor(_ints(labels))), logits
+
+    @classmethod
+    def from_pretrained(cls, path, num_labels: int | None = None):
+        """The encoder from ``path``; the head is new unless the checkpoint has one."""
+        bert = BERT.from_pretrained(path)
+        model = cls(bert.config, num_labels)
+        model.bert = bert
+        weights = pretrained.read_weights(path)
+        if (
+            "classifier.weight" in weights
+            and weights["classifier.weight"].shape[0] == model.num_labels
+        ):
+            model.classifier.load_state_dict(
+                {"weight": weights["classifier.weight"], "bias": weights["classifier.bias"]}
+            )
+        return model
+
+
+def _ints(x) -> np.ndarray:
+    a = x.numpy() if isinstance(x, Tensor) else np.asarray(x)
+    return a.astype(np.int64)
+
+
+def _init_weights(config: BertConfig):
+    """As the reference implementation: N(0, 0.02) for Linear and Embedding weights, zero biases."""
+
+    def init(m):
+        if isinstance(m, nn.Linear):
+            nn.init.normal_(m.weight, 0.0, 0.02)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.Embedding):
+            nn.init.normal_(m.weight, 0.0, 0.02)
+            if m.padding_idx is not None:
+                m.weight.data[m.padding_idx] = 0
+
+    return init

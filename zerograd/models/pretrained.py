@@ -1,0 +1,106 @@
+"""Reading and writing Hugging Face model directories: config.json + model.safetensors.
+
+Loading reads JSON and safetensors only (no code runs). Each model gives an explicit key map
+(zerograd name -> Hugging Face name, with an optional transform of the array); a missing,
+unexpected or mismatched key is one error that lists them all.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+
+def read_config(path, model_type: str) -> dict:
+    path = Path(path)
+    if not path.is_dir():
+        raise FileNotFoundError(f"from_pretrained: {str(path)!r} is not a directory")
+    cfg_file = path / "config.json"
+    if not cfg_file.exists():
+        raise FileNotFoundError(f"from_pretrained: {str(path)!r} has no config.json")
+    config = json.loads(cfg_file.read_text())
+    if config.get("model_type") != model_type:
+        raise ValueError(
+            f"from_pretrained: expected a config with model_type {model_type!r}, received {config.get('model_type')!r} in {cfg_file}"
+        )
+    return config
+
+
+def read_weights(path) -> dict:
+    from safetensors.numpy import load_file
+
+    f = Path(path) / "model.safetensors"
+    if not f.exists():
+        found = sorted(p.name for p in Path(path).iterdir())
+        raise FileNotFoundError(
+            f"from_pretrained: no model.safetensors in {str(path)!r} (found {found}); only safetensors weights are read"
+        )
+    return load_file(str(f))
+
+
+def load_mapped(model, weights: dict, key_map: dict, prefixes=("",), ignore=()) -> None:
+    """Copy ``weights`` into ``model`` through ``key_map`` {our name: (hf name, transform or None)}.
+
+    A Hugging Face name may carry any of ``prefixes`` ('bert.', 'transformer.'); names matching
+    ``ignore`` (buffers such as position_ids) are skipped.
+    """
+
+    def find(hf_name):
+        for p in prefixes:
+            if p + hf_name in weights:
+                return p + hf_name
+        return None
+
+    own = model.state_dict()
+    missing, mismatched, used = [], [], set()
+    values = {}
+    for ours, (hf, transform) in key_map.items():
+        key = find(hf)
+        if key is None:
+            missing.append(hf)
+            continue
+        used.add(key)
+        a = weights[key]
+        a = transform(a) if transform is not None else a
+        if tuple(a.shape) != tuple(own[ours].shape):
+            mismatched.append(
+                f"{key}: expected shape {tuple(own[ours].shape)}, received {tuple(a.shape)}"
+            )
+        values[ours] = a
+    unexpected = [k for k in weights if k not in used and not any(s in k for s in ignore)]
+    problems = []
+    if missing:
+        problems.append("missing keys: " + ", ".join(missing))
+    if unexpected:
+        problems.append("unexpected keys: " + ", ".join(unexpected))
+    if mismatched:
+        problems.append("shape mismatches: " + "; ".join(mismatched))
+    if problems:
+        raise ValueError(
+            f"{type(model).__name__}.from_pretrained: the weights do not fit the model:\n  "
+            + "\n  ".join(problems)
+        )
+    model.load_state_dict(values)
+
+
+def save_mapped(model, path, config: dict, key_map: dict, inverse: dict | None = None) -> None:
+    """Write config.json and model.safetensors with Hugging Face names (atomically, file by file)."""
+    from safetensors.numpy import save_file
+
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    own = model.state_dict()
+    out = {}
+    for ours, (hf, _) in key_map.items():
+        a = own[ours].numpy()
+        fn = (inverse or {}).get(ours)
+        out[hf] = np.ascontiguousarray(fn(a) if fn else a)
+    tmp = path / ".model.safetensors.tmp"
+    save_file(out, str(tmp), metadata={"format": "np"})
+    os.replace(tmp, path / "model.safetensors")
+    tmp = path / ".config.json.tmp"
+    tmp.write_text(json.dumps(config, indent=2))
+    os.replace(tmp, path / "config.json")

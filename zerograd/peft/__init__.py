@@ -1,0 +1,3 @@
+"""Fine-tuning tools: freezing by name, LoRA adapters, gradient checkpointing."""
+
+from zerograd.peft.checkpoint import checkpoint
