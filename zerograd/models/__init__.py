@@ -1,3 +1,5 @@
 """Transformer models with Hugging Face-compatible weights."""
 
 from zerograd.models.bert import BERT, BertConfig, BertForSequenceClassification
+from zerograd.models.generation import generate
+from zerograd.models.gpt import GPT, GPTConfig
