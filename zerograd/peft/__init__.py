@@ -1,3 +1,16 @@
-"""Fine-tuning tools: freezing by name, LoRA adapters, gradient checkpointing."""
+"""Fine-tuning tools: freezing by name, new heads, LoRA adapters, gradient checkpointing."""
 
 from zerograd.peft.checkpoint import checkpoint
+from zerograd.peft.lora import (
+    LoRALinear,
+    apply_lora,
+    count_parameters,
+    freeze,
+    load_lora,
+    lora_state_dict,
+    merge,
+    replace_head,
+    save_lora,
+    unfreeze,
+    unmerge,
+)

@@ -1,0 +1,177 @@
+"""LoRA (Hu et al., 2021): a frozen Linear plus a trainable low-rank update B @ A, scaled by alpha / r."""
+
+from __future__ import annotations
+
+import math
+from fnmatch import fnmatch
+
+import numpy as np
+
+import zerograd.nn as nn
+import zerograd.nn.functional as F
+from zerograd.autograd import no_grad
+from zerograd.tensor import Tensor
+
+
+class LoRALinear(nn.Module):
+    """``base(x) + scaling * (dropout(x) @ A.T) @ B.T`` with A (r, in) random and B (out, r) zero,
+    so training starts exactly at the base model."""
+
+    def __init__(self, base: nn.Linear, r: int = 8, alpha: float = 16, dropout: float = 0.0):
+        super().__init__()
+        if r < 1:
+            raise ValueError(f"LoRALinear: r must be >= 1, received {r}")
+        self.base = base
+        base.requires_grad_(False)
+        self.r, self.alpha, self.scaling = r, alpha, alpha / r
+        dt = base.weight.dtype
+        self.lora_A = nn.Parameter(np.empty((r, base.in_features), dt))
+        self.lora_B = nn.Parameter(np.zeros((base.out_features, r), dt))
+        nn.init.kaiming_uniform_(self.lora_A, a=math.sqrt(5))
+        self.lora_dropout = nn.Dropout(dropout)
+        self.merged = False
+
+    @property
+    def in_features(self) -> int:
+        return self.base.in_features
+
+    @property
+    def out_features(self) -> int:
+        return self.base.out_features
+
+    def forward(self, x: Tensor) -> Tensor:
+        y = self.base(x)
+        if self.merged:
+            return y
+        return y + F.linear(F.linear(self.lora_dropout(x), self.lora_A), self.lora_B) * self.scaling
+
+    def merge(self) -> None:
+        """Fold the update into the base weight (faster inference; outputs unchanged)."""
+        if not self.merged:
+            with no_grad():
+                self.base.weight.data += self.scaling * (self.lora_B.data @ self.lora_A.data)
+            self.merged = True
+
+    def unmerge(self) -> None:
+        if self.merged:
+            with no_grad():
+                self.base.weight.data -= self.scaling * (self.lora_B.data @ self.lora_A.data)
+            self.merged = False
+
+    def extra_repr(self) -> str:
+        return f"r={self.r}, alpha={self.alpha}"
+
+
+def apply_lora(
+    model: nn.Module,
+    r: int = 8,
+    alpha: float = 16,
+    dropout: float = 0.0,
+    target_modules=("query", "value"),
+) -> nn.Module:
+    """Wrap every Linear whose name (or dotted path) matches ``target_modules`` in a LoRALinear and
+    freeze everything else; returns the model.
+
+    Example:
+        >>> apply_lora(bert, r=8, target_modules=['query', 'value'])
+        >>> count_parameters(bert)      # (trainable, total)
+    """
+    model.requires_grad_(False)
+    found = 0
+    for path, module in list(model.named_modules()):
+        for name, child in list(module.named_children()):
+            full = f"{path}.{name}" if path else name
+            if isinstance(child, nn.Linear) and any(
+                name == t or fnmatch(full, t) for t in target_modules
+            ):
+                setattr(module, name, LoRALinear(child, r, alpha, dropout))
+                found += 1
+    if not found:
+        raise ValueError(
+            f"apply_lora: no Linear layer matches target_modules={list(target_modules)}"
+        )
+    return model
+
+
+def lora_layers(model: nn.Module) -> list:
+    return [m for m in model.modules() if isinstance(m, LoRALinear)]
+
+
+def merge(model: nn.Module) -> None:
+    for m in lora_layers(model):
+        m.merge()
+
+
+def unmerge(model: nn.Module) -> None:
+    for m in lora_layers(model):
+        m.unmerge()
+
+
+def lora_state_dict(model: nn.Module) -> dict:
+    return {k: v for k, v in model.state_dict().items() if ".lora_" in k or k.startswith("lora_")}
+
+
+def save_lora(model: nn.Module, path) -> None:
+    """The adapters alone, as safetensors (atomic write)."""
+    import os
+
+    from safetensors.numpy import save_file
+
+    tmp = f"{os.fspath(path)}.tmp"
+    save_file({k: np.ascontiguousarray(v.numpy()) for k, v in lora_state_dict(model).items()}, tmp)
+    os.replace(tmp, path)
+
+
+def load_lora(model: nn.Module, path) -> None:
+    """Load adapters saved by ``save_lora`` into a model with the same LoRA layers."""
+    from safetensors.numpy import load_file
+
+    saved = load_file(str(path))
+    own = lora_state_dict(model)
+    missing = sorted(set(own) - set(saved))
+    unexpected = sorted(set(saved) - set(own))
+    if missing or unexpected:
+        raise ValueError(
+            f"load_lora: adapters do not fit the model (missing {missing}, unexpected {unexpected})"
+        )
+    for k, v in saved.items():
+        if own[k].shape != v.shape:
+            raise ValueError(f"load_lora: {k} expected shape {own[k].shape}, received {v.shape}")
+        own[k].copy_(v)
+
+
+def count_parameters(model: nn.Module) -> tuple[int, int]:
+    """(trainable, total) parameter counts."""
+    params = list(model.parameters())
+    return sum(p.size for p in params if p.requires_grad), sum(p.size for p in params)
+
+
+def freeze(model: nn.Module, patterns=("*",)) -> int:
+    """Stop gradients for parameters whose names match any fnmatch pattern; returns how many."""
+    return _set(model, patterns, False)
+
+
+def unfreeze(model: nn.Module, patterns=("*",)) -> int:
+    return _set(model, patterns, True)
+
+
+def _set(model, patterns, flag: bool) -> int:
+    patterns = [patterns] if isinstance(patterns, str) else list(patterns)
+    n = 0
+    for name, p in model.named_parameters():
+        if any(fnmatch(name, pat) for pat in patterns):
+            p.requires_grad = flag
+            n += 1
+    return n
+
+
+def replace_head(model: nn.Module, name: str, new_head: nn.Module) -> nn.Module:
+    """Swap the sub-module at dotted ``name`` (e.g. 'classifier') for ``new_head``."""
+    *parents, last = name.split(".")
+    owner = model
+    for p in parents:
+        owner = getattr(owner, p)
+    if not isinstance(getattr(owner, last, None), nn.Module):
+        raise ValueError(f"replace_head: {type(model).__name__} has no sub-module {name!r}")
+    setattr(owner, last, new_head)
+    return model
