@@ -60,10 +60,10 @@ def evaluate(model, data: np.ndarray, block: int, n: int = 8) -> float:
 
 def main(argv=None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--steps", type=int, default=1500)
+    p.add_argument("--steps", type=int, default=800)
     p.add_argument("--batch", type=int, default=16)
     p.add_argument("--block", type=int, default=64)
-    p.add_argument("--n-layer", type=int, default=3)
+    p.add_argument("--n-layer", type=int, default=2)
     p.add_argument("--n-head", type=int, default=4)
     p.add_argument("--n-embd", type=int, default=128)
     p.add_argument("--lr", type=float, default=3e-3)
@@ -88,8 +88,8 @@ def main(argv=None) -> dict:
         n_embd=args.n_embd,
         n_layer=args.n_layer,
         n_head=args.n_head,
-        embd_pdrop=0.1,
-        resid_pdrop=0.1,
+        embd_pdrop=0.2,
+        resid_pdrop=0.2,
         attn_pdrop=0.0,
     )
     model = GPT(cfg)

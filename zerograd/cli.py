@@ -94,7 +94,25 @@ def main(argv=None) -> int:
     train.add_argument("--out", default="runs/fashion-mnist")
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--quiet", action="store_true")
+    finetune = sub.add_parser(
+        "finetune", help="fine-tune all-MiniLM-L6-v2 on fortune categories (probe, full, LoRA)"
+    )
+    finetune.add_argument(
+        "rest", nargs=argparse.REMAINDER, help="options of examples/finetune_minilm.py"
+    )
     args = parser.parse_args(argv)
+    if args.command == "finetune":
+        import runpy
+
+        script = Path(__file__).resolve().parents[1] / "examples" / "finetune_minilm.py"
+        if not script.exists():
+            print(
+                f"error: {script} not found; run from a checkout of the repository", file=sys.stderr
+            )
+            return 2
+        sys.argv = [str(script), *args.rest]
+        runpy.run_path(str(script), run_name="__main__")
+        return 0
     if args.command == "train":
         try:
             train_fashion_mnist(args)
