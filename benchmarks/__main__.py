@@ -21,7 +21,7 @@ def main() -> None:
     # same threads on both sides: PyTorch's intra-op pool sized as the BLAS pool NumPy uses
     threads = int(os.environ.get("OMP_NUM_THREADS", os.cpu_count() or 1))
     torch.set_num_threads(threads)
-    from benchmarks import engine, nn_cases  # noqa: F401 - registers the cases
+    from benchmarks import engine, models, nn_cases  # noqa: F401 - registers the cases
 
     names = args.only or list(CASES)
     unknown = [n for n in names if n not in CASES]

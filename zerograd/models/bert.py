@@ -5,7 +5,7 @@ Module names follow Hugging Face's so the key map reads plainly. Shapes: B batch
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 
 import numpy as np
 
@@ -33,12 +33,7 @@ class BertConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> BertConfig:
-        if d.get("model_type", "bert") != "bert":
-            raise ValueError(
-                f"BertConfig: expected model_type 'bert', received {d.get('model_type')!r}"
-            )
-        names = {f.name for f in fields(cls)}
-        cfg = cls(**{k: v for k, v in d.items() if k in names})
+        cfg = pretrained.config_from_dict(cls, d, "bert")
         if "id2label" in d:
             cfg.num_labels = len(d["id2label"])
         return cfg

@@ -3,7 +3,7 @@ GELU-tanh MLP, output head tied to the token embedding. Shapes: B batch, T token
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 
 import numpy as np
 
@@ -28,12 +28,7 @@ class GPTConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> GPTConfig:
-        if d.get("model_type", "gpt2") != "gpt2":
-            raise ValueError(
-                f"GPTConfig: expected model_type 'gpt2', received {d.get('model_type')!r}"
-            )
-        names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in d.items() if k in names})
+        return pretrained.config_from_dict(cls, d, "gpt2")
 
     def to_dict(self) -> dict:
         return {

@@ -14,6 +14,18 @@ from pathlib import Path
 import numpy as np
 
 
+def config_from_dict(cls, d: dict, model_type: str):
+    """A config dataclass from a Hugging Face config dict: checks model_type, ignores unknown keys."""
+    from dataclasses import fields
+
+    if d.get("model_type", model_type) != model_type:
+        raise ValueError(
+            f"{cls.__name__}: expected model_type {model_type!r}, received {d.get('model_type')!r}"
+        )
+    names = {f.name for f in fields(cls)}
+    return cls(**{k: v for k, v in d.items() if k in names})
+
+
 def read_config(path, model_type: str) -> dict:
     path = Path(path)
     if not path.is_dir():

@@ -39,11 +39,8 @@ class Adagrad(Optimizer):
 
     def update(self, p, g, state, group):
         xp = backend.namespace(p.data)
-        if group["maximize"]:
-            g = -g
         state["step"] += 1
-        if group["weight_decay"]:
-            g = g + group["weight_decay"] * p.data
+        g = self.coupled_grad(p, g, group)
         clr = group["lr"] / (1 + (state["step"] - 1) * group["lr_decay"])
         s = state["sum"]
         s += g * g
@@ -70,10 +67,7 @@ class Adadelta(Optimizer):
 
     def update(self, p, g, state, group):
         xp = backend.namespace(p.data)
-        if group["maximize"]:
-            g = -g
-        if group["weight_decay"]:
-            g = g + group["weight_decay"] * p.data
+        g = self.coupled_grad(p, g, group)
         rho, eps = group["rho"], group["eps"]
         if not state:
             state.update(step=0, square_avg=xp.zeros_like(p.data), acc_delta=xp.zeros_like(p.data))

