@@ -5,6 +5,7 @@ Module names follow Hugging Face's so the key map reads plainly. Shapes: B batch
 
 from __future__ import annotations
 
+import logging
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -14,9 +15,17 @@ import zerograd.nn.functional as F
 from zerograd.models import pretrained
 from zerograd.tensor import Tensor
 
+logger = logging.getLogger(__name__)
+
 
 @dataclass
 class BertConfig:
+    """BERT hyper-parameters, named as in Hugging Face's config.json.
+
+    Example:
+        >>> cfg = BertConfig.from_dict(json.load(open('model/config.json')))
+    """
+
     vocab_size: int = 30522
     hidden_size: int = 768
     num_hidden_layers: int = 12
@@ -33,6 +42,7 @@ class BertConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> BertConfig:
+        """From a config.json dict: model_type must be 'bert'; unknown keys are ignored."""
         cfg = pretrained.config_from_dict(cls, d, "bert")
         if "id2label" in d:
             cfg.num_labels = len(d["id2label"])
@@ -204,12 +214,24 @@ class BERT(nn.Module):
 
     # --- weights -------------------------------------------------------------------------------
     def key_map(self) -> dict:
-        return {name: (name, None) for name in self.state_dict()}
+        """{our parameter name: (Hugging Face name, transform)}: written out, not derived."""
+        return bert_key_map(self.config.num_hidden_layers, self.pooler is not None)
 
     @classmethod
-    def from_pretrained(cls, path, **overrides):
+    def from_pretrained(cls, path, **overrides) -> BERT:
+        """Load config.json + model.safetensors of a Hugging Face BERT directory.
+
+        Weights may be named with or without the 'bert.' prefix (a BertModel, or the encoder of a
+        BertFor... checkpoint, whose heads are skipped).
+
+        Example:
+            >>> bert = BERT.from_pretrained('all-MiniLM-L6-v2/')
+        """
         config = BertConfig.from_dict({**pretrained.read_config(path, "bert"), **overrides})
-        weights = pretrained.read_weights(path)
+        return cls._from_weights(config, pretrained.read_weights(path))
+
+    @classmethod
+    def _from_weights(cls, config: BertConfig, weights: dict) -> BERT:
         has_pooler = any(k.endswith("pooler.dense.weight") for k in weights)
         model = cls(config, add_pooling_layer=has_pooler)
         pretrained.load_mapped(
@@ -222,7 +244,37 @@ class BERT(nn.Module):
         return model
 
     def save_pretrained(self, path) -> None:
+        """Write config.json + model.safetensors that Hugging Face's BertModel loads."""
         pretrained.save_mapped(self, path, self.config.to_dict(), self.key_map())
+
+
+def bert_key_map(num_layers: int, pooler: bool = True, prefix: str = "") -> dict:
+    """Our names -> Hugging Face BertModel names. The modules are named as Hugging Face names them,
+    so each entry maps a name to itself (plus ``prefix``), but the list is explicit: a renamed
+    module shows up here as a missing key instead of as silently unloaded weights."""
+    names = [
+        "embeddings.word_embeddings.weight",
+        "embeddings.position_embeddings.weight",
+        "embeddings.token_type_embeddings.weight",
+        "embeddings.LayerNorm.weight",
+        "embeddings.LayerNorm.bias",
+    ]
+    per_layer = [
+        "attention.self.query",
+        "attention.self.key",
+        "attention.self.value",
+        "attention.output.dense",
+        "attention.output.LayerNorm",
+        "intermediate.dense",
+        "output.dense",
+        "output.LayerNorm",
+    ]
+    for i in range(num_layers):
+        for m in per_layer:
+            names += [f"encoder.layer.{i}.{m}.weight", f"encoder.layer.{i}.{m}.bias"]
+    if pooler:
+        names += ["pooler.dense.weight", "pooler.dense.bias"]
+    return {prefix + n: (prefix + n, None) for n in names}
 
 
 class BertForSequenceClassification(nn.Module):
@@ -244,21 +296,46 @@ class BertForSequenceClassification(nn.Module):
             return logits
         return F.cross_entropy(logits, Tensor(_ints(labels))), logits
 
+    def key_map(self) -> dict:
+        m = bert_key_map(self.config.num_hidden_layers, self.bert.pooler is not None, "bert.")
+        return {
+            **m,
+            "classifier.weight": ("classifier.weight", None),
+            "classifier.bias": ("classifier.bias", None),
+        }
+
     @classmethod
-    def from_pretrained(cls, path, num_labels: int | None = None):
-        """The encoder from ``path``; the head is new unless the checkpoint has one."""
-        bert = BERT.from_pretrained(path)
-        model = cls(bert.config, num_labels)
-        model.bert = bert
+    def from_pretrained(cls, path, num_labels: int | None = None) -> BertForSequenceClassification:
+        """The encoder from ``path``; the head too when the checkpoint has one of the right size,
+        otherwise a new one (logged).
+
+        Example:
+            >>> model = BertForSequenceClassification.from_pretrained('all-MiniLM-L6-v2/', num_labels=6)
+        """
+        config = BertConfig.from_dict(pretrained.read_config(path, "bert"))
         weights = pretrained.read_weights(path)
-        if (
-            "classifier.weight" in weights
-            and weights["classifier.weight"].shape[0] == model.num_labels
-        ):
-            model.classifier.load_state_dict(
-                {"weight": weights["classifier.weight"], "bias": weights["classifier.bias"]}
+        model = cls(config, num_labels)
+        model.bert = BERT._from_weights(config, weights)
+        W = weights.get("classifier.weight")
+        if W is not None and W.shape == tuple(model.classifier.weight.shape):
+            model.classifier.load_state_dict({"weight": W, "bias": weights["classifier.bias"]})
+        else:
+            logger.info(
+                "BertForSequenceClassification: new classification head (%d labels)",
+                model.num_labels,
             )
         return model
+
+    def save_pretrained(self, path) -> None:
+        """Write a directory that Hugging Face's BertForSequenceClassification loads."""
+        config = {
+            **self.config.to_dict(),
+            "num_labels": self.num_labels,
+            "id2label": {str(i): f"LABEL_{i}" for i in range(self.num_labels)},
+            "label2id": {f"LABEL_{i}": i for i in range(self.num_labels)},
+            "architectures": ["BertForSequenceClassification"],
+        }
+        pretrained.save_mapped(self, path, config, self.key_map())
 
 
 def _ints(x) -> np.ndarray:

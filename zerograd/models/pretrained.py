@@ -7,11 +7,7 @@ unexpected or mismatched key is one error that lists them all.
 
 from __future__ import annotations
 
-import json
-import os
 from pathlib import Path
-
-import numpy as np
 
 
 def config_from_dict(cls, d: dict, model_type: str):
@@ -27,13 +23,16 @@ def config_from_dict(cls, d: dict, model_type: str):
 
 
 def read_config(path, model_type: str) -> dict:
+    """config.json of a model directory, checked to be of ``model_type``."""
+    from zerograd.io import load_json
+
     path = Path(path)
     if not path.is_dir():
         raise FileNotFoundError(f"from_pretrained: {str(path)!r} is not a directory")
     cfg_file = path / "config.json"
     if not cfg_file.exists():
         raise FileNotFoundError(f"from_pretrained: {str(path)!r} has no config.json")
-    config = json.loads(cfg_file.read_text())
+    config = load_json(cfg_file)
     if config.get("model_type") != model_type:
         raise ValueError(
             f"from_pretrained: expected a config with model_type {model_type!r}, received {config.get('model_type')!r} in {cfg_file}"
@@ -42,7 +41,8 @@ def read_config(path, model_type: str) -> dict:
 
 
 def read_weights(path) -> dict:
-    from safetensors.numpy import load_file
+    """model.safetensors of a model directory as {Hugging Face name: NumPy array}."""
+    from zerograd.io import load_safetensors
 
     f = Path(path) / "model.safetensors"
     if not f.exists():
@@ -50,7 +50,7 @@ def read_weights(path) -> dict:
         raise FileNotFoundError(
             f"from_pretrained: no model.safetensors in {str(path)!r} (found {found}); only safetensors weights are read"
         )
-    return load_file(str(f))
+    return load_safetensors(f, arrays=True)
 
 
 def load_mapped(model, weights: dict, key_map: dict, prefixes=("",), ignore=()) -> None:
@@ -100,19 +100,14 @@ def load_mapped(model, weights: dict, key_map: dict, prefixes=("",), ignore=()) 
 
 def save_mapped(model, path, config: dict, key_map: dict, inverse: dict | None = None) -> None:
     """Write config.json and model.safetensors with Hugging Face names (atomically, file by file)."""
-    from safetensors.numpy import save_file
+    from zerograd.io import save_json, save_safetensors
 
     path = Path(path)
-    path.mkdir(parents=True, exist_ok=True)
     own = model.state_dict()
     out = {}
     for ours, (hf, _) in key_map.items():
         a = own[ours].numpy()
         fn = (inverse or {}).get(ours)
-        out[hf] = np.ascontiguousarray(fn(a) if fn else a)
-    tmp = path / ".model.safetensors.tmp"
-    save_file(out, str(tmp), metadata={"format": "np"})
-    os.replace(tmp, path / "model.safetensors")
-    tmp = path / ".config.json.tmp"
-    tmp.write_text(json.dumps(config, indent=2))
-    os.replace(tmp, path / "config.json")
+        out[hf] = fn(a) if fn else a
+    save_safetensors(out, path / "model.safetensors", metadata={"format": "pt"})
+    save_json(config, path / "config.json")

@@ -112,21 +112,28 @@ def lora_state_dict(model: nn.Module) -> dict:
 
 
 def save_lora(model: nn.Module, path) -> None:
-    """The adapters alone, as safetensors (atomic write)."""
-    import os
+    """Write the adapters alone (the ``lora_A``/``lora_B`` tensors) as safetensors, atomically.
 
-    from safetensors.numpy import save_file
+    Example:
+        >>> save_lora(model, 'adapters.safetensors')
+    """
+    from zerograd.io import save_safetensors
 
-    tmp = f"{os.fspath(path)}.tmp"
-    save_file({k: np.ascontiguousarray(v.numpy()) for k, v in lora_state_dict(model).items()}, tmp)
-    os.replace(tmp, path)
+    state = lora_state_dict(model)
+    if not state:
+        raise ValueError(f"save_lora: {type(model).__name__} has no LoRA layers (call apply_lora)")
+    save_safetensors(state, path, metadata={"format": "zerograd-lora"})
 
 
 def load_lora(model: nn.Module, path) -> None:
-    """Load adapters saved by ``save_lora`` into a model with the same LoRA layers."""
-    from safetensors.numpy import load_file
+    """Load adapters saved by ``save_lora`` into a model with the same LoRA layers.
 
-    saved = load_file(str(path))
+    Example:
+        >>> apply_lora(model, r=8); load_lora(model, 'adapters.safetensors')
+    """
+    from zerograd.io import load_safetensors
+
+    saved = load_safetensors(path, arrays=True)
     own = lora_state_dict(model)
     missing = sorted(set(own) - set(saved))
     unexpected = sorted(set(saved) - set(own))
@@ -137,7 +144,13 @@ def load_lora(model: nn.Module, path) -> None:
     for k, v in saved.items():
         if own[k].shape != v.shape:
             raise ValueError(f"load_lora: {k} expected shape {own[k].shape}, received {v.shape}")
-        own[k].copy_(v)
+    merged = [m for m in lora_layers(model) if m.merged]
+    for m in merged:  # a merged base weight holds the old update: take it out first
+        m.unmerge()
+    for k, v in saved.items():
+        own[k].copy_(v.astype(own[k].dtype, copy=False))
+    for m in merged:
+        m.merge()
 
 
 def count_parameters(model: nn.Module) -> tuple[int, int]:
