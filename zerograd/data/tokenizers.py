@@ -3,15 +3,16 @@ BPE training, and a character-level tokenizer."""
 
 from __future__ import annotations
 
-import json
 import os
-from pathlib import Path
 
 import numpy as np
 
 
 class Tokenizer:
-    """A wrapper of a ``tokenizers.Tokenizer`` with batch encoding to NumPy arrays.
+    """A wrapper of a ``tokenizers.Tokenizer`` with batch encoding to NumPy int64 arrays.
+
+    The file's own truncation length (if any) is the default ``max_length``; padding is always to
+    the longest text of the batch, or to ``max_length`` with ``padding='max_length'``.
 
     Example:
         >>> tok = Tokenizer.from_file('model/tokenizer.json')
@@ -21,13 +22,22 @@ class Tokenizer:
 
     def __init__(self, inner):
         self.inner = inner
+        trunc, pad = inner.truncation, inner.padding
+        self.model_max_length = trunc["max_length"] if trunc else None
+        if pad:
+            self.pad_token_id = pad["pad_id"]
+        else:
+            found = [inner.token_to_id(t) for t in ("[PAD]", "<pad>", "<|endoftext|>")]
+            self.pad_token_id = next((i for i in found if i is not None), 0)
+        inner.no_padding()  # padding is done here, truncation per call
 
     @classmethod
     def from_file(cls, path) -> Tokenizer:
+        """Load a Hugging Face ``tokenizer.json``; a file that does not parse is a ValueError."""
         from tokenizers import Tokenizer as HFTokenizer
 
         path = os.fspath(path)
-        if not os.path.exists(path):
+        if not os.path.isfile(path):
             raise FileNotFoundError(f"Tokenizer.from_file: no file at {path!r}")
         try:
             return cls(HFTokenizer.from_file(path))
@@ -40,22 +50,24 @@ class Tokenizer:
     def vocab_size(self) -> int:
         return self.inner.get_vocab_size()
 
-    def token_to_id(self, token: str):
+    def token_to_id(self, token: str) -> int | None:
         return self.inner.token_to_id(token)
 
-    def _configure(self, truncation: bool, max_length: int | None) -> None:
-        """Padding is done here; truncation by the package (it keeps the special tokens)."""
-        self.inner.no_padding()
-        if truncation and max_length:
-            self.inner.enable_truncation(max_length)
+    def _truncate(self, truncation: bool, max_length: int | None) -> None:
+        length = max_length or self.model_max_length
+        if truncation and length:
+            self.inner.enable_truncation(length)  # the package keeps the special tokens
         else:
             self.inner.no_truncation()
 
     def encode(
         self, text: str, max_length: int | None = None, truncation: bool = True
-    ) -> list[int]:
-        self._configure(truncation, max_length)
-        return self.inner.encode(text).ids
+    ) -> np.ndarray:
+        """Token ids of one text (special tokens included) as an int64 array."""
+        if not isinstance(text, str):
+            raise TypeError(f"Tokenizer.encode: expected a str, received {type(text).__name__}")
+        self._truncate(truncation, max_length)
+        return np.array(self.inner.encode(text).ids, dtype=np.int64)
 
     def encode_batch(
         self,
@@ -64,15 +76,36 @@ class Tokenizer:
         truncation: bool = True,
         max_length: int | None = None,
     ) -> dict:
-        """{'input_ids', 'attention_mask', 'token_type_ids'} as int64 arrays (B, T), padded to the
-        longest text (or to ``max_length`` with ``padding='max_length'``)."""
-        self._configure(truncation, max_length)
-        encs = self.inner.encode_batch(list(texts))
-        width = (
-            max_length if padding == "max_length" and max_length else max(len(e.ids) for e in encs)
-        )
-        pad_id = self.inner.token_to_id("[PAD]") or 0
-        ids = np.full((len(encs), width), pad_id, dtype=np.int64)
+        """Encode a list of texts.
+
+        Args:
+            texts: list of str.
+            padding: True / 'longest' (to the longest text), 'max_length', or False (the texts
+                must then encode to equal lengths).
+            truncation: cut to ``max_length`` (default: the file's own limit, if any).
+            max_length: the length to cut (and, with ``padding='max_length'``, pad) to.
+
+        Returns:
+            {'input_ids', 'attention_mask', 'token_type_ids'}: int64 arrays (B, T).
+        """
+        texts = [texts] if isinstance(texts, str) else list(texts)
+        if padding not in (True, False, "longest", "max_length"):
+            raise ValueError(
+                f"Tokenizer.encode_batch: padding must be True, False, 'longest' or 'max_length', received {padding!r}"
+            )
+        if padding == "max_length" and not max_length:
+            raise ValueError("Tokenizer.encode_batch: padding='max_length' needs max_length")
+        if not texts or not all(isinstance(t, str) for t in texts):
+            raise TypeError("Tokenizer.encode_batch: expected a non-empty list of str")
+        self._truncate(truncation, max_length)
+        encs = self.inner.encode_batch(texts)
+        lengths = [len(e.ids) for e in encs]
+        if padding is False and len(set(lengths)) > 1:
+            raise ValueError(
+                f"Tokenizer.encode_batch: padding=False needs texts of equal length, received lengths {sorted(set(lengths))}"
+            )
+        width = max(max(lengths), max_length) if padding == "max_length" else max(lengths)
+        ids = np.full((len(encs), width), self.pad_token_id, dtype=np.int64)
         mask = np.zeros((len(encs), width), dtype=np.int64)
         types = np.zeros((len(encs), width), dtype=np.int64)
         for i, e in enumerate(encs):
@@ -81,27 +114,56 @@ class Tokenizer:
         return {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
 
     def decode(self, ids, skip_special_tokens: bool = True) -> str:
+        """Text of a sequence of ids (padding and special tokens dropped by default)."""
         return self.inner.decode([int(i) for i in ids], skip_special_tokens=skip_special_tokens)
 
     def decode_batch(self, batch, skip_special_tokens: bool = True) -> list[str]:
+        """Texts of each row of ``batch`` (a 2-D array or a list of id lists)."""
         return [self.decode(r, skip_special_tokens) for r in batch]
 
     def save(self, path) -> None:
-        self.inner.save(os.fspath(path))
+        """Write the tokenizer as a ``tokenizer.json`` (atomically)."""
+        from zerograd.io import atomic_path
+
+        with atomic_path(path) as tmp:
+            self.inner.save(os.fspath(tmp))
 
 
 def train_bpe(texts, vocab_size: int = 1000, min_frequency: int = 2) -> Tokenizer:
-    """Train a byte-level BPE tokenizer on an iterable of strings."""
-    from tokenizers import ByteLevelBPETokenizer
+    """Train a byte-level BPE tokenizer (every byte has a token: no unknown text).
 
-    bpe = ByteLevelBPETokenizer()
-    bpe.train_from_iterator(
-        list(texts),
+    Args:
+        texts: an iterable of strings.
+        vocab_size: the size to merge up to (256 bytes + merges + '<|endoftext|>').
+        min_frequency: the fewest occurrences for a pair to be merged.
+
+    Returns:
+        A Tokenizer whose decode(encode(text)) == text.
+
+    Example:
+        >>> tok = train_bpe(['hello world'] * 10, vocab_size=300)
+        >>> tok.decode(tok.encode('hello'))
+        'hello'
+    """
+    from tokenizers import Tokenizer as HFTokenizer
+    from tokenizers import decoders, models, pre_tokenizers, trainers
+
+    if vocab_size < 257:
+        raise ValueError(
+            f"train_bpe: vocab_size must be >= 257 (256 bytes + 1), received {vocab_size}"
+        )
+    inner = HFTokenizer(models.BPE())
+    inner.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    inner.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
         vocab_size=vocab_size,
         min_frequency=min_frequency,
         special_tokens=["<|endoftext|>"],
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
     )
-    return Tokenizer(bpe._tokenizer)
+    inner.train_from_iterator((t for t in texts), trainer=trainer)
+    return Tokenizer(inner)
 
 
 class CharTokenizer:
@@ -119,6 +181,7 @@ class CharTokenizer:
 
     @classmethod
     def fit(cls, text: str) -> CharTokenizer:
+        """The vocabulary of ``text``'s characters, sorted."""
         return cls(sorted(set(text)))
 
     @property
@@ -126,23 +189,32 @@ class CharTokenizer:
         return len(self.itos)
 
     def encode(self, text: str) -> list[int]:
+        """One id per character; characters not seen in ``fit`` become 0 ('<unk>')."""
         return [self.stoi.get(c, 0) for c in text]
 
     def decode(self, ids) -> str:
+        """The characters of ``ids`` ('<unk>' and out-of-range ids dropped)."""
         return "".join(self.itos[int(i)] if 0 < int(i) < len(self.itos) else "" for i in ids)
 
     def save(self, path) -> None:
-        Path(path).write_text(
-            json.dumps({"type": "char", "chars": self.itos[1:]}, ensure_ascii=False)
-        )
+        """Write the characters as JSON (atomically)."""
+        from zerograd.io import save_json
+
+        save_json({"type": "char", "chars": self.itos[1:]}, path)
 
     @classmethod
     def load(cls, path) -> CharTokenizer:
-        try:
-            spec = json.loads(Path(path).read_text())
-            assert spec["type"] == "char"
-        except (ValueError, KeyError, AssertionError, TypeError):
+        """Read a file written by ``save``; anything else is a ValueError."""
+        from zerograd.io import load_json
+
+        spec = load_json(path)
+        chars = spec.get("chars")
+        if (
+            spec.get("type") != "char"
+            or not isinstance(chars, list)
+            or not all(isinstance(c, str) and len(c) == 1 for c in chars)
+        ):
             raise ValueError(
-                f"CharTokenizer.load: {os.fspath(path)!r} is not a saved CharTokenizer"
-            ) from None
-        return cls(spec["chars"])
+                f"CharTokenizer.load: expected a saved CharTokenizer (type 'char', a list of characters) in {os.fspath(path)!r}, received keys {sorted(spec)}"
+            )
+        return cls(chars)
