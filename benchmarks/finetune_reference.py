@@ -1,7 +1,7 @@
 """The MiniLM fortune-category fine-tuning of examples/finetune_minilm.py, done with PyTorch and
 transformers, for comparison: same data, split, tokenisation, hyper-parameters and three methods.
 
-    python benchmarks/finetune_reference.py [--per-class 120 --epochs 3]
+    python benchmarks/finetune_reference.py [--per-class 120 --epochs 3 --limit N --accum K]
 """
 
 from __future__ import annotations
@@ -40,15 +40,18 @@ def main(argv=None) -> dict:
 
     p = argparse.ArgumentParser()
     p.add_argument("--per-class", type=int, default=120)
+    p.add_argument("--limit", type=int, default=0)
     p.add_argument("--epochs", type=int, default=3)
     p.add_argument("--batch", type=int, default=16)
+    p.add_argument("--accum", type=int, default=1)
     p.add_argument("--lr", type=float, default=5e-5)
     p.add_argument("--lr-lora", type=float, default=1e-3)
     p.add_argument("--max-length", type=int, default=64)
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
     torch.manual_seed(args.seed)
-    texts, labels = ex.load_fortunes(per_class=args.per_class, seed=args.seed)
+    per_class = args.limit // len(ex.CATEGORIES) if args.limit else args.per_class
+    texts, labels = ex.load_fortunes(per_class=per_class, seed=args.seed)
     x_tr, x_te, y_tr, y_te = train_test_split(
         np.array(texts, dtype=object),
         labels,
@@ -79,12 +82,16 @@ def main(argv=None) -> dict:
         rng = np.random.default_rng(args.seed)
         model.train()
         for _ in range(args.epochs):
-            for ids, mask, yb in ex.batches(enc_tr, y_tr, args.batch, rng):
+            opt.zero_grad()
+            for i, (ids, mask, yb) in enumerate(ex.batches(enc_tr, y_tr, args.batch, rng), 1):
                 loss = torch.nn.functional.cross_entropy(
                     model(torch.tensor(ids), torch.tensor(mask)), torch.tensor(yb)
                 )
-                opt.zero_grad()
-                loss.backward()
+                (loss / args.accum).backward()
+                if i % args.accum == 0:
+                    opt.step()
+                    opt.zero_grad()
+            if i % args.accum:
                 opt.step()
 
     def report(name, model, t0):

@@ -5,7 +5,8 @@ fine-tuning, (c) LoRA adapters on the attention projections. Prints accuracy, tr
 parameters and time for each.
 
     python examples/finetune_minilm.py                  # a few minutes on 2 cores
-    python examples/finetune_minilm.py --per-class 12 --epochs 1     # a smoke test
+    python examples/finetune_minilm.py --limit 36 --epochs 1          # a smoke test
+    zerograd finetune --limit 36 --epochs 1                          # the same, as a command
 """
 
 from __future__ import annotations
@@ -95,22 +96,30 @@ def accuracy(model, enc, y, batch: int = 64) -> float:
     return hits / len(y)
 
 
-def train(model, enc, y, epochs: int, lr: float, batch: int, seed: int) -> None:
+def train(model, enc, y, epochs: int, lr: float, batch: int, seed: int, accum: int = 1) -> None:
+    """AdamW over the trainable parameters. Gradient accumulation: ``accum`` micro-batches of
+    ``batch`` make one step; each loss is divided by ``accum`` so the summed gradient is the mean
+    over the larger batch (gradients add up in ``.grad`` until ``zero_grad``)."""
     params = [p for p in model.parameters() if p.requires_grad]
     opt = optim.AdamW(params, lr=lr, weight_decay=0.01)
     rng = np.random.default_rng(seed)
     model.train()
     for _ in range(epochs):
-        for ids, mask, yb in batches(enc, y, batch, rng):
-            loss = F.cross_entropy(model(ids, mask), zg.tensor(yb))
-            opt.zero_grad()
+        opt.zero_grad()
+        for i, (ids, mask, yb) in enumerate(batches(enc, y, batch, rng), start=1):
+            loss = F.cross_entropy(model(ids, mask), zg.tensor(yb)) / accum
             loss.backward()
+            if i % accum == 0:
+                opt.step()
+                opt.zero_grad()
+        if i % accum:  # a last, partial accumulation
             opt.step()
 
 
 def run(args) -> dict:
     zg.manual_seed(args.seed)
-    texts, labels = load_fortunes(per_class=args.per_class, seed=args.seed)
+    per_class = args.limit // len(CATEGORIES) if args.limit else args.per_class
+    texts, labels = load_fortunes(per_class=per_class, seed=args.seed)
     x_tr, x_te, y_tr, y_te = train_test_split(
         np.array(texts, dtype=object),
         labels,
@@ -154,7 +163,7 @@ def run(args) -> dict:
     # (b) full fine-tuning
     t0 = time.perf_counter()
     full = MeanPoolClassifier(BERT.from_pretrained(minilm_dir()), len(CATEGORIES))
-    train(full, enc_tr, y_tr, args.epochs, args.lr, args.batch, args.seed)
+    train(full, enc_tr, y_tr, args.epochs, args.lr, args.batch, args.seed, args.accum)
     report("full", full, t0)
 
     # (c) LoRA on query and value, plus the new head
@@ -162,7 +171,7 @@ def run(args) -> dict:
     lora = MeanPoolClassifier(BERT.from_pretrained(minilm_dir()), len(CATEGORIES))
     peft.apply_lora(lora, r=8, alpha=16, target_modules=["query", "value"])
     peft.unfreeze(lora, "head.*")
-    train(lora, enc_tr, y_tr, args.epochs, args.lr_lora, args.batch, args.seed)
+    train(lora, enc_tr, y_tr, args.epochs, args.lr_lora, args.batch, args.seed, args.accum)
     report("lora", lora, t0)
 
     out = Path(args.out)
@@ -174,8 +183,12 @@ def run(args) -> dict:
 def main(argv=None) -> dict:
     p = argparse.ArgumentParser(description="fine-tune all-MiniLM-L6-v2 on fortune categories")
     p.add_argument("--per-class", type=int, default=120)
+    p.add_argument(
+        "--limit", type=int, default=0, help="use this many fortunes in all (0: --per-class each)"
+    )
     p.add_argument("--epochs", type=int, default=3)
     p.add_argument("--batch", type=int, default=16)
+    p.add_argument("--accum", type=int, default=1, help="micro-batches per optimizer step")
     p.add_argument("--lr", type=float, default=5e-5)
     p.add_argument("--lr-lora", type=float, default=1e-3)
     p.add_argument("--max-length", type=int, default=64)

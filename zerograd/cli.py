@@ -80,6 +80,25 @@ def train_fashion_mnist(args) -> dict:
     return result
 
 
+def finetune_minilm(argv: list[str]) -> int:
+    """Run examples/finetune_minilm.py (a repository checkout's) with ``argv``."""
+    import importlib.util
+
+    script = Path(__file__).resolve().parents[1] / "examples" / "finetune_minilm.py"
+    if not script.exists():
+        print(f"error: {script} not found; run from a checkout of the repository", file=sys.stderr)
+        return 2
+    spec = importlib.util.spec_from_file_location("finetune_minilm", script)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    try:
+        module.main(argv)
+    except FileNotFoundError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="zerograd", description="zerograd command line")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -94,25 +113,16 @@ def main(argv=None) -> int:
     train.add_argument("--out", default="runs/fashion-mnist")
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--quiet", action="store_true")
-    finetune = sub.add_parser(
-        "finetune", help="fine-tune all-MiniLM-L6-v2 on fortune categories (probe, full, LoRA)"
+    sub.add_parser(  # its options (--help too) are examples/finetune_minilm.py's
+        "finetune",
+        help="fine-tune all-MiniLM-L6-v2 on fortune categories (probe, full, LoRA)",
+        add_help=False,
     )
-    finetune.add_argument(
-        "rest", nargs=argparse.REMAINDER, help="options of examples/finetune_minilm.py"
-    )
-    args = parser.parse_args(argv)
+    args, rest = parser.parse_known_args(argv)  # finetune passes its options on to the example
     if args.command == "finetune":
-        import runpy
-
-        script = Path(__file__).resolve().parents[1] / "examples" / "finetune_minilm.py"
-        if not script.exists():
-            print(
-                f"error: {script} not found; run from a checkout of the repository", file=sys.stderr
-            )
-            return 2
-        sys.argv = [str(script), *args.rest]
-        runpy.run_path(str(script), run_name="__main__")
-        return 0
+        return finetune_minilm(rest)
+    if rest:
+        parser.error("unrecognized arguments: " + " ".join(rest))
     if args.command == "train":
         try:
             train_fashion_mnist(args)
