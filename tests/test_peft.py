@@ -71,3 +71,21 @@ def test_freeze_replace_head_and_errors():
         peft.apply_lora(model, target_modules=["nothing_here"])
     with pytest.raises(ValueError, match="no sub-module 'head'"):
         peft.replace_head(model, "head", nn.Linear(2, 2))
+
+
+def test_lora_with_gradient_checkpointing_gives_the_same_adapter_gradients():
+    grads = []
+    for ckpt in (False, True):
+        model = tiny_bert()
+        peft.apply_lora(model, r=4, target_modules=["query", "value"])
+        for layer in peft.lora.lora_layers(model):
+            layer.lora_B.data[...] = 0.1
+        if ckpt:  # the embeddings are frozen: the layers' inputs need no gradient
+            model.bert.gradient_checkpointing_enable()
+        model.train()
+        loss, _ = model(IDS, labels=[0, 1, 2])
+        loss.backward()
+        grads.append({n: p.grad.numpy() for n, p in model.named_parameters() if p.requires_grad})
+    assert len(grads[0]) == 2 * 2 * 2
+    for name, g in grads[0].items():
+        np.testing.assert_allclose(grads[1][name], g, rtol=1e-5, atol=1e-7, err_msg=name)

@@ -163,7 +163,7 @@ class BertEncoder(nn.Module):
             if self.checkpointing and self.training:
                 from zerograd.peft.checkpoint import checkpoint
 
-                x = checkpoint(lambda t, b=block: b(t, mask), x)
+                x = checkpoint(lambda t, b=block: b(t, mask), x, params=block.parameters())
             else:
                 x = block(x, mask)
         return x

@@ -8,14 +8,18 @@ from zerograd.tensor import Tensor
 
 
 class Checkpoint(Function):
+    """Runs ``fn`` on the first ``n`` inputs without recording; the rest are the parameters ``fn``
+    uses, listed so that the output needs a gradient when only they do (frozen inputs, LoRA)."""
+
     def forward(self, *arrays):
         self.rng_state = backend.rng().bit_generator.state  # replay the same dropout masks
         with no_grad():
-            return self.fn(*[Tensor._make(a) for a in arrays]).data
+            return self.fn(*[Tensor._make(a) for a in arrays[: self.n]]).data
 
     def backward(self, gy):
-        xs = [Tensor._make(x.data) for x in self.inputs]
-        for x, src in zip(xs, self.inputs):
+        inputs = self.inputs[: self.n]
+        xs = [Tensor._make(x.data) for x in inputs]
+        for x, src in zip(xs, inputs):
             x.requires_grad = src.requires_grad
         now = backend.rng().bit_generator.state
         backend.rng().bit_generator.state = self.rng_state
@@ -24,15 +28,25 @@ class Checkpoint(Function):
                 out = self.fn(*xs)
         finally:
             backend.rng().bit_generator.state = now
-        out.backward(gy)  # parameters inside fn receive their gradients here
-        return tuple(x.grad for x in xs)
+        out.backward(gy)  # the parameters inside fn receive their gradients here
+        return (*(x.grad for x in xs), *([None] * (len(self.inputs) - self.n)))
 
 
-def checkpoint(fn, *inputs: Tensor) -> Tensor:
+def checkpoint(fn, *inputs: Tensor, params=()) -> Tensor:
     """``fn(*inputs)`` whose intermediate activations are not stored: they are recomputed during
     backward (trading compute for memory). Dropout inside ``fn`` replays the same masks.
 
+    Args:
+        fn: a function of Tensors returning one Tensor.
+        inputs: its Tensor arguments.
+        params: the parameters ``fn`` uses (e.g. ``block.parameters()``); needed when the inputs
+            themselves need no gradient but some parameters inside ``fn`` do.
+
+    Returns:
+        ``fn(*inputs)``, differentiable with respect to ``inputs`` and ``params``.
+
     Example:
-        >>> y = checkpoint(lambda t: block(t), x)
+        >>> y = checkpoint(lambda t: block(t), x, params=block.parameters())
     """
-    return Checkpoint.apply(*inputs, fn=fn)
+    params = [p for p in params if p.requires_grad]
+    return Checkpoint.apply(*inputs, *params, fn=fn, n=len(inputs))
