@@ -178,3 +178,38 @@ def test_gradient_checkpointing_same_gradients_less_memory():
     assert peaks[1] < 0.8 * peaks[0], (
         f"peak memory {peaks[1]} with checkpointing vs {peaks[0]} without"
     )
+
+
+def test_classifier_save_pretrained_loads_into_transformers(tmp_path):
+    zg.manual_seed(0)
+    ours = BertForSequenceClassification(_tiny_config()).eval()
+    ours.save_pretrained(tmp_path)
+    ref = transformers.BertForSequenceClassification.from_pretrained(tmp_path).eval()
+    ids = np.random.default_rng(1).integers(1, 50, (2, 9))
+    mask = np.ones_like(ids)
+    mask[0, 6:] = 0
+    with torch.no_grad():
+        theirs = ref(input_ids=torch.tensor(ids), attention_mask=torch.tensor(mask)).logits
+    np.testing.assert_allclose(ours(ids, mask).numpy(), theirs.numpy(), atol=1e-5)
+    back = BertForSequenceClassification.from_pretrained(tmp_path).eval()  # head loaded too
+    np.testing.assert_allclose(back(ids, mask).numpy(), theirs.numpy(), atol=1e-5)
+
+
+def test_weight_errors_list_missing_unexpected_and_mismatched_keys(tmp_path):
+    from zerograd.io import load_safetensors, save_safetensors
+
+    BERT(_tiny_config()).save_pretrained(tmp_path)
+    w = load_safetensors(tmp_path / "model.safetensors", arrays=True)
+    del w["encoder.layer.1.output.dense.bias"]
+    w["encoder.layer.7.extra.weight"] = np.zeros(3, dtype=np.float32)
+    w["pooler.dense.weight"] = np.zeros((4, 4), dtype=np.float32)
+    save_safetensors(w, tmp_path / "model.safetensors")
+    with pytest.raises(ValueError) as e:
+        BERT.from_pretrained(tmp_path)
+    msg = str(e.value)
+    assert "missing keys: encoder.layer.1.output.dense.bias" in msg
+    assert "unexpected keys: encoder.layer.7.extra.weight" in msg
+    assert "pooler.dense.weight: expected shape (16, 16), received (4, 4)" in msg
+    with pytest.raises(ValueError, match="expected model_type 'bert', received 'gpt2'"):
+        BertConfig.from_dict({"model_type": "gpt2", "hidden_size": 8})
+    assert BertConfig.from_dict({"model_type": "bert", "unknown_key": 1}).hidden_size == 768
