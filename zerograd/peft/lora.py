@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 from fnmatch import fnmatch
 
@@ -11,6 +12,8 @@ import zerograd.nn as nn
 import zerograd.nn.functional as F
 from zerograd.autograd import no_grad
 from zerograd.tensor import Tensor
+
+logger = logging.getLogger(__name__)
 
 
 class LoRALinear(nn.Module):
@@ -53,6 +56,7 @@ class LoRALinear(nn.Module):
             self.merged = True
 
     def unmerge(self) -> None:
+        """Subtract the update from the base weight again."""
         if self.merged:
             with no_grad():
                 self.base.weight.data -= self.scaling * (self.lora_B.data @ self.lora_A.data)
@@ -76,6 +80,8 @@ def apply_lora(
         >>> apply_lora(bert, r=8, target_modules=['query', 'value'])
         >>> count_parameters(bert)      # (trainable, total)
     """
+    if isinstance(target_modules, str):
+        target_modules = [target_modules]
     model.requires_grad_(False)
     found = 0
     for path, module in list(model.named_modules()):
@@ -90,24 +96,40 @@ def apply_lora(
         raise ValueError(
             f"apply_lora: no Linear layer matches target_modules={list(target_modules)}"
         )
+    trainable, total = count_parameters(model)
+    logger.info(
+        "apply_lora: %d Linear layers adapted; %d of %d parameters trainable (%.2f%%)",
+        found,
+        trainable,
+        total,
+        100 * trainable / total,
+    )
     return model
 
 
 def lora_layers(model: nn.Module) -> list:
+    """The LoRALinear modules of ``model``, in module order."""
     return [m for m in model.modules() if isinstance(m, LoRALinear)]
 
 
 def merge(model: nn.Module) -> None:
+    """Fold every adapter into its base weight (outputs unchanged; ``unmerge`` undoes it).
+
+    Example:
+        >>> merge(model); model.eval()(ids)       # inference without the extra matmuls
+    """
     for m in lora_layers(model):
         m.merge()
 
 
 def unmerge(model: nn.Module) -> None:
+    """Take every merged adapter back out of its base weight (to train or save it again)."""
     for m in lora_layers(model):
         m.unmerge()
 
 
 def lora_state_dict(model: nn.Module) -> dict:
+    """The adapter tensors alone: {'...lora_A': Tensor, '...lora_B': Tensor}."""
     return {k: v for k, v in model.state_dict().items() if ".lora_" in k or k.startswith("lora_")}
 
 
@@ -165,6 +187,11 @@ def freeze(model: nn.Module, patterns=("*",)) -> int:
 
 
 def unfreeze(model: nn.Module, patterns=("*",)) -> int:
+    """Let parameters whose names match any fnmatch pattern train again; returns how many.
+
+    Example:
+        >>> freeze(model); unfreeze(model, ['classifier.*', 'bert.encoder.layer.5.*'])
+    """
     return _set(model, patterns, True)
 
 
