@@ -213,3 +213,16 @@ def test_weight_errors_list_missing_unexpected_and_mismatched_keys(tmp_path):
     with pytest.raises(ValueError, match="expected model_type 'bert', received 'gpt2'"):
         BertConfig.from_dict({"model_type": "gpt2", "hidden_size": 8})
     assert BertConfig.from_dict({"model_type": "bert", "unknown_key": 1}).hidden_size == 768
+
+
+def test_bad_input_shapes():
+    model = BERT(_tiny_config())
+    ids = np.ones((2, 5), dtype=np.int64)
+    with pytest.raises(ValueError, match=r"expected input_ids of shape \(B, T\), received \(5,\)"):
+        model(ids[0])
+    with pytest.raises(ValueError, match=r"attention_mask of the input_ids' shape \(2, 5\)"):
+        model(ids, np.ones((2, 6)))
+    with pytest.raises(ValueError, match=r"token_type_ids of the input_ids' shape"):
+        model(ids, token_type_ids=zg.tensor(np.zeros((1, 5), dtype=np.int64)))
+    with pytest.raises(ValueError, match=r"indices must be in \[0, 50\)"):
+        model(ids * 60)

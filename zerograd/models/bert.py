@@ -197,8 +197,14 @@ class BERT(nn.Module):
 
     def forward(self, input_ids, attention_mask=None, token_type_ids=None):
         ids = _ints(input_ids)
-        B, T = ids.shape
+        if ids.ndim != 2:
+            raise ValueError(f"BERT: expected input_ids of shape (B, T), received {ids.shape}")
         types = np.zeros_like(ids) if token_type_ids is None else _ints(token_type_ids)
+        for name, a in (("token_type_ids", types), ("attention_mask", attention_mask)):
+            if a is not None and tuple(np.shape(a)) != ids.shape:
+                raise ValueError(
+                    f"BERT: expected {name} of the input_ids' shape {ids.shape}, received {tuple(np.shape(a))}"
+                )
         mask = None
         if attention_mask is not None:
             keep = _ints(attention_mask).astype(bool)
