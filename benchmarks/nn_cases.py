@@ -87,3 +87,69 @@ def lstm():
         tm(tx)[0].sum().backward()
 
     return zg_step, torch_step
+
+
+@case("cnn_train")
+def cnn_train():
+    """One Adam step of the demo CNN (zerograd.keras, channels last) vs the same net in PyTorch, batch 64."""
+    from zerograd import keras
+    from zerograd.cli import build_cnn
+
+    rng = np.random.default_rng(0)
+    x = rng.random((64, 28, 28, 1)).astype(np.float32)
+    y = rng.integers(0, 10, 64)
+    model = build_cnn(keras)
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy")
+    net = torch.nn.Sequential(
+        torch.nn.Conv2d(1, 32, 3, padding=1),
+        torch.nn.ReLU(),
+        torch.nn.MaxPool2d(2),
+        torch.nn.Conv2d(32, 64, 3, padding=1),
+        torch.nn.ReLU(),
+        torch.nn.MaxPool2d(2),
+        torch.nn.Flatten(),
+        torch.nn.Dropout(0.3),
+        torch.nn.Linear(64 * 7 * 7, 128),
+        torch.nn.ReLU(),
+        torch.nn.Linear(128, 10),
+    )
+    opt = torch.optim.Adam(net.parameters(), lr=1e-3, eps=1e-7)
+    tx, ty = torch.from_numpy(x).permute(0, 3, 1, 2).contiguous(), torch.from_numpy(y)
+
+    def zg_step():
+        model.train_on_batch(x, y)
+
+    def torch_step():
+        loss = torch.nn.functional.cross_entropy(net(tx), ty)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+
+    return zg_step, torch_step
+
+
+@case("lstm_train")
+def lstm_train():
+    """One Adam step of an LSTM (batch 32, 64 steps, 256 units) with a linear read-out."""
+    x = np.random.default_rng(0).standard_normal((64, 32, 256)).astype(np.float32)
+    zm, tm = zg.nn.LSTM(256, 256), torch.nn.LSTM(256, 256)
+    _pair_layers(zm, tm)
+    zh, th = zg.nn.Linear(256, 1), torch.nn.Linear(256, 1)
+    _pair_layers(zh, th)
+    zopt = zg.optim.Adam(list(zm.parameters()) + list(zh.parameters()))
+    topt = torch.optim.Adam(list(tm.parameters()) + list(th.parameters()))
+    zx, tx = zg.tensor(x), torch.from_numpy(x)
+
+    def zg_step():
+        loss = (zh(zm(zx)[0]) ** 2).mean()
+        zopt.zero_grad()
+        loss.backward()
+        zopt.step()
+
+    def torch_step():
+        loss = (th(tm(tx)[0]) ** 2).mean()
+        topt.zero_grad()
+        loss.backward()
+        topt.step()
+
+    return zg_step, torch_step
