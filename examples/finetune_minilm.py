@@ -12,6 +12,7 @@ parameters and time for each.
 from __future__ import annotations
 
 import argparse
+import gc
 import importlib.util
 import json
 import os
@@ -159,12 +160,16 @@ def run(args) -> dict:
         loss.backward()
         head_opt.step()
     report("linear probe", probe, t0)
+    del probe, feats, head_opt  # each model goes before the next is built
+    gc.collect()
 
     # (b) full fine-tuning
     t0 = time.perf_counter()
     full = MeanPoolClassifier(BERT.from_pretrained(minilm_dir()), len(CATEGORIES))
     train(full, enc_tr, y_tr, args.epochs, args.lr, args.batch, args.seed, args.accum)
     report("full", full, t0)
+    del full
+    gc.collect()
 
     # (c) LoRA on query and value, plus the new head
     t0 = time.perf_counter()
