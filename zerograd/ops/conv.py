@@ -17,17 +17,8 @@ def pair(v, name: str = "value") -> tuple[int, int]:
 
 def windows(xp, x, kh: int, kw: int, stride, dilation):
     """Strided view (N, C, Ho, Wo, kh, kw) of a padded (N, C, H, W) array: no copy."""
-    n, c, h, w = x.shape
-    sh, sw = stride
-    dh, dw = dilation
-    ho = (h - dh * (kh - 1) - 1) // sh + 1
-    wo = (w - dw * (kw - 1) - 1) // sw + 1
-    s = x.strides
-    return xp.lib.stride_tricks.as_strided(
-        x,
-        (n, c, ho, wo, kh, kw),
-        (s[0], s[1], s[2] * sh, s[3] * sw, s[2] * dh, s[3] * dw),
-        writeable=False,
+    return windows_nhwc(xp, x.transpose(0, 2, 3, 1), kh, kw, stride, dilation).transpose(
+        0, 5, 1, 2, 3, 4
     )
 
 
