@@ -1,12 +1,16 @@
-"""Benchmarks side by side with PyTorch: ``python -m benchmarks [--only CASE] [--json]``.
+"""Benchmarks side by side with PyTorch: ``python -m benchmarks [--only CASE] [--json] [--runs N]``.
 
 A case is a function registered with ``@case("name")`` that returns ``(zerograd_fn, torch_fn)``,
-two zero-argument callables doing the same work on the same data. The runner warms both up, then
-times them alternately and reports the medians and the ratio zerograd / PyTorch.
+two zero-argument callables doing the same work on the same data (same weights, float32, the same
+number of threads). The runner warms both up, then times them in alternating blocks: a block runs
+one side once untimed (so BLAS or OpenMP threads left spinning by the other framework settle) and
+then a few timed calls. The medians of all timed calls and their ratio zerograd / PyTorch are
+reported. Optional extra columns (tinygrad, DeZero) are filled where those packages are installed.
 """
 
 from __future__ import annotations
 
+import statistics
 import time
 
 CASES: dict = {}
@@ -20,29 +24,36 @@ def case(name: str):
     return register
 
 
-def measure(fn, repeats: int, warmup: int = 2) -> list[float]:
-    for _ in range(warmup):
-        fn()
+def _timed(fn, n: int) -> list[float]:
     out = []
-    for _ in range(repeats):
+    for _ in range(n):
         t0 = time.perf_counter()
         fn()
         out.append((time.perf_counter() - t0) * 1000)
     return out
 
 
-def run_case(name: str, repeats: int = 7) -> dict:
-    """Median milliseconds of each side, alternating rounds so load on the machine hits both."""
-    import statistics
+def _block_size(fn) -> int:
+    """Timed calls per block: about 0.2 s of work, between 1 and 5 calls."""
+    t0 = time.perf_counter()
+    fn()
+    dt = time.perf_counter() - t0
+    return max(1, min(5, int(0.2 / max(dt, 1e-6))))
 
+
+def run_case(name: str, rounds: int = 5) -> dict:
+    """Median milliseconds of each side over ``rounds`` alternating blocks, and their ratio."""
     zg_fn, torch_fn = CASES[name]()
-    measure(zg_fn, 0, warmup=2)
-    measure(torch_fn, 0, warmup=2)
-    zs, ts = [], []
-    for _ in range(repeats):
-        zs += measure(zg_fn, 1, warmup=0)
-        ts += measure(torch_fn, 1, warmup=0)
-    z, t = statistics.median(zs), statistics.median(ts)
+    fns = {"zerograd": zg_fn, "torch": torch_fn}
+    for fn in fns.values():  # warm-up: allocator, caches, lazy initialisation
+        fn()
+    sizes = {k: _block_size(fn) for k, fn in fns.items()}
+    times: dict = {k: [] for k in fns}
+    for _ in range(rounds):
+        for k, fn in fns.items():
+            fn()  # untimed: lets the other framework's idle threads stop spinning
+            times[k] += _timed(fn, sizes[k])
+    z, t = statistics.median(times["zerograd"]), statistics.median(times["torch"])
     return {
         "case": name,
         "zerograd_ms": round(z, 3),

@@ -1,19 +1,31 @@
-"""Run the benchmark cases and print a table (or JSON lines with --json)."""
+"""Run the benchmark cases and print a table (or JSON lines with --json).
+
+``--runs N`` runs the whole suite N times and ends with the median ratio of each case and its
+spread (lowest and highest ratio over the runs). The peak memory of ``gpt_train`` is measured in
+fresh processes (``benchmarks.memory``) once per run.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
 import os
+import statistics
 
 from benchmarks import CASES, run_case
+
+
+def _row(r: dict) -> str:
+    return f"{r['case']:<22}{r['zerograd_ms']:>12.2f}{r['torch_ms']:>12.2f}{r['ratio']:>8.2f}"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks")
     parser.add_argument("--only", action="append", help="run only this case (repeatable)")
     parser.add_argument("--json", action="store_true", help="print one JSON object per case")
-    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--rounds", type=int, default=5, help="alternating blocks per case")
+    parser.add_argument("--runs", type=int, default=1, help="runs of the whole suite")
+    parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory measurement")
     args = parser.parse_args()
 
     import torch
@@ -21,22 +33,57 @@ def main() -> None:
     # same threads on both sides: PyTorch's intra-op pool sized as the BLAS pool NumPy uses
     threads = int(os.environ.get("OMP_NUM_THREADS", os.cpu_count() or 1))
     torch.set_num_threads(threads)
-    from benchmarks import engine, models, nn_cases  # noqa: F401 - registers the cases
+    from benchmarks import engine, memory, models, nn_cases  # noqa: F401 - registers cases
 
     names = args.only or list(CASES)
     unknown = [n for n in names if n not in CASES]
     if unknown:
         parser.error(f"unknown case(s) {unknown}; known: {sorted(CASES)}")
-    if not args.json:
-        print(f"{'case':<18}{'zerograd ms':>14}{'torch ms':>12}{'ratio':>9}   (threads={threads})")
-    for name in names:
-        r = run_case(name, args.repeats)
-        if args.json:
-            print(json.dumps(r))
-        else:
-            print(
-                f"{r['case']:<18}{r['zerograd_ms']:>14.3f}{r['torch_ms']:>12.3f}{r['ratio']:>9.2f}"
-            )
+    ratios: dict = {n: [] for n in names}
+    mem_ratios = []
+    for run in range(args.runs):
+        if not args.json:
+            print(f"run {run + 1}/{args.runs}  (threads={threads}, ratio = zerograd / PyTorch)")
+            print(f"{'case':<22}{'zerograd ms':>12}{'torch ms':>12}{'ratio':>8}")
+        for name in names:
+            r = run_case(name, args.rounds)
+            ratios[name].append(r["ratio"])
+            if args.json:
+                print(json.dumps({**r, "run": run + 1}), flush=True)
+            else:
+                print(_row(r), flush=True)
+        if "gpt_train" in names and not args.no_memory:
+            m = memory.measure("gpt_train")
+            mem_ratios.append(m["peak_ratio"])
+            if args.json:
+                print(json.dumps({**m, "run": run + 1}), flush=True)
+            else:
+                print(
+                    f"{'gpt_train peak MiB':<22}{m['zerograd_peak_mib']:>12.1f}"
+                    f"{m['torch_peak_mib']:>12.1f}{m['peak_ratio']:>8.2f}",
+                    flush=True,
+                )
+    if args.runs > 1:
+        summary = [(n, v) for n, v in ratios.items()]
+        if mem_ratios:
+            summary.append(("gpt_train peak memory", mem_ratios))
+        if not args.json:
+            print(f"\nover {args.runs} runs: median ratio [lowest, highest]")
+        for n, v in summary:
+            if args.json:
+                print(
+                    json.dumps(
+                        {
+                            "case": n,
+                            "ratio_median": statistics.median(v),
+                            "ratio_min": min(v),
+                            "ratio_max": max(v),
+                            "runs": len(v),
+                        }
+                    )
+                )
+            else:
+                print(f"{n:<22}{statistics.median(v):>8.2f}  [{min(v):.2f}, {max(v):.2f}]")
 
 
 if __name__ == "__main__":

@@ -157,3 +157,24 @@ def manual_seed(seed: int) -> None:
 def rng() -> np.random.Generator:
     """The shared NumPy generator; draws on the CPU and copies to the device when needed."""
     return _rng
+
+
+def sum_axes(xp, x, axes: tuple, keepdims: bool = False):
+    """``x.sum(axis=axes, keepdims=keepdims)``; a sum over the leading axes of a large contiguous
+    float array runs as one matrix-vector product (a bias gradient: NumPy's column sums walk the
+    array row by row and are several times slower, and less accurate, than BLAS)."""
+    k = len(axes)
+    if (
+        k
+        and x.dtype.kind == "f"
+        and x.size >= 4096
+        and axes == tuple(range(k))
+        and k < x.ndim
+        and x.flags.c_contiguous
+    ):
+        rows = 1
+        for n in x.shape[:k]:
+            rows *= n
+        y = xp.ones(rows, dtype=x.dtype) @ x.reshape(rows, -1)
+        return y.reshape((1,) * k + x.shape[k:] if keepdims else x.shape[k:])
+    return x.sum(axis=axes, keepdims=keepdims)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from zerograd import backend
 from zerograd.autograd import Function, is_grad_enabled
 from zerograd.tensor import Tensor
 
@@ -61,24 +62,39 @@ def windows_nhwc(xp, x, kh: int, kw: int, stride, dilation):
 
 
 class Conv2d(Function):
-    """groups == 1 runs as one GEMM over channels-last patches; grouped convolutions use einsum."""
+    """groups == 1 runs as one GEMM over channels-last patches; grouped convolutions use einsum.
+
+    With ``channels_last=True`` (the Keras layers) the input and output are (N, H, W, C) and the
+    weight is (kh, kw, C, O): the patches and the GEMM are the same, without layout transposes."""
+
+    channels_last = False
 
     def forward(self, x, W, b=None):
         xp = self.xp
         (ph0, ph1), (pw0, pw1) = self.padding
-        kh, kw = W.shape[2], W.shape[3]
+        cl = self.channels_last
+        kh, kw = W.shape[:2] if cl else W.shape[2:]
         if self.groups == 1:
-            xh = xp.pad(
-                x.transpose(0, 2, 3, 1), ((0, 0), (ph0, ph1), (pw0, pw1), (0, 0))
-            )  # (N, Hp, Wp, C)
+            xh = x if cl else x.transpose(0, 2, 3, 1)  # (N, H, W, C)
+            if ph0 or ph1 or pw0 or pw1:
+                xh = xp.pad(xh, ((0, 0), (ph0, ph1), (pw0, pw1), (0, 0)))
             self.xpad_shape = xh.shape
             cols = windows_nhwc(xp, xh, kh, kw, self.stride, self.dilation)
             n, ho, wo = cols.shape[:3]
-            self.cols = xp.ascontiguousarray(cols).reshape(
-                n * ho * wo, -1
-            )  # im2col, kept for backward
-            Wm = W.transpose(0, 2, 3, 1).reshape(W.shape[0], -1)  # (O, kh*kw*C)
-            y = (self.cols @ Wm.T).reshape(n, ho, wo, -1).transpose(0, 3, 1, 2)
+            if xh.shape[3] == 1:  # one channel: offset-major copy (long rows), used transposed
+                cm = xp.empty((kh, kw, n, ho, wo), dtype=x.dtype)
+                cm[...] = cols[..., 0].transpose(3, 4, 0, 1, 2)
+                self.cols = cm.reshape(kh * kw, -1).T
+            else:
+                self.cols = xp.ascontiguousarray(cols).reshape(n * ho * wo, -1)  # im2col, kept
+            Wm = (
+                W.reshape(-1, W.shape[3]) if cl else W.transpose(2, 3, 1, 0).reshape(-1, W.shape[0])
+            )
+            y = self.cols @ Wm  # (N*Ho*Wo, O): channels-last output
+            if b is not None:
+                y += b
+            y = y.reshape(n, ho, wo, -1)
+            return y if cl else xp.ascontiguousarray(y.transpose(0, 3, 1, 2))
         else:
             xpad = xp.pad(x, ((0, 0), (0, 0), (ph0, ph1), (pw0, pw1)))
             cols = windows(xp, xpad, kh, kw, self.stride, self.dilation)
@@ -99,28 +115,35 @@ class Conv2d(Function):
         x, W = self.inputs[0].data, self.inputs[1].data
         g_ = gy.data
         (ph0, ph1), (pw0, pw1) = self.padding
-        o, c, kh, kw = W.shape
+        cl = self.channels_last
+        (kh, kw, c, o) = W.shape if cl else (W.shape[2], W.shape[3], W.shape[1], W.shape[0])
         need = self.needs_grad
         gx = gW = gb = None
         if self.groups == 1:
-            n, _, ho, wo = g_.shape
-            g2 = g_.transpose(0, 2, 3, 1).reshape(n * ho * wo, o)
+            n, ho, wo = (g_.shape[:3]) if cl else (g_.shape[0], *g_.shape[2:])
+            g2 = (g_ if cl else g_.transpose(0, 2, 3, 1)).reshape(n * ho * wo, o)
+            if len(self.inputs) == 3 and need[2]:
+                gb = backend.sum_axes(xp, g2, (0,))
             if need[1]:
-                gW = (g2.T @ self.cols).reshape(o, kh, kw, c).transpose(0, 3, 1, 2)
+                gW = (self.cols.T @ g2).reshape(kh, kw, c, o)  # (kh, kw, C, O)
+                if not cl:
+                    gW = gW.transpose(3, 2, 0, 1)
             if need[0]:
-                gc = (g2 @ W.transpose(0, 2, 3, 1).reshape(o, -1)).reshape(n, ho, wo, kh, kw, c)
+                W4 = W if cl else W.transpose(2, 3, 1, 0)  # (kh, kw, C, O)
                 gxh = xp.zeros(self.xpad_shape, dtype=x.dtype)  # (N, Hp, Wp, C)
                 (sh, sw), (dh, dw) = self.stride, self.dilation
+                # one GEMM per kernel offset, each added into the input pixels it read: contiguous
+                # rows, where one big GEMM would leave a patch matrix to scatter with short strides
                 for i in range(kh):
                     for j in range(kw):
                         gxh[
                             :,
                             i * dh : i * dh + sh * (ho - 1) + 1 : sh,
                             j * dw : j * dw + sw * (wo - 1) + 1 : sw,
-                        ] += gc[:, :, :, i, j]
-                gx = gxh[:, ph0 : gxh.shape[1] - ph1, pw0 : gxh.shape[2] - pw1].transpose(
-                    0, 3, 1, 2
-                )
+                        ] += (g2 @ W4[i, j].T).reshape(n, ho, wo, c)
+                gx = gxh[:, ph0 : gxh.shape[1] - ph1, pw0 : gxh.shape[2] - pw1]
+                if not cl:
+                    gx = gx.transpose(0, 3, 1, 2)
         else:
             g = self.groups
             xpad = xp.pad(x, ((0, 0), (0, 0), (ph0, ph1), (pw0, pw1)))
@@ -137,8 +160,8 @@ class Conv2d(Function):
                 )
                 gxp = col2im(xp, gcols, xpad.shape, self.stride, self.dilation, x.dtype)
                 gx = gxp[:, :, ph0 : gxp.shape[2] - ph1, pw0 : gxp.shape[3] - pw1]
-        if len(self.inputs) == 3 and need[2]:
-            gb = g_.sum(axis=(0, 2, 3))
+            if len(self.inputs) == 3 and need[2]:
+                gb = g_.sum(axis=(0, 2, 3))
         out = [None if a is None else Tensor._make(xp.ascontiguousarray(a)) for a in (gx, gW, gb)]
         return tuple(out[: len(self.inputs)])
 

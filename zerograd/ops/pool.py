@@ -22,28 +22,76 @@ def _pool_padding(h: int, k: int, s: int, p: int, d: int, ceil_mode: bool) -> tu
     return out, p, right
 
 
+def _offset_view(a, i: int, j: int, out_hw, stride, dilation, channels_last: bool):
+    """The strided view of ``a`` (padded input or its gradient) that kernel offset (i, j) reads for
+    every output pixel: shape (N, Ho, Wo, C) when channels_last, else (N, C, Ho, Wo)."""
+    (ho, wo), (sh, sw), (dh, dw) = out_hw, stride, dilation
+    rows = slice(i * dh, i * dh + sh * (ho - 1) + 1, sh)
+    cols = slice(j * dw, j * dw + sw * (wo - 1) + 1, sw)
+    return a[:, rows, cols] if channels_last else a[:, :, rows, cols]
+
+
 class MaxPool2d(Function):
+    """Max over windows as a running ``maximum`` over the kh*kw offset views (NaN propagates, as
+    PyTorch); backward finds the first maximum of each window and adds the gradient there (a window
+    whose maximum is NaN passes no gradient).
+
+    ``channels_last=True`` pools (N, H, W, C) arrays in place of (N, C, H, W): the Keras layers use
+    it, so no layout transposes are needed on either side."""
+
+    channels_last = False
+
     def forward(self, x):
         xp = self.xp
         (kh, kw), (ph, pw) = self.kernel, self.pads
-        xpad = (
-            xp.pad(x, ((0, 0), (0, 0), ph, pw), constant_values=-np.inf) if sum(ph) + sum(pw) else x
+        pads = ((0, 0), ph, pw, (0, 0)) if self.channels_last else ((0, 0), (0, 0), ph, pw)
+        xpad = xp.pad(x, pads, constant_values=-np.inf) if sum(ph) + sum(pw) else x
+        hw = xpad.shape[1:3] if self.channels_last else xpad.shape[2:4]
+        self.out_hw = tuple(
+            (n - d * (k - 1) - 1) // s + 1
+            for n, k, s, d in zip(hw, self.kernel, self.stride, self.dilation)
         )
-        cols = windows(xp, xpad, kh, kw, self.stride, self.dilation)
-        flat = cols.reshape(*cols.shape[:4], kh * kw)
-        self.arg = flat.argmax(axis=-1)
         self.padded_shape = xpad.shape
-        return xp.take_along_axis(flat, self.arg[..., None], axis=-1)[..., 0]
+        view = lambda i, j: _offset_view(  # noqa: E731
+            xpad, i, j, self.out_hw, self.stride, self.dilation, self.channels_last
+        )
+        y = view(0, 0).copy()
+        for k in range(1, kh * kw):
+            xp.maximum(y, view(*divmod(k, kw)), out=y)
+        return y
 
     def backward(self, gy):
         _no_double_backward("max_pool2d")
         xp = self.xp
         kh, kw = self.kernel
-        onehot = (self.arg[..., None] == xp.arange(kh * kw)).astype(gy.dtype)
-        cols = (gy.data[..., None] * onehot).reshape(*gy.shape, kh, kw)
-        gx = col2im(xp, cols, self.padded_shape, self.stride, self.dilation, gy.dtype)
-        (ph, pw) = self.pads
-        return Tensor._make(gx[:, :, ph[0] : gx.shape[2] - ph[1], pw[0] : gx.shape[3] - pw[1]])
+        (ph, pw), cl = self.pads, self.channels_last
+        x, y, g = self.inputs[0].data, self.output.data, gy.data
+        if sum(ph) + sum(pw):
+            pads = ((0, 0), ph, pw, (0, 0)) if cl else ((0, 0), (0, 0), ph, pw)
+            x = xp.pad(x, pads, constant_values=-np.inf)
+        args = (self.out_hw, self.stride, self.dilation, cl)
+        # each window's gradient goes to its first maximum: offsets in order, masks of the windows
+        # whose maximum was not found at an earlier offset (plain arithmetic: NumPy's where= is slow)
+        overlap = any(k > s for k, s in zip(self.kernel, self.stride)) or self.dilation != (1, 1)
+        hw = self.padded_shape[1:3] if cl else self.padded_shape[2:4]
+        tiles = self.kernel == self.stride and self.dilation == (1, 1) and not sum(ph) + sum(pw)
+        tiles = tiles and all(o * k == n for o, k, n in zip(self.out_hw, self.kernel, hw))
+        gx = (xp.empty if tiles else xp.zeros)(self.padded_shape, g.dtype)  # tiles: all written
+        taken = xp.zeros(y.shape, dtype=bool)
+        for k in range(kh * kw):
+            i, j = divmod(k, kw)
+            hit = _offset_view(x, i, j, *args) == y
+            first = xp.greater(hit, taken)  # hit and not taken
+            taken |= hit
+            gv = _offset_view(gx, i, j, *args)
+            if overlap:
+                gv += g * first
+            else:
+                xp.multiply(g, first, out=gv)
+        h0, w0 = ph[0], pw[0]
+        h1, w1 = gx.shape[1 + (not cl)] - ph[1], gx.shape[2 + (not cl)] - pw[1]
+        gx = gx[:, h0:h1, w0:w1] if cl else gx[:, :, h0:h1, w0:w1]
+        return Tensor._make(gx)
 
 
 class AvgPool2d(Function):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+from zerograd import backend
 from zerograd.autograd import Function
 from zerograd.ops.elementwise import float_operand, sqrt
 from zerograd.tensor import Tensor
@@ -45,7 +46,7 @@ class _Reduce(Function):
 
 class Sum(_Reduce):
     def forward(self, x):
-        return x.sum(axis=self.axes, keepdims=self.keepdims)
+        return backend.sum_axes(self.xp, x, self.axes, self.keepdims)
 
     def backward(self, gy):
         return self.spread(gy)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import builtins
 
+from zerograd import backend
 from zerograd.autograd import Function
 from zerograd.tensor import Tensor
 
@@ -49,7 +50,7 @@ class SumTo(Function):
         axes = tuple(range(lead)) + tuple(
             i + lead for i, n in enumerate(self.shape) if n == 1 and x.shape[i + lead] != 1
         )
-        y = x.sum(axis=axes, keepdims=True) if axes else x
+        y = backend.sum_axes(self.xp, x, axes, keepdims=True) if axes else x
         return y.reshape(self.shape)
 
     def backward(self, gy):

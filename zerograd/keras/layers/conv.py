@@ -104,6 +104,19 @@ class Conv2D(Layer):
             pads = tuple(_same_pads(x.shape[1 + i], ks[i], st[i], dl[i]) for i in range(2))
         else:
             pads = ((0, 0), (0, 0))
+        h = x.shape[1] + sum(pads[0]) - dl[0] * (k.shape[0] - 1)
+        w = x.shape[2] + sum(pads[1]) - dl[1] * (k.shape[1] - 1)
+        if h <= 0 or w <= 0:
+            raise ValueError(
+                f"{type(self).__name__} '{self.name}': kernel {tuple(k.shape[:2])} is larger than the "
+                f"(padded) input {tuple(x.shape[1:3])}"
+            )
+        if self.groups == 1:  # channels-last all the way: no layout transposes
+            b = (self.bias,) if self.use_bias else ()
+            y = C.Conv2d.apply(
+                x, k, *b, stride=st, padding=pads, dilation=dl, groups=1, channels_last=True
+            )
+            return self.activation(y if self.rank == 2 else y.squeeze(1))
         W = k.transpose((3, 2, 0, 1))  # (kh, kw, in, out) -> (out, in, kh, kw)
         y = C.conv2d(
             x.transpose((0, 3, 1, 2)),
@@ -181,8 +194,7 @@ class _Pooling2D(Layer):
 
 class MaxPooling2D(_Pooling2D):
     def call(self, inputs, training=None):
-        y = P.MaxPool2d.apply(inputs.transpose((0, 3, 1, 2)), **self._args(inputs))
-        return y.transpose((0, 2, 3, 1))
+        return P.MaxPool2d.apply(inputs, channels_last=True, **self._args(inputs))
 
 
 class AveragePooling2D(_Pooling2D):
