@@ -1,0 +1,135 @@
+"""The fast convolution and pooling paths against PyTorch: channels-last (the Keras layout), ties
+and NaN in max pooling, overlapping windows, one-channel inputs, and column sums by GEMV."""
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as TF
+
+import zerograd as zg
+from tests.helpers import check_against_torch
+from zerograd import backend
+from zerograd.ops import conv as C
+from zerograd.ops import pool as P
+from zerograd.ops.pool import _pool_args
+from zerograd.utils import gradcheck
+
+rng = np.random.default_rng(0)
+
+
+def _nhwc(f):
+    """A torch NCHW function applied to an NHWC tensor, returning NHWC."""
+    return lambda x, *a: f(x.permute(0, 3, 1, 2), *a).permute(0, 2, 3, 1)
+
+
+POOLS = [  # kernel, stride, padding, dilation, ceil_mode, (N, C, H, W)
+    (2, None, 0, 1, False, (2, 3, 6, 6)),  # tiles: every input pixel in exactly one window
+    (2, None, 0, 1, False, (2, 3, 7, 5)),  # a last row and column no window reads
+    (3, 2, 1, 1, False, (2, 2, 7, 7)),  # overlapping, padded
+    (2, 1, 0, 2, False, (1, 2, 6, 6)),  # dilated
+    (3, 3, 0, 1, True, (1, 2, 7, 8)),  # ceil mode
+    (2, 3, 0, 1, False, (1, 2, 8, 8)),  # stride larger than the kernel: gaps
+]
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("k,s,p,d,ceil,shape", POOLS)
+def test_max_pool_both_layouts(k, s, p, d, ceil, shape, dtype):
+    x = rng.standard_normal(shape)
+
+    def tf(t):
+        return TF.max_pool2d(t, k, s, p, d, ceil_mode=ceil)
+
+    def zf(t, cl=False):
+        args = _pool_args(t.transpose((0, 3, 1, 2)) if cl else t, k, s, p, d, ceil, "max_pool2d")
+        return P.MaxPool2d.apply(t, channels_last=cl, **args)
+
+    check_against_torch(zf, tf, [x], dtype)
+    check_against_torch(lambda t: zf(t, True), _nhwc(tf), [x.transpose(0, 2, 3, 1)], dtype)
+
+
+def test_max_pool_ties_go_to_the_first_maximum():
+    x = np.zeros((1, 1, 4, 4))  # every window all zeros (as after a ReLU)
+    x[0, 0, 1, 1] = x[0, 0, 0, 1] = 2.0  # one window with a tie between two maxima
+    check_against_torch(
+        lambda t: zg.nn.functional.max_pool2d(t, 2), lambda t: TF.max_pool2d(t, 2), [x]
+    )
+    check_against_torch(
+        lambda t: zg.nn.functional.max_pool2d(t, 3, 1, 1),
+        lambda t: TF.max_pool2d(t, 3, 1, 1),
+        [x],
+    )
+
+
+def test_max_pool_nan_propagates_as_torch():
+    x = rng.standard_normal((1, 1, 4, 4))
+    x[0, 0, 2, 3] = np.nan
+    y = zg.nn.functional.max_pool2d(zg.tensor(x), 2).numpy()
+    ref = TF.max_pool2d(torch.from_numpy(x), 2).numpy()
+    np.testing.assert_array_equal(np.isnan(y), np.isnan(ref))
+    np.testing.assert_allclose(y[~np.isnan(y)], ref[~np.isnan(ref)])
+
+
+def test_max_pool_gradcheck():
+    x = zg.tensor(rng.standard_normal((1, 2, 5, 5)), requires_grad=True)
+    assert gradcheck(lambda t: zg.nn.functional.max_pool2d(t, 3, 2, 1), x)
+
+
+CONVS = [  # (N, H, W, C), O, kernel, stride, padding ((top, bottom), (left, right)), dilation
+    ((2, 6, 7, 3), 4, (3, 3), (1, 1), ((1, 1), (1, 1)), (1, 1)),
+    ((2, 6, 6, 1), 5, (3, 3), (1, 1), ((1, 1), (1, 1)), (1, 1)),  # one channel
+    ((1, 9, 8, 2), 3, (3, 2), (2, 1), ((0, 1), (2, 0)), (1, 2)),  # uneven, strided, dilated
+    ((2, 5, 5, 4), 2, (1, 1), (1, 1), ((0, 0), (0, 0)), (1, 1)),
+]
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("bias", [True, False])
+@pytest.mark.parametrize("shape,o,k,s,pad,d", CONVS)
+def test_conv_channels_last_matches_torch(shape, o, k, s, pad, d, bias, dtype):
+    x = rng.standard_normal(shape)
+    w = rng.standard_normal((*k, shape[3], o))  # Keras layout (kh, kw, in, out)
+    b = rng.standard_normal(o)
+    (t0, t1), (l0, l1) = pad
+
+    def tf(xt, wt, *bt):
+        xt = TF.pad(xt.permute(0, 3, 1, 2), (l0, l1, t0, t1))
+        y = TF.conv2d(xt, wt.permute(3, 2, 0, 1), *bt, stride=s, dilation=d)
+        return y.permute(0, 2, 3, 1)
+
+    def zf(xt, wt, *bt):
+        return C.Conv2d.apply(
+            xt, wt, *bt, stride=s, padding=pad, dilation=d, groups=1, channels_last=True
+        )
+
+    check_against_torch(zf, tf, [x, w, b] if bias else [x, w], dtype)
+
+
+@pytest.mark.parametrize("shape", [(2, 1, 6, 6), (2, 3, 6, 6)])
+def test_conv_nchw_one_channel_and_gradcheck(shape):
+    x = rng.standard_normal(shape)
+    w = rng.standard_normal((4, shape[1], 3, 3))
+    check_against_torch(
+        lambda a, b: zg.nn.functional.conv2d(a, b, padding=1),
+        lambda a, b: TF.conv2d(a, b, padding=1),
+        [x, w],
+    )
+    xs = [zg.tensor(x[:1, :, :4, :4], requires_grad=True), zg.tensor(w, requires_grad=True)]
+    assert gradcheck(lambda a, b: zg.nn.functional.conv2d(a, b, padding=1), *xs)
+
+
+@pytest.mark.parametrize(
+    "shape,axes",
+    [((300, 40), (0,)), ((20, 30, 16), (0, 1)), ((64, 8), (0,)), ((10, 10), (0,))],
+)
+@pytest.mark.parametrize("keepdims", [True, False])
+def test_sum_axes_matches_numpy(shape, axes, keepdims):
+    for dtype in (np.float32, np.float64):
+        x = rng.standard_normal(shape).astype(dtype)
+        got = backend.sum_axes(np, x, axes, keepdims)
+        want = x.astype(np.float64).sum(axis=axes, keepdims=keepdims)
+        assert got.dtype == dtype and got.shape == want.shape
+        tol = dict(rtol=1e-5, atol=1e-4) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(got, want, **tol)
+    xi = rng.integers(0, 9, shape)  # integers keep NumPy's exact sum
+    np.testing.assert_array_equal(backend.sum_axes(np, xi, axes), xi.sum(axis=axes))
