@@ -7,7 +7,8 @@ import math
 import numpy as np
 
 from zerograd import backend
-from zerograd.autograd import Function
+from zerograd.autograd import Function, is_grad_enabled
+from zerograd.ops import _jit
 from zerograd.ops.elementwise import exp, float_operand, sigmoid, tanh, where
 from zerograd.tensor import Tensor
 
@@ -33,6 +34,8 @@ _ERF_FITS = _fit_erf()
 def erf_array(x):
     """erf on a NumPy/CuPy array, elementwise: ~3e-15 for float64 inputs; for float32 and float16,
     Abramowitz & Stegun 7.1.26 (absolute error below 1.5e-7, about float32's resolution), 10x faster."""
+    if _jit.usable(x):
+        return _jit.erf(x)
     xp = backend.namespace(x)
     if x.dtype != np.float64:
         # in place on two buffers: this runs on every GELU of a transformer
@@ -110,6 +113,8 @@ class GELU(Function):
         if self.approximate == "tanh":
             u = math.sqrt(2 / math.pi) * (x + 0.044715 * x * x * x)
             return 0.5 * x * (1 + xp.tanh(u))
+        if _jit.usable(x):
+            return _jit.gelu(x)
         y = erf_array(x * (1 / math.sqrt(2)))
         y += 1
         y *= x
@@ -122,6 +127,8 @@ class GELU(Function):
             k = math.sqrt(2 / math.pi)
             t = tanh(k * (x + 0.044715 * x * x * x))
             return gy * (0.5 * (1 + t) + 0.5 * x * (1 - t * t) * k * (1 + 3 * 0.044715 * x * x))
+        if not is_grad_enabled() and _jit.usable(x.data, gy.data):  # no graph of the backward
+            return Tensor._make(_jit.gelu_grad(x.data, gy.data))
         cdf = 0.5 * (1 + erf(x * (1 / math.sqrt(2))))
         pdf = exp(-0.5 * x * x) * (1 / math.sqrt(2 * math.pi))
         return gy * (cdf + x * pdf)
@@ -143,12 +150,17 @@ class SiLU(Function):
 class Softmax(Function):
     def forward(self, x):
         xp = self.xp
+        if self.axis in (-1, x.ndim - 1) and x.ndim and _jit.usable(x):
+            return _jit.softmax_last(x)
         e = xp.exp(x - x.max(axis=self.axis, keepdims=True))
         e /= e.sum(axis=self.axis, keepdims=True)
         return e
 
     def backward(self, gy):
         y = self.output
+        if y.ndim and self.axis in (-1, y.ndim - 1) and not is_grad_enabled():
+            if _jit.usable(y.data, gy.data):
+                return Tensor._make(_jit.softmax_grad(y.data, gy.data))
         return y * (gy - (gy * y).sum(axis=self.axis, keepdims=True))
 
 

@@ -6,10 +6,36 @@ import math
 
 import numpy as np
 
-from zerograd.ops.activation import dropout, softmax
-from zerograd.ops.elementwise import where
+from zerograd.autograd import Function, is_grad_enabled
+from zerograd.ops import _jit
+from zerograd.ops.activation import dropout
 from zerograd.ops.linalg import matmul
 from zerograd.tensor import Tensor
+
+
+class ScaledMaskedSoftmax(Function):
+    """softmax(x * scale + bias) over the last axis in one op; ``bias`` is a constant additive mask
+    (0 where allowed, -inf where masked) broadcastable to x, or None. Saves the scale multiply and
+    the masking pass of the attention scores, and runs as fused kernels where numba is present."""
+
+    def forward(self, x):
+        bias = self.bias
+        if _jit.usable(x) and (bias is None or _jit.usable(bias)):
+            return _jit.softmax_last(x, self.scale, bias)
+        xp = self.xp
+        z = x * x.dtype.type(self.scale)
+        if bias is not None:
+            z += bias
+        z -= z.max(axis=-1, keepdims=True)
+        xp.exp(z, out=z)
+        z /= z.sum(axis=-1, keepdims=True)
+        return z
+
+    def backward(self, gy):
+        p = self.output
+        if not is_grad_enabled() and _jit.usable(p.data, gy.data):
+            return Tensor._make(_jit.softmax_grad(p.data, gy.data, self.scale))
+        return (p * (gy - (gy * p).sum(axis=-1, keepdims=True))) * self.scale
 
 
 def causal_mask(xp, L: int, S: int):
@@ -43,17 +69,30 @@ def scaled_dot_product_attention(
         )
     L, S = q.shape[-2], k.shape[-2]
     scale = 1 / math.sqrt(q.shape[-1]) if scale is None else scale
-    scores = matmul(q, k.swapaxes(-1, -2)) * scale  # (..., L, S)
+    scores = matmul(q, k.swapaxes(-1, -2))  # (..., L, S); scaled inside the softmax
     xp = q.xp
+    dtype = scores.dtype
+    bias = None  # additive mask: 0 where allowed, -inf where masked
     if is_causal:
-        scores = where(causal_mask(xp, L, S), scores, -np.inf)
+        bias = xp.where(causal_mask(xp, L, S), dtype.type(0), dtype.type(-np.inf))
     if attn_mask is not None:
         m = attn_mask.data if isinstance(attn_mask, Tensor) else xp.asarray(attn_mask)
         if m.dtype == bool:
-            scores = where(m, scores, -np.inf)
+            m = xp.where(m, dtype.type(0), dtype.type(-np.inf))
         else:
-            scores = scores + Tensor._make(m.astype(scores.dtype))
-    weights = softmax(scores, axis=-1)
+            m = m.astype(dtype)
+        bias = m if bias is None else bias + m
+    if bias is not None:
+        try:
+            ok = xp.broadcast_shapes(bias.shape, scores.shape) == scores.shape
+        except ValueError:
+            ok = False
+        if not ok:
+            raise ValueError(
+                f"scaled_dot_product_attention: attn_mask of shape {bias.shape} does not broadcast "
+                f"to the attention scores of shape {scores.shape}"
+            ) from None
+    weights = ScaledMaskedSoftmax.apply(scores, scale=scale, bias=bias)
     if dropout_p > 0 and training:
         weights = dropout(weights, dropout_p)
     return matmul(weights, v)
