@@ -54,6 +54,7 @@ from zerograd.ops.elementwise import (
     to_device,
     where,
 )
+from zerograd.ops.activation import erf, log_softmax, softmax
 from zerograd.ops.index import getitem, take_along_axis
 from zerograd.ops.linalg import matmul
 from zerograd.ops.reduce import argmax, argmin, logsumexp, max, mean, min, std, sum, var

@@ -79,11 +79,14 @@ if numba is not None:
 
     @jit_serial
     def _erf32(v):
-        x = min(max(np.float64(v), -_ERF_CLAMP), _ERF_CLAMP)
-        t = x * x
+        x = np.float64(v)
+        c = min(max(x, -_ERF_CLAMP), _ERF_CLAMP)
+        t = c * c
         p = p0 + t * (p1 + t * (p2 + t * (p3 + t * (p4 + t * p5))))
         q = q0 + t * (q1 + t * (q2 + t * (q3 + t * (q4 + t * q5))))
-        return x * p / q
+        r = c * p / q
+        r = math.copysign(1.0, x) if abs(x) >= _ERF_CLAMP else r  # exactly +-1, as float32 erf
+        return x if x != x else r  # NaN stays NaN
 
     @jit
     def _erf_f32(x, out):

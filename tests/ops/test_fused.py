@@ -1,0 +1,169 @@
+"""The fused kernels (numba, ``zerograd.ops._jit``) against the NumPy path and PyTorch: GELU, erf,
+softmax (plain and with the attention scale and mask), layer norm, and attention's gradients."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as TF
+
+import zerograd as zg
+import zerograd.nn.functional as F
+from tests.helpers import check_against_torch
+from zerograd.ops import _jit
+from zerograd.utils import gradcheck
+
+rng = np.random.default_rng(0)
+needs_numba = pytest.mark.skipif(_jit.numba is None, reason="numba is not installed")
+
+
+@pytest.fixture(params=["jit", "numpy"])
+def path(request):
+    """Run a test once with the kernels and once with the NumPy path."""
+    if request.param == "jit" and _jit.numba is None:
+        pytest.skip("numba is not installed")
+    old = _jit.set_enabled(request.param == "jit")
+    yield request.param
+    _jit.set_enabled(old)
+
+
+def _x(shape, dtype=np.float32, scale=3.0):
+    return (rng.standard_normal(shape) * scale).astype(dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_erf_and_gelu_against_torch(path, dtype):
+    x = np.concatenate([_x(2000, dtype), np.array([0.0, -0.0, 3.92, -3.93, 7.0, -50.0, np.inf, -np.inf, np.nan], dtype)])
+    got = zg.erf(zg.tensor(x)).numpy()
+    want = torch.erf(torch.from_numpy(x.astype(np.float64))).numpy()
+    # float32: the kernel's rational fit is within 2.4e-7; the NumPy path (A&S 7.1.26 in float32
+    # arithmetic) within 5e-7
+    atol = (2.5e-7 if path == "jit" else 5e-7) if dtype == np.float32 else 1e-14
+    np.testing.assert_allclose(got, want, atol=atol, rtol=0)
+    assert got.dtype == dtype
+    check_against_torch(F.gelu, TF.gelu, [x[:-1]], dtype)  # NaN has no gradient to compare
+
+
+def test_gelu_kernel_equals_numpy_path():
+    if _jit.numba is None:
+        pytest.skip("numba is not installed")
+    x = _x((64, 97))
+    old = _jit.set_enabled(False)
+    try:
+        ref = F.gelu(zg.tensor(x)).numpy()
+    finally:
+        _jit.set_enabled(old)
+    np.testing.assert_allclose(_jit.gelu(x), ref, atol=1e-6, rtol=0)
+
+
+@pytest.mark.parametrize("shape", [(5, 7), (2, 3, 4, 9), (2, 2, 2, 3, 5), (6,)])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_softmax_last_axis(path, shape, dtype):
+    check_against_torch(lambda t: F.softmax(t, axis=-1), lambda t: TF.softmax(t, -1), [_x(shape, dtype)], dtype)
+
+
+def test_softmax_noncontiguous_and_other_axis(path):
+    x = _x((4, 6, 5)).transpose(2, 0, 1)
+    check_against_torch(lambda t: F.softmax(t, -1), lambda t: TF.softmax(t, -1), [x], np.float32)
+    check_against_torch(lambda t: F.softmax(t, 0), lambda t: TF.softmax(t, 0), [x], np.float32)
+
+
+def test_softmax_inf_and_nan_rows(path):
+    x = np.array([[1.0, -np.inf, 2.0], [-np.inf, -np.inf, -np.inf], [np.nan, 0.0, 1.0]], np.float32)
+    got = F.softmax(zg.tensor(x), -1).numpy()
+    want = TF.softmax(torch.from_numpy(x), -1).numpy()
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+    np.testing.assert_allclose(got[0], want[0], rtol=1e-6)
+
+
+MASKS = [
+    ("none", None),
+    ("bool_padding", lambda B, H, L, S: rng.random((B, 1, 1, S)) > 0.3),
+    ("bool_full", lambda B, H, L, S: rng.random((B, H, L, S)) > 0.3),
+    ("float_2d", lambda B, H, L, S: rng.standard_normal((L, S))),
+]
+
+
+@pytest.mark.parametrize("name,mask", MASKS)
+@pytest.mark.parametrize("causal", [False, True])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_attention_against_torch(path, name, mask, causal, dtype):
+    B, H, L, S, E = 2, 3, 5, 5, 4
+    q, k, v = (_x((B, H, n, E), dtype, 1.0) for n in (L, S, S))
+    m = None if mask is None else mask(B, H, L, S)
+    if m is not None and m.dtype == bool:
+        m[..., 0] = True  # no fully masked row (PyTorch's math path gives NaN there, as ours)
+    tm = None if m is None else torch.from_numpy(m if m.dtype == bool else m.astype(dtype))
+
+    def zf(a, b, c):
+        return F.scaled_dot_product_attention(a, b, c, attn_mask=m, is_causal=causal and m is None)
+
+    def tf(a, b, c):
+        return TF.scaled_dot_product_attention(a, b, c, attn_mask=tm, is_causal=causal and m is None)
+
+    check_against_torch(zf, tf, [q, k, v], dtype)
+
+
+def test_attention_scale_and_gradcheck(path):
+    q, k, v = (zg.tensor(rng.standard_normal((1, 2, 3, 4)), requires_grad=True) for _ in range(3))
+    mask = np.array([[True, True, False], [True, False, True], [True, True, True]])
+    assert gradcheck(
+        lambda a, b, c: F.scaled_dot_product_attention(a, b, c, attn_mask=mask, scale=0.7), q, k, v
+    )
+
+
+def test_attention_double_backward_against_torch(path):
+    arrays = [rng.standard_normal((1, 2, 3, 4)) for _ in range(3)]
+    zs = [zg.tensor(a, requires_grad=True) for a in arrays]
+    ts = [torch.from_numpy(a).requires_grad_() for a in arrays]
+    zo = F.scaled_dot_product_attention(*zs, is_causal=True)
+    causal = torch.ones(3, 3, dtype=torch.bool).tril()
+    scores = (ts[0] @ ts[1].transpose(-1, -2) / 2.0).masked_fill(~causal, -torch.inf)
+    to = torch.softmax(scores, -1) @ ts[2]  # PyTorch's fused attention has no double backward
+    (zg_q,) = zg.autograd.grad((zo * zo).sum(), [zs[0]], create_graph=True)
+    (tq,) = torch.autograd.grad((to * to).sum(), [ts[0]], create_graph=True)
+    zg_q.sum().backward()
+    tq.sum().backward()
+    for z, t in zip(zs, ts):
+        np.testing.assert_allclose(z.grad.numpy(), t.grad.numpy(), atol=1e-8)
+
+
+def test_attention_mask_shape_error():
+    q = zg.randn(2, 3, 5, 4)
+    with pytest.raises(ValueError, match="attn_mask of shape"):
+        F.scaled_dot_product_attention(q, q, q, attn_mask=np.ones((4, 4), bool))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("affine", [True, False])
+def test_layer_norm_last_axis(path, dtype, affine):
+    x = _x((3, 5, 16), dtype) + 4.0
+    w, b = _x(16, dtype, 1.0), _x(16, dtype, 1.0)
+    if affine:
+        check_against_torch(
+            lambda a, c, d: F.layer_norm(a, 16, c, d, eps=1e-6),
+            lambda a, c, d: TF.layer_norm(a, (16,), c, d, eps=1e-6),
+            [x, w, b],
+            dtype,
+        )
+    else:
+        check_against_torch(lambda a: F.layer_norm(a, 16), lambda a: TF.layer_norm(a, (16,)), [x], dtype)
+
+
+def test_kernels_skip_other_arrays():
+    assert not _jit.usable(np.zeros(3, np.int64))
+    assert not _jit.usable(np.zeros(3, np.float16))
+    assert not _jit.usable([1.0, 2.0])
+
+
+@needs_numba
+def test_kernel_softmax_bias_broadcast_is_not_copied_wrongly():
+    x = _x((2, 3, 4, 6), np.float64)
+    bias = np.where(rng.random((2, 1, 1, 6)) > 0.5, 0.0, -np.inf)
+    bias[..., 0] = 0.0
+    got = _jit.softmax_last(x, 0.5, bias)
+    z = x * 0.5 + bias
+    e = np.exp(z - z.max(-1, keepdims=True))
+    np.testing.assert_allclose(got, e / e.sum(-1, keepdims=True), atol=1e-15)
+    assert math.isclose(got.sum(), 2 * 3 * 4)
