@@ -1,6 +1,7 @@
 """Differentiable ops, one topic a file; all re-exported here and as ``zerograd.<name>``."""
 
 from zerograd.ops import index
+from zerograd.ops.activation import erf, log_softmax, softmax
 from zerograd.ops.creation import (
     arange,
     eye,
@@ -54,7 +55,6 @@ from zerograd.ops.elementwise import (
     to_device,
     where,
 )
-from zerograd.ops.activation import erf, log_softmax, softmax
 from zerograd.ops.index import getitem, take_along_axis
 from zerograd.ops.linalg import matmul
 from zerograd.ops.reduce import argmax, argmin, logsumexp, max, mean, min, std, sum, var
