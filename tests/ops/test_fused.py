@@ -19,10 +19,11 @@ needs_numba = pytest.mark.skipif(_jit.numba is None, reason="numba is not instal
 
 
 @pytest.fixture(params=["jit", "numpy"])
-def path(request):
-    """Run a test once with the kernels and once with the NumPy path."""
+def path(request, monkeypatch):
+    """Run a test once with the kernels (on arrays of any size) and once with the NumPy path."""
     if request.param == "jit" and _jit.numba is None:
         pytest.skip("numba is not installed")
+    monkeypatch.setattr(_jit, "MIN_SIZE", 0)
     old = _jit.set_enabled(request.param == "jit")
     yield request.param
     _jit.set_enabled(old)
@@ -34,7 +35,12 @@ def _x(shape, dtype=np.float32, scale=3.0):
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_erf_and_gelu_against_torch(path, dtype):
-    x = np.concatenate([_x(2000, dtype), np.array([0.0, -0.0, 3.92, -3.93, 7.0, -50.0, np.inf, -np.inf, np.nan], dtype)])
+    x = np.concatenate(
+        [
+            _x(2000, dtype),
+            np.array([0.0, -0.0, 3.92, -3.93, 7.0, -50.0, np.inf, -np.inf, np.nan], dtype),
+        ]
+    )
     got = zg.erf(zg.tensor(x)).numpy()
     want = torch.erf(torch.from_numpy(x.astype(np.float64))).numpy()
     # float32: the kernel's rational fit is within 2.4e-7; the NumPy path (A&S 7.1.26 in float32
@@ -48,7 +54,7 @@ def test_erf_and_gelu_against_torch(path, dtype):
 def test_gelu_kernel_equals_numpy_path():
     if _jit.numba is None:
         pytest.skip("numba is not installed")
-    x = _x((64, 97))
+    x = _x((64, 297))
     old = _jit.set_enabled(False)
     try:
         ref = F.gelu(zg.tensor(x)).numpy()
@@ -60,7 +66,9 @@ def test_gelu_kernel_equals_numpy_path():
 @pytest.mark.parametrize("shape", [(5, 7), (2, 3, 4, 9), (2, 2, 2, 3, 5), (6,)])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_softmax_last_axis(path, shape, dtype):
-    check_against_torch(lambda t: F.softmax(t, axis=-1), lambda t: TF.softmax(t, -1), [_x(shape, dtype)], dtype)
+    check_against_torch(
+        lambda t: F.softmax(t, axis=-1), lambda t: TF.softmax(t, -1), [_x(shape, dtype)], dtype
+    )
 
 
 def test_softmax_noncontiguous_and_other_axis(path):
@@ -100,7 +108,9 @@ def test_attention_against_torch(path, name, mask, causal, dtype):
         return F.scaled_dot_product_attention(a, b, c, attn_mask=m, is_causal=causal and m is None)
 
     def tf(a, b, c):
-        return TF.scaled_dot_product_attention(a, b, c, attn_mask=tm, is_causal=causal and m is None)
+        return TF.scaled_dot_product_attention(
+            a, b, c, attn_mask=tm, is_causal=causal and m is None
+        )
 
     check_against_torch(zf, tf, [q, k, v], dtype)
 
@@ -148,13 +158,18 @@ def test_layer_norm_last_axis(path, dtype, affine):
             dtype,
         )
     else:
-        check_against_torch(lambda a: F.layer_norm(a, 16), lambda a: TF.layer_norm(a, (16,)), [x], dtype)
+        check_against_torch(
+            lambda a: F.layer_norm(a, 16), lambda a: TF.layer_norm(a, (16,)), [x], dtype
+        )
 
 
 def test_kernels_skip_other_arrays():
-    assert not _jit.usable(np.zeros(3, np.int64))
-    assert not _jit.usable(np.zeros(3, np.float16))
-    assert not _jit.usable([1.0, 2.0])
+    n = _jit.MIN_SIZE
+    assert not _jit.usable(np.zeros(n, np.int64))
+    assert not _jit.usable(np.zeros(n, np.float16))
+    assert not _jit.usable(np.zeros(n - 1, np.float32))  # small: NumPy is faster
+    assert not _jit.usable([1.0] * n)
+    assert _jit.usable(np.zeros(n, np.float32)) == (_jit.numba is not None and _jit.ENABLED)
 
 
 @needs_numba

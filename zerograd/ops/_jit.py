@@ -24,10 +24,14 @@ ENABLED = numba is not None and os.environ.get("ZEROGRAD_JIT", "1") != "0"
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
 
+MIN_SIZE = 16384  # below this, starting the threads costs more than NumPy's passes
+
+
 def usable(*arrays) -> bool:
     """True when the kernels may run on these arrays: numba present and enabled, NumPy float32 or
-    float64 arrays (CuPy arrays and other dtypes take the NumPy/CuPy path)."""
-    if not ENABLED:
+    float64 arrays, the first of at least ``MIN_SIZE`` elements (CuPy arrays, other dtypes and
+    small arrays take the NumPy/CuPy path)."""
+    if not ENABLED or not arrays or getattr(arrays[0], "size", 0) < MIN_SIZE:
         return False
     for a in arrays:
         if type(a) is not np.ndarray or a.dtype not in _FLOATS:

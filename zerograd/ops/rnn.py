@@ -7,6 +7,9 @@ Shapes: x (T, B, I), h0 / c0 (B, H), W_ih (G*H, I), W_hh (G*H, H), biases (G*H,)
 
 from __future__ import annotations
 
+import numpy as np
+
+from zerograd import backend
 from zerograd.autograd import Function
 from zerograd.ops.conv import _no_double_backward
 from zerograd.tensor import Tensor
@@ -28,24 +31,17 @@ class RecurrentLayer(Function):
         b_ih, b_hh = bias if bias else (0, 0)
         T, B, _ = x.shape
         H = W_hh.shape[1]
-        xw = (x.reshape(T * B, -1) @ W_ih.T).reshape(T, B, -1) + b_ih  # all steps in one GEMM
-        if self.mode != "gru":
-            xw = xw + b_hh
+        xw = (x.reshape(T * B, -1) @ W_ih.T).reshape(T, B, -1)  # all steps in one GEMM
+        if bias:
+            xw += b_ih if self.mode == "gru" else b_ih + b_hh  # GRU: b_hh sits inside r * (...)
         hs = xp.empty((T + 1, B, H), dtype=x.dtype)  # hs[t] is the state before step t
         hs[0] = h0
         cache = []
-        c = c0
-        for t in range(T):
+        if self.mode == "lstm":
+            self._lstm_forward(xw, hs, c0, W_hh)
+        for t in range(T if self.mode != "lstm" else 0):
             h = hs[t]
-            if self.mode == "lstm":
-                a = xw[t] + h @ W_hh.T
-                i, f, o = (_sigmoid(xp, a[:, k * H : (k + 1) * H]) for k in (0, 1, 3))
-                g = xp.tanh(a[:, 2 * H : 3 * H])
-                c_prev, c = c, f * c + i * g
-                tc = xp.tanh(c)
-                hs[t + 1] = o * tc
-                cache.append((i, f, g, o, c_prev, tc))
-            elif self.mode == "gru":
+            if self.mode == "gru":
                 hh = h @ W_hh.T + b_hh
                 r = _sigmoid(xp, xw[t, :, :H] + hh[:, :H])
                 z = _sigmoid(xp, xw[t, :, H : 2 * H] + hh[:, H : 2 * H])
@@ -58,8 +54,46 @@ class RecurrentLayer(Function):
         self.hs, self.cache = hs, cache
         out = hs[1:]
         if self.mode == "lstm":
-            out = xp.concatenate([out, c[None]], axis=0)
+            out = xp.concatenate([out, self.cs[T][None]], axis=0)
         return out
+
+    def _lstm_forward(self, xw, hs, c0, W_hh):
+        """The LSTM time loop on preallocated buffers. Gate activations by one exp pass over all
+        four gates: sigmoid(a) = 1 / (1 + exp(-a)), tanh(a) = 2 sigmoid(2a) - 1 (NumPy's exp is
+        vectorised, its tanh is not); gates (i, f, g, o), cells and tanh(cells) are kept for BPTT."""
+        xp = self.xp
+        T, B, G = xw.shape
+        H = G // 4
+        W_hhT = W_hh.T
+        gates = xp.empty((T, B, G), dtype=xw.dtype)
+        cs = xp.empty((T + 1, B, H), dtype=xw.dtype)
+        tcs = xp.empty((T, B, H), dtype=xw.dtype)
+        cs[0] = c0
+        scale = xp.ones(G, dtype=xw.dtype)
+        scale[2 * H : 3 * H] = 2  # the g gate: tanh through the sigmoid of 2a
+        with np.errstate(over="ignore"):  # exp(-a) = inf for very negative a gives sigmoid 0
+            for t in range(T):
+                a = gates[t]
+                xp.matmul(hs[t], W_hhT, out=a)
+                a += xw[t]
+                a *= -scale
+                xp.exp(a, out=a)
+                a += 1
+                xp.reciprocal(a, out=a)  # sigmoid of all four (g: of 2a)
+                i, f, g, o = a[:, :H], a[:, H : 2 * H], a[:, 2 * H : 3 * H], a[:, 3 * H :]
+                g *= 2
+                g -= 1  # tanh
+                c = cs[t + 1]
+                xp.multiply(f, cs[t], out=c)
+                c += i * g
+                tc = tcs[t]
+                xp.multiply(c, -2, out=tc)
+                xp.exp(tc, out=tc)
+                tc += 1
+                xp.divide(2, tc, out=tc)
+                tc -= 1  # tanh(c)
+                xp.multiply(o, tc, out=hs[t + 1])
+        self.gates, self.cs, self.tcs = gates, cs, tcs
 
     def backward(self, gy):
         _no_double_backward(f"{self.mode} layer")
@@ -74,21 +108,28 @@ class RecurrentLayer(Function):
         dh = xp.zeros((B, H), dtype=x.dtype)
         dc = g[T].copy() if mode == "lstm" else None
         da_all = xp.empty((T, B, W_hh.shape[0]), dtype=x.dtype)  # gradient of the input projection
-        dW_hh = xp.zeros_like(W_hh)
+        # the recurrent weight's gradient is one GEMM after the loop, over the gradients of its
+        # products (all steps), where a GEMM per step would run on small matrices
+        dhh_all = da_all if mode != "gru" else xp.empty_like(da_all)
         db_hh = xp.zeros(W_hh.shape[0], dtype=x.dtype) if mode == "gru" else None
         for t in range(T - 1, -1, -1):
             dh = dh + g[t]
             h_prev = hs[t]
             if mode == "lstm":
-                i, f, gg, o, c_prev, tc = self.cache[t]
-                dc = dc + dh * o * (1 - tc * tc)
+                s = self.gates[t]
+                i, f, gg, o = s[:, :H], s[:, H : 2 * H], s[:, 2 * H : 3 * H], s[:, 3 * H :]
+                tc = self.tcs[t]
+                dc += dh * o * (1 - tc * tc)
                 da = da_all[t]
-                da[:, :H] = dc * gg * i * (1 - i)
-                da[:, H : 2 * H] = dc * c_prev * f * (1 - f)
-                da[:, 2 * H : 3 * H] = dc * i * (1 - gg * gg)
-                da[:, 3 * H :] = dh * tc * o * (1 - o)
-                dc = dc * f
-                dW_hh += da.T @ h_prev
+                xp.multiply(dc, gg, out=da[:, :H])
+                xp.multiply(dc, self.cs[t], out=da[:, H : 2 * H])
+                xp.multiply(dc, i, out=da[:, 2 * H : 3 * H])
+                xp.multiply(dh, tc, out=da[:, 3 * H :])
+                deriv = s * (1 - s)  # sigmoid' of i, f, o; the g column is replaced by tanh'
+                xp.multiply(gg, gg, out=deriv[:, 2 * H : 3 * H])
+                xp.subtract(1, deriv[:, 2 * H : 3 * H], out=deriv[:, 2 * H : 3 * H])
+                da *= deriv
+                dc *= f
                 dh = da @ W_hh
             elif mode == "gru":
                 r, z, n, hh_n = self.cache[t]
@@ -97,16 +138,18 @@ class RecurrentLayer(Function):
                 dz = dh * (h_prev - n) * z * (1 - z)
                 da = da_all[t]
                 da[:, :H], da[:, H : 2 * H], da[:, 2 * H :] = dr, dz, dn
-                dhh = xp.concatenate([dr, dz, dn * r], axis=1)
-                dW_hh += dhh.T @ h_prev
-                db_hh += dhh.sum(axis=0)
+                dhh = dhh_all[t]
+                dhh[:, :H], dhh[:, H : 2 * H] = dr, dz
+                xp.multiply(dn, r, out=dhh[:, 2 * H :])
                 dh = dh * z + dhh @ W_hh
             else:
                 h = hs[t + 1]
                 da = dh * (1 - h * h) if mode == "rnn_tanh" else dh * (h > 0)
                 da_all[t] = da
-                dW_hh += da.T @ h_prev
                 dh = da @ W_hh
+        dW_hh = dhh_all.reshape(T * B, -1).T @ hs[:T].reshape(T * B, -1)
+        if mode == "gru":
+            db_hh = backend.sum_axes(xp, dhh_all.reshape(T * B, -1), (0,))
         flat = da_all.reshape(T * B, -1)
         dx = (flat @ W_ih).reshape(x.shape)
         dW_ih = flat.T @ x.reshape(T * B, -1)
@@ -115,7 +158,7 @@ class RecurrentLayer(Function):
             grads.append(dc)
         grads += [dW_ih, dW_hh]
         if self.has_bias:
-            db_ih = flat.sum(axis=0)
+            db_ih = backend.sum_axes(xp, flat, (0,))
             grads += [db_ih, db_hh if mode == "gru" else db_ih]
         return tuple(Tensor._make(a) for a in grads)
 
