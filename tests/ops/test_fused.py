@@ -48,7 +48,17 @@ def test_erf_and_gelu_against_torch(path, dtype):
     atol = (2.5e-7 if path == "jit" else 5e-7) if dtype == np.float32 else 1e-14
     np.testing.assert_allclose(got, want, atol=atol, rtol=0)
     assert got.dtype == dtype
-    check_against_torch(F.gelu, TF.gelu, [x[:-1]], dtype)  # NaN has no gradient to compare
+    check_against_torch(F.gelu, TF.gelu, [x[:-3]], dtype)  # inf and NaN: no gradient to compare
+    check_against_torch(
+        lambda t: F.gelu(t, approximate="tanh"),
+        lambda t: TF.gelu(t, approximate="tanh"),
+        [x[:-3]],
+        dtype,
+    )
+    for approximate in ("none", "tanh"):  # values at inf, -inf and NaN as PyTorch's
+        got = F.gelu(zg.tensor(x[-3:]), approximate=approximate).numpy()
+        want = TF.gelu(torch.from_numpy(x[-3:]), approximate=approximate).numpy()
+        np.testing.assert_array_equal(got, want)
 
 
 def test_gelu_kernel_equals_numpy_path():

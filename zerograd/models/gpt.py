@@ -9,6 +9,7 @@ import numpy as np
 
 import zerograd.nn as nn
 import zerograd.nn.functional as F
+from zerograd.autograd import is_grad_enabled
 from zerograd.models import pretrained
 from zerograd.ops.shape import concat
 from zerograd.tensor import Tensor
@@ -52,7 +53,15 @@ class CausalSelfAttention(nn.Module):
 
     def forward(self, x, past=None):
         B, T, C = x.shape
-        q, k, v = self.c_attn(x).split(3, axis=2)  # 3 x (B, T, C)
+        if type(self.c_attn) is nn.Linear and is_grad_enabled():
+            # three GEMMs on slices of the fused weight: the backward then scatters the (C, C)
+            # weight slices rather than three (B, T, 3C) activation gradients
+            W, b = self.c_attn.weight, self.c_attn.bias
+            q, k, v = (
+                F.linear(x, W[i * C : (i + 1) * C], b[i * C : (i + 1) * C]) for i in range(3)
+            )
+        else:  # inference, or a wrapped layer (LoRA): one GEMM
+            q, k, v = self.c_attn(x).split(3, axis=2)  # 3 x (B, T, C)
 
         def heads(t):  # (B, T, C) -> (B, h, T, d)
             return t.reshape((B, T, self.h, C // self.h)).swapaxes(1, 2)

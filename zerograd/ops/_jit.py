@@ -68,6 +68,23 @@ _ERF_Q = (
     0.001188104706952458,
     3.807062311124432e-05,
 )
+# tanh(x) = x * P(x^2) / Q(x^2) on |x| < 9 (beyond, +-1 to float32 and nearly to float64),
+# fitted the same way: largest error 1.9e-8 (the tanh-approximated GELU of GPT-2)
+_TANH_CLAMP = 9.0
+_TANH_P = (
+    0.9999999065327972,
+    0.1337318656775126,
+    0.0034865678313446137,
+    2.0471564763847004e-05,
+    1.318379411197057e-08,
+)
+_TANH_Q = (
+    1.0,
+    0.46706483462114273,
+    0.025841927902138077,
+    0.00032713608998822575,
+    7.702500351113029e-07,
+)
 _FAST = {"contract", "reassoc"}  # no nnan/ninf: masks use -inf and NaN must propagate
 
 if numba is not None:
@@ -80,6 +97,8 @@ if numba is not None:
     jit_serial = numba.njit(fastmath=_FAST, cache=True, inline="always")
     p0, p1, p2, p3, p4, p5 = _ERF_P
     q0, q1, q2, q3, q4, q5 = _ERF_Q
+    a0, a1, a2, a3, a4 = _TANH_P
+    b0, b1, b2, b3, b4 = _TANH_Q
 
     @jit_serial
     def _erf32(v):
@@ -113,6 +132,40 @@ if numba is not None:
         for i in numba.prange(x.size):
             v = x[i]
             out[i] = 0.5 * v * (1.0 + math.erf(v * 0.7071067811865476))
+
+    @jit_serial
+    def _tanh_r(u):
+        c = min(max(u, -_TANH_CLAMP), _TANH_CLAMP)
+        t = c * c
+        p = a0 + t * (a1 + t * (a2 + t * (a3 + t * a4)))
+        q = b0 + t * (b1 + t * (b2 + t * (b3 + t * b4)))
+        return math.copysign(1.0, u) if abs(u) >= _TANH_CLAMP else c * p / q
+
+    @jit_serial
+    def _tanh_exact(u):
+        return math.tanh(u)
+
+    def _make_gelu_tanh(tanh):
+        @jit
+        def fwd(x, out):
+            """0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))."""
+            for i in numba.prange(x.size):
+                v = np.float64(x[i])
+                out[i] = 0.5 * v * (1.0 + tanh(0.7978845608028654 * (v + 0.044715 * v * v * v)))
+
+        @jit
+        def grad(x, g, out):
+            for i in numba.prange(x.size):
+                v = np.float64(x[i])
+                t = tanh(0.7978845608028654 * (v + 0.044715 * v * v * v))
+                du = 0.7978845608028654 * (1.0 + 0.134145 * v * v)
+                out[i] = g[i] * (0.5 * (1.0 + t) + 0.5 * v * (1.0 - t * t) * du)
+
+        return fwd, grad
+
+    # float32: the rational tanh (vectorised); float64: libm's tanh, exact
+    _gelu_tanh_f32, _gelu_tanh_grad_f32 = _make_gelu_tanh(_tanh_r)
+    _gelu_tanh_f64, _gelu_tanh_grad_f64 = _make_gelu_tanh(_tanh_exact)
 
     @jit
     def _gelu_grad_f32(x, g, out):
@@ -201,6 +254,35 @@ if numba is not None:
             for j in range(n):
                 out[r, j] = (x[r, j] - mu) * k * w[j] + b[j]
 
+    @jit
+    def _layer_norm_grad_rows(x, g, w, eps, gx, gxhat):
+        """Row-wise layer-norm backward (statistics recomputed): gx, and g * xhat for the weight's
+        gradient (summed over rows by the caller)."""
+        rows, n = x.shape
+        for r in numba.prange(rows):
+            s = 0.0
+            for j in range(n):
+                s += x[r, j]
+            mu = s / n
+            v = 0.0
+            for j in range(n):
+                d = x[r, j] - mu
+                v += d * d
+            k = 1.0 / math.sqrt(v / n + eps)
+            a = 0.0  # mean of g * w
+            b = 0.0  # mean of g * w * xhat
+            for j in range(n):
+                xh = (x[r, j] - mu) * k
+                gw = g[r, j] * w[j]
+                a += gw
+                b += gw * xh
+                gxhat[r, j] = g[r, j] * xh
+            a /= n
+            b /= n
+            for j in range(n):
+                xh = (x[r, j] - mu) * k
+                gx[r, j] = k * (g[r, j] * w[j] - a - xh * b)
+
 
 def erf(x: np.ndarray) -> np.ndarray:
     flat = np.ascontiguousarray(x).reshape(-1)
@@ -209,18 +291,24 @@ def erf(x: np.ndarray) -> np.ndarray:
     return out.reshape(x.shape)
 
 
-def gelu(x: np.ndarray) -> np.ndarray:
+def gelu(x: np.ndarray, approximate: str = "none") -> np.ndarray:
     flat = np.ascontiguousarray(x).reshape(-1)
     out = np.empty_like(flat)
-    (_gelu_f32 if x.dtype == np.float32 else _gelu_f64)(flat, out)
+    if approximate == "tanh":
+        (_gelu_tanh_f32 if x.dtype == np.float32 else _gelu_tanh_f64)(flat, out)
+    else:
+        (_gelu_f32 if x.dtype == np.float32 else _gelu_f64)(flat, out)
     return out.reshape(x.shape)
 
 
-def gelu_grad(x: np.ndarray, g: np.ndarray) -> np.ndarray:
+def gelu_grad(x: np.ndarray, g: np.ndarray, approximate: str = "none") -> np.ndarray:
     flat = np.ascontiguousarray(x).reshape(-1)
     gf = np.ascontiguousarray(np.broadcast_to(g, x.shape), dtype=x.dtype).reshape(-1)
     out = np.empty_like(flat)
-    (_gelu_grad_f32 if x.dtype == np.float32 else _gelu_grad_f64)(flat, gf, out)
+    if approximate == "tanh":
+        (_gelu_tanh_grad_f32 if x.dtype == np.float32 else _gelu_tanh_grad_f64)(flat, gf, out)
+    else:
+        (_gelu_grad_f32 if x.dtype == np.float32 else _gelu_grad_f64)(flat, gf, out)
     return out.reshape(x.shape)
 
 
@@ -270,3 +358,16 @@ def layer_norm(x: np.ndarray, w, b, eps: float):
     rstd = np.empty(xr.shape[0], dtype=x.dtype)
     _layer_norm_rows(xr, w, b, float(eps), out, mean, rstd)
     return out.reshape(x.shape), mean, rstd
+
+
+def layer_norm_grad(x: np.ndarray, g: np.ndarray, w, eps: float):
+    """Gradients of row-wise layer norm: (gx, gw, gb) with gw, gb summed over all rows."""
+    xr = _rows(x)
+    gr = _rows(np.broadcast_to(g, x.shape).astype(x.dtype, copy=False))
+    n = x.shape[-1]
+    w = np.ones(n, x.dtype) if w is None else np.ascontiguousarray(w, dtype=x.dtype).reshape(n)
+    gx = np.empty(xr.shape, dtype=x.dtype)
+    gxhat = np.empty(xr.shape, dtype=x.dtype)
+    _layer_norm_grad_rows(xr, gr, w, float(eps), gx, gxhat)
+    ones = np.ones(xr.shape[0], dtype=x.dtype)
+    return gx.reshape(x.shape), ones @ gxhat, ones @ gr

@@ -112,11 +112,17 @@ class GELU(Function):
 
     def forward(self, x):
         xp = self.xp
-        if self.approximate == "tanh":
-            u = math.sqrt(2 / math.pi) * (x + 0.044715 * x * x * x)
-            return 0.5 * x * (1 + xp.tanh(u))
         if _jit.usable(x):
-            return _jit.gelu(x)
+            return _jit.gelu(x, self.approximate)
+        if self.approximate == "tanh":  # 0.5 x (1 + tanh u) = x sigmoid(2u): one exp, no tanh
+            u = x * x
+            u *= -2 * 0.044715 * math.sqrt(2 / math.pi)
+            u -= 2 * math.sqrt(2 / math.pi)
+            u *= x
+            with np.errstate(over="ignore"):
+                xp.exp(u, out=u)
+            u += 1
+            return xp.divide(x, u, out=u)
         y = erf_array(x * (1 / math.sqrt(2)))
         y += 1
         y *= x
@@ -125,12 +131,12 @@ class GELU(Function):
 
     def backward(self, gy):
         x = self.inputs[0]
+        if not is_grad_enabled() and _jit.usable(x.data, gy.data):  # no graph of the backward
+            return Tensor._make(_jit.gelu_grad(x.data, gy.data, self.approximate))
         if self.approximate == "tanh":
             k = math.sqrt(2 / math.pi)
             t = tanh(k * (x + 0.044715 * x * x * x))
             return gy * (0.5 * (1 + t) + 0.5 * x * (1 - t * t) * k * (1 + 3 * 0.044715 * x * x))
-        if not is_grad_enabled() and _jit.usable(x.data, gy.data):  # no graph of the backward
-            return Tensor._make(_jit.gelu_grad(x.data, gy.data))
         cdf = 0.5 * (1 + erf(x * (1 / math.sqrt(2))))
         pdf = exp(-0.5 * x * x) * (1 / math.sqrt(2 * math.pi))
         return gy * (cdf + x * pdf)
