@@ -2,9 +2,9 @@
 
 A case is a function registered with ``@case("name")`` that returns ``(zerograd_fn, torch_fn)``,
 two zero-argument callables doing the same work on the same data (same weights, float32, the same
-number of threads). The runner warms both up, then times them in alternating blocks: a block runs
-one side once untimed (so BLAS or OpenMP threads left spinning by the other framework settle) and
-then a few timed calls. The medians of all timed calls and their ratio zerograd / PyTorch are
+number of threads). The runner warms both up, then times them in alternating blocks: a block waits
+``SETTLE_S`` (so BLAS or OpenMP threads left spinning by the other framework go idle), runs its side
+once untimed and then a few timed calls. The medians of all timed calls and their ratio zerograd / PyTorch are
 reported. Optional extra columns (tinygrad, DeZero) are filled where those packages are installed.
 """
 
@@ -14,6 +14,7 @@ import statistics
 import time
 
 CASES: dict = {}
+SETTLE_S = 0.3
 
 
 def case(name: str):
@@ -51,7 +52,12 @@ def run_case(name: str, rounds: int = 5) -> dict:
     times: dict = {k: [] for k in fns}
     for _ in range(rounds):
         for k, fn in fns.items():
-            fn()  # untimed: lets the other framework's idle threads stop spinning
+            # After a framework's last call its idle threads keep spinning for a while (OpenBLAS
+            # for NumPy, OpenMP for PyTorch) and slow the other one down: measured on the MLP step,
+            # PyTorch took 5.9 ms right after zerograd's block, 3.6 ms 50 ms later, 2.1 ms after
+            # 0.3 s. So each block starts after a pause and one untimed call.
+            time.sleep(SETTLE_S)
+            fn()
             times[k] += _timed(fn, sizes[k])
     z, t = statistics.median(times["zerograd"]), statistics.median(times["torch"])
     return {

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 from zerograd import backend
+from zerograd.ops import _jit
 from zerograd.optim.optimizer import Optimizer
 
 
@@ -43,12 +44,6 @@ class Adam(Optimizer):
         xp = backend.namespace(p.data)
         b1, b2 = group["betas"]
         lr, wd = group["lr"], group["weight_decay"]
-        if group["maximize"]:
-            g = -g
-        if wd and self.decoupled:
-            p.data *= 1 - lr * wd
-        elif wd:
-            g = g + wd * p.data
         if not state:
             state.update(step=0, exp_avg=xp.zeros_like(p.data), exp_avg_sq=xp.zeros_like(p.data))
             if group["amsgrad"]:
@@ -56,15 +51,48 @@ class Adam(Optimizer):
         state["step"] += 1
         t = state["step"]
         m, v = state["exp_avg"], state["exp_avg_sq"]
+        step_size, bc2_sqrt = lr / (1 - b1**t), math.sqrt(1 - b2**t)
+        if (
+            not group["amsgrad"] and _jit.usable(p.data, g) and _jit.contiguous(p.data, g, m, v)
+        ):  # one fused pass over parameter, gradient and both moments
+            _jit.adam_step(
+                p.data,
+                g,
+                m,
+                v,
+                b1,
+                b2,
+                step_size,
+                bc2_sqrt,
+                group["eps"],
+                1 - lr * wd if self.decoupled else 1.0,
+                0.0 if self.decoupled else wd,
+                -1.0 if group["maximize"] else 1.0,
+            )
+            return
+        if group["maximize"]:
+            g = -g
+        if wd and self.decoupled:
+            p.data *= 1 - lr * wd
+        elif wd:
+            g = g + wd * p.data
+        # in place on one scratch buffer: the moments, then the step
+        tmp = g * (1 - b1)
         m *= b1
-        m += (1 - b1) * g
+        m += tmp
+        xp.multiply(g, g, out=tmp)
+        tmp *= 1 - b2
         v *= b2
-        v += (1 - b2) * (g * g)
+        v += tmp
         if group["amsgrad"]:
             xp.maximum(state["max_exp_avg_sq"], v, out=state["max_exp_avg_sq"])
             v = state["max_exp_avg_sq"]
-        denom = xp.sqrt(v) / math.sqrt(1 - b2**t) + group["eps"]
-        p.data -= (lr / (1 - b1**t)) * (m / denom)
+        xp.sqrt(v, out=tmp)
+        tmp /= bc2_sqrt
+        tmp += group["eps"]
+        xp.divide(m, tmp, out=tmp)
+        tmp *= step_size
+        p.data -= tmp
 
 
 class AdamW(Adam):
