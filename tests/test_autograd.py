@@ -223,3 +223,21 @@ def test_setitem_on_graph_tensor_refused_but_allowed_in_no_grad():
     with zg.no_grad():
         x[0] = 1.0
     assert x.tolist() == [1.0, 0.0, 0.0]
+
+
+def test_leaf_gradients_never_share_memory():
+    """Leaves take over fresh gradient arrays without a copy; shared or borrowed ones are copied."""
+    a = zg.tensor(np.ones(3), requires_grad=True)
+    b = zg.tensor(np.ones(3), requires_grad=True)
+    (a + b).sum().backward()  # the same gradient array reaches both leaves
+    assert not np.shares_memory(a.grad.data, b.grad.data)
+    a.grad.data *= 5  # in place on one (as clip_grad_norm_ does) leaves the other alone
+    np.testing.assert_array_equal(b.grad.numpy(), np.ones(3))
+    seed = np.full(3, 2.0)
+    c = zg.tensor(np.ones(3), requires_grad=True)
+    (c + 0).backward(seed)
+    assert not np.shares_memory(c.grad.data, seed)
+    d = zg.tensor(np.ones((2, 3)), requires_grad=True)
+    (d * 3).sum().backward()  # a broadcast view: copied
+    d.grad.data[0, 0] = 7
+    assert d.grad.numpy()[1, 1] == 3

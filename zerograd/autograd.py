@@ -201,6 +201,7 @@ def _run(root: Tensor, gy: Tensor, retain_graph: bool, create_graph: bool, wante
     keys of ``wanted`` collect their gradient there, and no ``.grad`` is touched.
     """
     grads = {id(root): gy}
+    handed = {id(gy.data)}  # arrays a leaf's .grad may not take over: the seed, those given out
     with enable_grad() if create_graph else no_grad():
         for t in _topological(root):
             gy = grads.pop(id(t), None)
@@ -220,7 +221,7 @@ def _run(root: Tensor, gy: Tensor, retain_graph: bool, create_graph: bool, wante
                     prev = grads.get(id(x))
                     grads[id(x)] = gx if prev is None else prev + gx
                 elif wanted is None:
-                    _accumulate(x, gx, create_graph)
+                    _accumulate(x, gx, create_graph, handed)
                 elif id(x) in wanted:
                     prev = wanted[id(x)]
                     wanted[id(x)] = gx if prev is None else prev + gx
@@ -258,12 +259,17 @@ def _fit(fn: Function, x: Tensor, gx: Tensor) -> Tensor:
     return gx
 
 
-def _accumulate(x: Tensor, gx: Tensor, create_graph: bool) -> None:
+def _accumulate(x: Tensor, gx: Tensor, create_graph: bool, handed: set | None = None) -> None:
     if create_graph:
         x.grad = gx if x.grad is None else x.grad + gx
     elif x.grad is None:
-        # own the array: one gradient object may reach several leaves (a + b)
-        x.grad = Tensor._make(gx.data.copy())
+        a = gx.data
+        if handed is not None and getattr(a, "base", 0) is None and id(a) not in handed:
+            # a fresh array that no other leaf holds (an op's own result, not a view): take it
+            handed.add(id(a))
+            x.grad = Tensor._make(a)
+        else:  # a view, the seed, or an array already given to a leaf (a + b): own a copy
+            x.grad = Tensor._make(a.copy())
     else:
         x.grad = Tensor._make(x.grad.data + gx.data)
 

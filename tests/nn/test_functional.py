@@ -421,3 +421,32 @@ def test_conv_bad_input():
         F.conv2d(zg.ones(2, 5, 5), zg.ones(4, 2, 3, 3))
     with pytest.raises(ValueError, match="larger than"):
         F.conv2d(zg.ones(1, 1, 2, 2), zg.ones(1, 1, 3, 3))
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_cross_entropy_smoothing_weights_ignore_together(dtype):
+    x = rng.standard_normal((6, 5))
+    check_against_torch(
+        lambda t: F.cross_entropy(
+            t, zg.tensor(IDX_IGN), weight=W5.astype(dtype), label_smoothing=0.15
+        ),
+        lambda t: TF.cross_entropy(
+            t, torch.tensor(IDX_IGN), weight=torch.tensor(W5, dtype=t.dtype), label_smoothing=0.15
+        ),
+        [x],
+        dtype,
+    )
+
+
+def test_cross_entropy_double_backward_against_torch():
+    x = rng.standard_normal((6, 5))
+    zx, tx = zg.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    (zgx,) = zg.autograd.grad(
+        F.cross_entropy(zx, IDX, label_smoothing=0.1), [zx], create_graph=True
+    )
+    (tgx,) = torch.autograd.grad(
+        TF.cross_entropy(tx, torch.tensor(IDX), label_smoothing=0.1), [tx], create_graph=True
+    )
+    (zgx**2).sum().backward()
+    (tgx**2).sum().backward()
+    np.testing.assert_allclose(zx.grad.numpy(), tx.grad.numpy(), atol=1e-10)

@@ -283,44 +283,6 @@ if numba is not None:
                 xh = (x[r, j] - mu) * k
                 gx[r, j] = k * (g[r, j] * w[j] - a - xh * b)
 
-    @jit
-    def _adam_step(p, g, m, v, b1, b2, step_size, bc2_sqrt, eps, decay, wd, sign):
-        """One Adam/AdamW step in place on flat arrays, in the arrays' precision: the same
-        arithmetic as the NumPy path of ``optim.Adam`` (decay: AdamW's factor; wd: coupled L2)."""
-        one = b1 - b1 + 1
-        for i in numba.prange(p.size):
-            pi = p[i] * decay
-            gi = g[i] * sign + wd * p[i]
-            mi = m[i] * b1 + (one - b1) * gi
-            vi = v[i] * b2 + (one - b2) * (gi * gi)
-            m[i] = mi
-            v[i] = vi
-            p[i] = pi - step_size * (mi / (math.sqrt(vi) / bc2_sqrt + eps))
-
-
-def adam_step(p, g, m, v, b1, b2, step_size, bc2_sqrt, eps, decay, wd, sign) -> None:
-    """In-place Adam update of contiguous arrays of one float dtype (see ``_adam_step``)."""
-    t = p.dtype.type
-    _adam_step(
-        p.reshape(-1),
-        g.reshape(-1),
-        m.reshape(-1),
-        v.reshape(-1),
-        t(b1),
-        t(b2),
-        t(step_size),
-        t(bc2_sqrt),
-        t(eps),
-        t(decay),
-        t(wd),
-        t(sign),
-    )
-
-
-def contiguous(*arrays) -> bool:
-    dtype = arrays[0].dtype
-    return all(a.flags.c_contiguous and a.dtype == dtype for a in arrays)
-
 
 def erf(x: np.ndarray) -> np.ndarray:
     flat = np.ascontiguousarray(x).reshape(-1)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from zerograd import backend
-from zerograd.autograd import Function, _lift
+from zerograd.autograd import Function, _lift, is_grad_enabled
 from zerograd.tensor import Tensor
 
 
@@ -219,6 +219,8 @@ class ReLU(Function):
 
     def backward(self, gy):
         x = self.inputs[0]
+        if not is_grad_enabled() and gy.dtype == x.dtype:
+            return Tensor._make(gy.data * (x.data > 0))
         return gy * _const(x, x.data > 0)
 
 

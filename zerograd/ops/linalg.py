@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from zerograd.autograd import Function
+from zerograd import backend
+from zerograd.autograd import Function, is_grad_enabled
 from zerograd.ops.elementwise import binary_operands
 from zerograd.tensor import Tensor
 
@@ -66,6 +67,16 @@ class Linear(Function):
         x, W = self.inputs[0], self.inputs[1]
         need = self.needs_grad
         n_out, n_in = W.shape
+        if not is_grad_enabled():  # the usual case: plain arrays, no graph of the backward
+            g2 = gy.data.reshape(-1, n_out)
+            x2 = x.data.reshape(-1, n_in)
+            out = [
+                Tensor._make((g2 @ W.data).reshape(x.shape)) if need[0] else None,
+                Tensor._make(g2.T @ x2) if need[1] else None,
+            ]
+            if len(self.inputs) == 3:
+                out.append(Tensor._make(backend.sum_axes(self.xp, g2, (0,))) if need[2] else None)
+            return tuple(out)
         g2 = gy.reshape((-1, n_out))
         gx = (g2 @ W).reshape(x.shape) if need[0] else None
         gW = g2.T @ x.reshape((-1, n_in)) if need[1] else None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from zerograd.autograd import Function
+from zerograd.autograd import Function, is_grad_enabled
 from zerograd.ops.activation import softmax
 from zerograd.ops.elementwise import abs, clip, exp, float_operand, log, maximum, sqrt, where
 from zerograd.ops.index import take_along_axis
@@ -100,19 +100,61 @@ class SoftmaxCrossEntropy(Function):
     """Per-row loss -sum_c a[i, c] log softmax(x)[i, c] for a fixed coefficient matrix ``a``.
 
     Class-index targets, probability targets, class weights and label smoothing all reduce to a
-    choice of ``a``; the gradient is softmax(x) * sum_c a[i, c] - a[i, c].
+    choice of ``a``; the gradient is softmax(x) * sum_c a[i, c] - a[i, c]. For class indices ``a``
+    is never built: it is ``wy`` at column ``idx`` of each row plus, with label smoothing, the outer
+    product ``srow`` x ``scol`` (a vocabulary-sized one-hot matrix would cost as much memory as the
+    logits). Probability targets give ``a`` as ``coef``.
     """
+
+    coef = None
 
     def forward(self, x):
         xp = self.xp
-        shifted = x - x.max(axis=1, keepdims=True)
-        logp = shifted - xp.log(xp.exp(shifted).sum(axis=1, keepdims=True))
-        return -(self.coef * logp).sum(axis=1)
+        m = x.max(axis=1, keepdims=True)
+        e = xp.exp(x - m)
+        lse = m[:, 0] + xp.log(e.sum(axis=1))
+        self.lse = lse
+        if self.coef is not None:
+            return -(self.coef * (x - lse[:, None])).sum(axis=1)
+        rows = xp.arange(x.shape[0])
+        loss = -self.wy * (x[rows, self.idx] - lse)
+        if self.srow is not None:
+            loss -= self.srow * (x @ self.scol - lse * self.scol.sum())
+        return loss
+
+    def _dense(self, xp, n_cls):
+        if self.coef is not None:
+            return self.coef
+        a = xp.zeros((self.idx.size, n_cls), dtype=self.wy.dtype)
+        a[xp.arange(self.idx.size), self.idx] = self.wy
+        if self.srow is not None:
+            a += self.srow[:, None] * self.scol
+        return a
+
+    def _row_totals(self):
+        if self.coef is not None:
+            return self.coef.sum(axis=1)
+        total = self.wy
+        if self.srow is not None:
+            total = total + self.srow * self.scol.sum()
+        return total
 
     def backward(self, gy):
         x = self.inputs[0]
-        a = Tensor._make(self.coef)
-        total = Tensor._make(self.coef.sum(axis=1, keepdims=True))
+        xp = self.xp
+        if not is_grad_enabled():  # arrays: softmax from the saved log-sum-exp, then the targets
+            g = gy.data
+            p = xp.exp(x.data - self.lse[:, None])
+            p *= (g * self._row_totals())[:, None]
+            if self.coef is not None:
+                p -= g[:, None] * self.coef
+            else:
+                p[xp.arange(p.shape[0]), self.idx] -= g * self.wy
+                if self.srow is not None:
+                    p -= (g * self.srow)[:, None] * self.scol
+            return Tensor._make(p)
+        a = Tensor._make(self._dense(xp, x.shape[1]))
+        total = Tensor._make(self._row_totals()[:, None])
         return gy.reshape((-1, 1)) * (softmax(x, axis=1) * total - a)
 
 
@@ -175,6 +217,7 @@ def cross_entropy(
         if w is not None:
             coef = coef * w
         denom = coef.shape[0]
+        loss = SoftmaxCrossEntropy.apply(_classes_last(x), coef=coef)
     else:
         expected = (x.shape[0], *x.shape[2:])
         if t.shape != expected:
@@ -189,12 +232,14 @@ def cross_entropy(
             )
         safe = xp.where(valid, idx, 0)
         wy = (w[safe] if w is not None else xp.ones(idx.shape, x.dtype)) * valid
-        coef = xp.zeros((idx.size, n_cls), dtype=x.dtype)
-        coef[xp.arange(idx.size), safe] = (1 - eps) * wy
-        if eps:
-            coef += (eps / n_cls) * (w if w is not None else 1.0) * valid[:, None]
         denom = wy.sum()
-    loss = SoftmaxCrossEntropy.apply(_classes_last(x), coef=coef)
+        srow = scol = None
+        if eps:
+            srow = (eps / n_cls) * valid.astype(x.dtype)
+            scol = w if w is not None else xp.ones(n_cls, x.dtype)
+        loss = SoftmaxCrossEntropy.apply(
+            _classes_last(x), idx=safe, wy=((1 - eps) * wy).astype(x.dtype), srow=srow, scol=scol
+        )
     if reduction == "mean":
         return loss.sum() / Tensor._make(xp.asarray(denom, dtype=x.dtype))
     if reduction == "none":

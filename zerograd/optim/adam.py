@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 
 from zerograd import backend
-from zerograd.ops import _jit
 from zerograd.optim.optimizer import Optimizer
 
 
@@ -52,31 +51,14 @@ class Adam(Optimizer):
         t = state["step"]
         m, v = state["exp_avg"], state["exp_avg_sq"]
         step_size, bc2_sqrt = lr / (1 - b1**t), math.sqrt(1 - b2**t)
-        if (
-            not group["amsgrad"] and _jit.usable(p.data, g) and _jit.contiguous(p.data, g, m, v)
-        ):  # one fused pass over parameter, gradient and both moments
-            _jit.adam_step(
-                p.data,
-                g,
-                m,
-                v,
-                b1,
-                b2,
-                step_size,
-                bc2_sqrt,
-                group["eps"],
-                1 - lr * wd if self.decoupled else 1.0,
-                0.0 if self.decoupled else wd,
-                -1.0 if group["maximize"] else 1.0,
-            )
-            return
         if group["maximize"]:
             g = -g
         if wd and self.decoupled:
             p.data *= 1 - lr * wd
         elif wd:
             g = g + wd * p.data
-        # in place on one scratch buffer: the moments, then the step
+        # in place on one scratch buffer: the moments, then the step (a numba kernel of this loop
+        # was slower: it does not vectorise sqrt and division, and its threads meet BLAS's)
         tmp = g * (1 - b1)
         m *= b1
         m += tmp
