@@ -100,6 +100,7 @@ MASKS = [
     ("bool_padding", lambda B, H, L, S: rng.random((B, 1, 1, S)) > 0.3),
     ("bool_full", lambda B, H, L, S: rng.random((B, H, L, S)) > 0.3),
     ("float_2d", lambda B, H, L, S: rng.standard_normal((L, S))),
+    ("float_per_query", lambda B, H, L, S: rng.standard_normal((B, 1, L, 1))),
 ]
 
 
@@ -147,6 +148,16 @@ def test_attention_double_backward_against_torch(path):
     tq.sum().backward()
     for z, t in zip(zs, ts):
         np.testing.assert_allclose(z.grad.numpy(), t.grad.numpy(), atol=1e-8)
+
+
+def test_attention_five_dimensional_with_mask(path):
+    q, k, v = (_x((2, 2, 3, 4, 5), np.float64, 1.0) for _ in range(3))
+    m = rng.standard_normal((3, 1, 4))
+    check_against_torch(
+        lambda a, b, c: F.scaled_dot_product_attention(a, b, c, attn_mask=m),
+        lambda a, b, c: TF.scaled_dot_product_attention(a, b, c, attn_mask=torch.from_numpy(m)),
+        [q, k, v],
+    )
 
 
 def test_attention_mask_shape_error():

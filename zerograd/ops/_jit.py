@@ -31,7 +31,7 @@ def usable(*arrays) -> bool:
     """True when the kernels may run on these arrays: numba present and enabled, NumPy float32 or
     float64 arrays, the first of at least ``MIN_SIZE`` elements (CuPy arrays, other dtypes and
     small arrays take the NumPy/CuPy path)."""
-    if not ENABLED or not arrays or getattr(arrays[0], "size", 0) < MIN_SIZE:
+    if not ENABLED or not arrays or getattr(arrays[0], "size", 0) < MIN_SIZE:  # the first: the work
         return False
     for a in arrays:
         if type(a) is not np.ndarray or a.dtype not in _FLOATS:
@@ -98,6 +98,7 @@ if numba is not None:
     p0, p1, p2, p3, p4, p5 = _ERF_P
     q0, q1, q2, q3, q4, q5 = _ERF_Q
     a0, a1, a2, a3, a4 = _TANH_P
+    e2, e3, e4, e5, e6, e7, e8, e9, e10, e11, e12 = (1 / math.factorial(i) for i in range(2, 13))
     b0, b1, b2, b3, b4 = _TANH_Q
 
     @jit_serial
@@ -183,46 +184,86 @@ if numba is not None:
             pdf = math.exp(-0.5 * v * v) * 0.3989422804014327
             out[i] = g[i] * (cdf + v * pdf)
 
-    # softmax in three passes: these kernels shift the rows (scale, mask and max folded in) and
-    # normalise them; between them NumPy's exp, which is vectorised where a numba exp is not
+    @jit_serial
+    def _exp_neg(x):
+        """exp(x) for x <= 0 (a softmax after its max is subtracted), in float64: 2^k e^r with
+        |r| <= ln2 / 2, a degree-12 Taylor polynomial and the exponent written as bits. All
+        multiply-adds, so the loop vectorises (a call to libm's exp does not); relative error
+        3e-16. Below -708 it is 0 (as exp in float32, and the weight of a masked position);
+        NaN stays NaN."""
+        c = max(x, -708.0)
+        k = math.floor(c * 1.4426950408889634 + 0.5)
+        r = (c - k * 0.6931471803691238) - k * 1.9082149292705877e-10
+        p = 1.0 + r * (
+            1.0
+            + r
+            * (
+                e2
+                + r
+                * (
+                    e3
+                    + r
+                    * (
+                        e4
+                        + r
+                        * (
+                            e5
+                            + r
+                            * (
+                                e6
+                                + r * (e7 + r * (e8 + r * (e9 + r * (e10 + r * (e11 + r * e12)))))
+                            )
+                        )
+                    )
+                )
+            )
+        )
+        s = np.int64((np.int64(k) + 1023) << 52).view(np.float64)
+        out = 0.0 if x < -708.0 else p * s
+        return x if x != x else out
 
     @jit
-    def _shift_rows(x, bias, scale, out):
-        """out[i, j, k] = x[i, j, k] * scale + bias[i, j, k] - (its row maximum), on 4-D arrays
-        (``bias`` may be a broadcast view with zero strides)."""
+    def _softmax_rows(x, bias, scale, out):
+        """out[i, j, k] = softmax(x[i, j, k] * scale + bias[i', j', k']) over the last axis of 4-D
+        C-contiguous arrays; ``bias`` has size 1 or x's size on each leading axis (broadcast by
+        index, never copied to x's size), one pass over memory. A row that is all -inf gives NaN,
+        as the NumPy path."""
         d0, d1, d2, n = x.shape
+        b0, b1, b2 = bias.shape[0] > 1, bias.shape[1] > 1, bias.shape[2] > 1
         for r in numba.prange(d0 * d1 * d2):
             i = r // (d1 * d2)
             j = (r // d2) % d1
             k = r % d2
+            xr = x[i, j, k]
+            br = bias[i if b0 else 0, j if b1 else 0, k if b2 else 0]
+            orow = out[i, j, k]
             m = -np.inf
             for c in range(n):
-                v = x[i, j, k, c] * scale + bias[i, j, k, c]
-                out[i, j, k, c] = v
-                m = max(m, v)
+                m = max(m, np.float64(xr[c]) * scale + br[c])
+            t = 0.0
             for c in range(n):
-                out[i, j, k, c] -= m  # an all -inf row: -inf - -inf = NaN, as the NumPy path
+                e = _exp_neg(np.float64(xr[c]) * scale + br[c] - m)
+                orow[c] = e
+                t += e
+            inv = 1.0 / t
+            for c in range(n):
+                orow[c] *= inv
 
     @jit
-    def _shift_rows_plain(x, out):
+    def _softmax_rows_plain(x, out):
         rows, n = x.shape
         for r in numba.prange(rows):
             m = -np.inf
             for c in range(n):
-                m = max(m, x[r, c])
+                m = max(m, np.float64(x[r, c]))
+            t = 0.0
             for c in range(n):
-                out[r, c] = x[r, c] - m
-
-    @jit
-    def _normalize_rows(e):
-        rows, n = e.shape
-        for r in numba.prange(rows):
-            s = 0.0
+                e = _exp_neg(np.float64(x[r, c]) - m)
+                out[r, c] = e
+                t += e
+            inv = 1.0 / t
             for c in range(n):
-                s += e[r, c]
-            inv = 1.0 / s
-            for c in range(n):
-                e[r, c] *= inv
+                out[r, c] *= inv
 
     @jit
     def _softmax_grad_rows(p, g, scale, out):
@@ -320,16 +361,17 @@ def softmax_last(x: np.ndarray, scale: float = 1.0, bias: np.ndarray | None = No
     """softmax(x * scale + bias) over the last axis; ``bias`` broadcasts to ``x`` (not copied)."""
     out = np.empty(x.shape, dtype=x.dtype)
     if bias is None and scale == 1.0:
-        _shift_rows_plain(_rows(x), out.reshape(-1, x.shape[-1]))
-    else:
-        if bias is None:
-            bias = np.zeros((), dtype=x.dtype)
-        x4 = _as4d(np.ascontiguousarray(x))
-        b4 = np.broadcast_to(bias.astype(x.dtype, copy=False), x.shape)
-        b4 = _as4d(b4) if b4.ndim <= 4 else np.ascontiguousarray(b4).reshape(x4.shape)
-        _shift_rows(x4, b4, x.dtype.type(scale), out.reshape(x4.shape))
-    np.exp(out, out=out)
-    _normalize_rows(out.reshape(-1, x.shape[-1]))
+        _softmax_rows_plain(_rows(x), out.reshape(-1, x.shape[-1]))
+        return out
+    if bias is None:
+        bias = np.zeros((), dtype=x.dtype)
+    x4 = _as4d(np.ascontiguousarray(x))
+    b = bias.astype(x.dtype, copy=False)
+    b = b.reshape((1,) * (x.ndim - b.ndim) + b.shape)
+    if b.shape[-1] != x.shape[-1] or b.ndim > 4:  # broadcast along the row, or merged axes: copy
+        b = np.broadcast_to(b, x.shape)
+    b4 = np.ascontiguousarray(_as4d(b) if b.ndim <= 4 else b.reshape(x4.shape))
+    _softmax_rows(x4, b4, float(scale), out.reshape(x4.shape))
     return out
 
 

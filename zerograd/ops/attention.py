@@ -20,7 +20,7 @@ class ScaledMaskedSoftmax(Function):
 
     def forward(self, x):
         bias = self.bias
-        if _jit.usable(x) and (bias is None or _jit.usable(bias)):
+        if _jit.usable(x, *(() if bias is None else (bias,))):  # size: of x alone
             return _jit.softmax_last(x, self.scale, bias)
         xp = self.xp
         z = x * x.dtype.type(self.scale)
