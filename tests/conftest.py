@@ -9,3 +9,16 @@ def _seed():
     zg.manual_seed(0)
     np.random.seed(0)
     yield
+
+
+@pytest.fixture(params=["jit", "numpy"])
+def path(request, monkeypatch):
+    """Run a test once with the fused kernels (numba, on arrays of any size) and once with the
+    NumPy path."""
+    from zerograd.ops import _jit
+
+    if request.param == "jit" and _jit.numba is None:
+        pytest.skip("numba is not installed")
+    monkeypatch.setattr(_jit, "MIN_SIZE", 0)
+    monkeypatch.setattr(_jit, "ENABLED", request.param == "jit")
+    return request.param

@@ -63,11 +63,17 @@ def test_max_pool_ties_go_to_the_first_maximum():
 
 def test_max_pool_nan_propagates_as_torch():
     x = rng.standard_normal((1, 1, 4, 4))
-    x[0, 0, 2, 3] = np.nan
-    y = zg.nn.functional.max_pool2d(zg.tensor(x), 2).numpy()
-    ref = TF.max_pool2d(torch.from_numpy(x), 2).numpy()
-    np.testing.assert_array_equal(np.isnan(y), np.isnan(ref))
-    np.testing.assert_allclose(y[~np.isnan(y)], ref[~np.isnan(ref)])
+    x[0, 0, 2, 3] = x[0, 0, 3, 3] = np.nan
+    zx, tx = zg.tensor(x, requires_grad=True), torch.from_numpy(x).requires_grad_()
+    y, ref = zg.nn.functional.max_pool2d(zx, 2), TF.max_pool2d(tx, 2)
+    np.testing.assert_array_equal(np.isnan(y.numpy()), np.isnan(ref.detach().numpy()))
+    np.testing.assert_allclose(
+        y.numpy()[~np.isnan(y.numpy())], ref.detach().numpy()[~np.isnan(ref.detach().numpy())]
+    )
+    y.sum().backward()
+    ref.sum().backward()  # windows without NaN: the same gradient (a NaN window passes none here)
+    finite = ~np.isnan(x).reshape(1, 1, 2, 2, 2, 2).any(axis=(3, 5)).repeat(2, 2).repeat(2, 3)
+    np.testing.assert_array_equal(zx.grad.numpy()[finite], tx.grad.numpy()[finite])
 
 
 def test_max_pool_gradcheck():

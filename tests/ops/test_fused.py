@@ -18,17 +18,6 @@ rng = np.random.default_rng(0)
 needs_numba = pytest.mark.skipif(_jit.numba is None, reason="numba is not installed")
 
 
-@pytest.fixture(params=["jit", "numpy"])
-def path(request, monkeypatch):
-    """Run a test once with the kernels (on arrays of any size) and once with the NumPy path."""
-    if request.param == "jit" and _jit.numba is None:
-        pytest.skip("numba is not installed")
-    monkeypatch.setattr(_jit, "MIN_SIZE", 0)
-    old = _jit.set_enabled(request.param == "jit")
-    yield request.param
-    _jit.set_enabled(old)
-
-
 def _x(shape, dtype=np.float32, scale=3.0):
     return (rng.standard_normal(shape) * scale).astype(dtype)
 
