@@ -24,7 +24,7 @@ test: venv data
 	$(PY) -m pytest -n 2 tests
 
 bench: venv
-	$(PY) -m benchmarks
+	$(PY) -m benchmarks --runs 3
 
 lint: venv
 	$(VENV)/bin/ruff check zerograd tests benchmarks examples
