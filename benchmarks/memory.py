@@ -16,6 +16,7 @@ import subprocess
 import sys
 
 SHAPE = dict(n_layer=4, n_embd=256, n_head=4, ctx=128, vocab=512, batch=8)
+TINY = dict(n_layer=1, n_embd=256, n_head=4, ctx=128, vocab=512, batch=1)
 
 
 def _status() -> dict:
@@ -28,14 +29,14 @@ def _reset_peak() -> None:
         f.write("5")
 
 
-def _gpt_train_zerograd(steps: int) -> None:
+def _gpt_train_zerograd(steps: int, shape: dict = SHAPE) -> None:
     import numpy as np
 
     import zerograd as zg
     from zerograd.models import GPT
     from zerograd.models.gpt import GPTConfig
 
-    c = SHAPE
+    c = shape
     model = GPT(
         GPTConfig(
             vocab_size=c["vocab"],
@@ -57,12 +58,12 @@ def _gpt_train_zerograd(steps: int) -> None:
         opt.step()
 
 
-def _gpt_train_torch(steps: int) -> None:
+def _gpt_train_torch(steps: int, shape: dict = SHAPE) -> None:
     import numpy as np
     import torch
     import transformers
 
-    c = SHAPE
+    c = shape
     cfg = transformers.GPT2Config(
         vocab_size=c["vocab"],
         n_positions=512,
@@ -101,6 +102,9 @@ def _child(case: str, framework: str) -> None:
     else:
         import zerograd.models.gpt  # noqa: F401
         import zerograd.optim  # noqa: F401
+    # one step of a tiny model first: lazy initialisation (and, for zerograd, compiling or loading
+    # the numba kernels) is not memory of the step
+    CASES[case][framework](steps=1, shape=TINY)
     _reset_peak()
     before = _status()["VmRSS"]
     CASES[case][framework](steps=3)

@@ -1,9 +1,9 @@
 """Fused CPU kernels compiled with numba, used when numba is installed (``pip install zerograd[fast]``).
 
 NumPy runs one pass over memory per operation and uses one thread for elementwise work. The
-kernels here do a whole activation or row-wise normalisation in one pass, on all cores: GELU and
-its gradient, softmax over the last axis (with the attention scale and an additive mask folded in)
-and its gradient, layer norm. Each has a NumPy twin in the op that calls it; the tests run both and
+kernels here do a whole activation or row-wise normalisation in one pass, on all cores: GELU (erf
+and tanh forms) and its gradient, erf, softmax over the last axis (with the attention scale and an
+additive mask folded in) and its gradient, layer norm and its gradient. Each has a NumPy twin in the op that calls it; the tests run both and
 compare them. ``ZEROGRAD_JIT=0`` in the environment turns the kernels off. Kernels compile on first
 use and are cached on disk by numba.
 """
@@ -278,7 +278,7 @@ if numba is not None:
                 out[r, j] = scale * p[r, j] * (g[r, j] - d)
 
     @jit
-    def _layer_norm_rows(x, w, b, eps, out, mean, rstd):
+    def _layer_norm_rows(x, w, b, eps, out):
         rows, n = x.shape
         for r in numba.prange(rows):
             s = 0.0
@@ -290,8 +290,6 @@ if numba is not None:
                 d = x[r, j] - mu
                 v += d * d
             k = 1.0 / math.sqrt(v / n + eps)
-            mean[r] = mu
-            rstd[r] = k
             for j in range(n):
                 out[r, j] = (x[r, j] - mu) * k * w[j] + b[j]
 
@@ -389,17 +387,15 @@ def softmax_grad(p: np.ndarray, g: np.ndarray, scale: float = 1.0) -> np.ndarray
     return out
 
 
-def layer_norm(x: np.ndarray, w, b, eps: float):
-    """Row-wise layer norm over the last axis; returns (y, mean, rstd) with one value per row."""
+def layer_norm(x: np.ndarray, w, b, eps: float) -> np.ndarray:
+    """Layer norm over the last axis, row by row (the backward recomputes the statistics)."""
     xr = _rows(x)
     n = x.shape[-1]
     w = np.ones(n, x.dtype) if w is None else np.ascontiguousarray(w, dtype=x.dtype).reshape(n)
     b = np.zeros(n, x.dtype) if b is None else np.ascontiguousarray(b, dtype=x.dtype).reshape(n)
     out = np.empty(xr.shape, dtype=x.dtype)
-    mean = np.empty(xr.shape[0], dtype=x.dtype)
-    rstd = np.empty(xr.shape[0], dtype=x.dtype)
-    _layer_norm_rows(xr, w, b, float(eps), out, mean, rstd)
-    return out.reshape(x.shape), mean, rstd
+    _layer_norm_rows(xr, w, b, float(eps), out)
+    return out.reshape(x.shape)
 
 
 def layer_norm_grad(x: np.ndarray, g: np.ndarray, w, eps: float):

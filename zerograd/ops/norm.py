@@ -31,7 +31,7 @@ class LayerNorm(Function):
         if self.axes == (x.ndim - 1,) and _jit.usable(
             x, *(a for a in (weight, bias) if a is not None)
         ):
-            return _jit.layer_norm(x, weight, bias, self.eps)[0]
+            return _jit.layer_norm(x, weight, bias, self.eps)
         mu = x.mean(axis=self.axes, keepdims=True)
         xc = x - mu
         var = (xc * xc).mean(axis=self.axes, keepdims=True)
