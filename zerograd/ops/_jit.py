@@ -277,19 +277,25 @@ if numba is not None:
             for j in range(n):
                 out[r, j] = scale * p[r, j] * (g[r, j] - d)
 
+    @jit_serial
+    def _row_stats(xr, eps):
+        """Mean and 1 / sqrt(variance + eps) of one row (two passes: no cancellation)."""
+        n = xr.size
+        s = 0.0
+        for j in range(n):
+            s += xr[j]
+        mu = s / n
+        v = 0.0
+        for j in range(n):
+            d = xr[j] - mu
+            v += d * d
+        return mu, 1.0 / math.sqrt(v / n + eps)
+
     @jit
     def _layer_norm_rows(x, w, b, eps, out):
         rows, n = x.shape
         for r in numba.prange(rows):
-            s = 0.0
-            for j in range(n):
-                s += x[r, j]
-            mu = s / n
-            v = 0.0
-            for j in range(n):
-                d = x[r, j] - mu
-                v += d * d
-            k = 1.0 / math.sqrt(v / n + eps)
+            mu, k = _row_stats(x[r], eps)
             for j in range(n):
                 out[r, j] = (x[r, j] - mu) * k * w[j] + b[j]
 
@@ -299,15 +305,7 @@ if numba is not None:
         gradient (summed over rows by the caller)."""
         rows, n = x.shape
         for r in numba.prange(rows):
-            s = 0.0
-            for j in range(n):
-                s += x[r, j]
-            mu = s / n
-            v = 0.0
-            for j in range(n):
-                d = x[r, j] - mu
-                v += d * d
-            k = 1.0 / math.sqrt(v / n + eps)
+            mu, k = _row_stats(x[r], eps)
             a = 0.0  # mean of g * w
             b = 0.0  # mean of g * w * xhat
             for j in range(n):
