@@ -89,3 +89,29 @@ def test_lora_with_gradient_checkpointing_gives_the_same_adapter_gradients():
     assert len(grads[0]) == 2 * 2 * 2
     for name, g in grads[0].items():
         np.testing.assert_allclose(grads[1][name], g, rtol=1e-5, atol=1e-7, err_msg=name)
+
+
+@pytest.mark.parametrize("merged", [False, True])
+def test_save_pretrained_with_lora_writes_the_merged_model(tmp_path, merged):
+    """A LoRA-wrapped model saves as a plain one (adapters folded in), loadable by transformers
+    and by zerograd, with the same outputs; the wrapped model is left unchanged."""
+    transformers = pytest.importorskip("transformers")
+    import torch
+
+    model = tiny_bert().eval()
+    peft.apply_lora(model, r=4, target_modules=["query", "value"])
+    for layer in peft.lora.lora_layers(model):
+        layer.lora_B.data[...] = np.random.default_rng(2).standard_normal(layer.lora_B.shape)
+    if merged:
+        peft.merge(model)
+    logits = model(IDS).numpy()
+    model.save_pretrained(tmp_path)
+    assert len(peft.lora.lora_layers(model)) == 4 and all(
+        m.merged == merged for m in peft.lora.lora_layers(model)
+    )
+    again = BertForSequenceClassification.from_pretrained(tmp_path).eval()
+    np.testing.assert_allclose(again(IDS).numpy(), logits, atol=1e-5)
+    ref = transformers.BertForSequenceClassification.from_pretrained(tmp_path).eval()
+    with torch.no_grad():
+        out = ref(input_ids=torch.tensor(IDS)).logits.numpy()
+    np.testing.assert_allclose(out, logits, atol=1e-5)

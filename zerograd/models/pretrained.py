@@ -98,15 +98,35 @@ def load_mapped(model, weights: dict, key_map: dict, prefixes=("",), ignore=()) 
     model.load_state_dict(values)
 
 
+def _merged_state(model) -> dict:
+    """The state dict as arrays, with LoRA-wrapped linears written as plain ones: the adapter's
+    update folded into the weight (unless already merged) under the layer's own name, as a
+    fine-tuned model is shared; the model itself is left as it is."""
+    own = {k: v.numpy() for k, v in model.state_dict().items()}
+    for name, m in model.named_modules():
+        if not all(hasattr(m, a) for a in ("base", "lora_A", "lora_B", "scaling", "merged")):
+            continue
+        p = name + "." if name else ""
+        w = own.pop(p + "base.weight")
+        if not m.merged:
+            w = w + m.scaling * (m.lora_B.numpy() @ m.lora_A.numpy())
+        own[p + "weight"] = w
+        if p + "base.bias" in own:
+            own[p + "bias"] = own.pop(p + "base.bias")
+        for k in [k for k in own if k.startswith(p + "lora_")]:
+            del own[k]
+    return own
+
+
 def save_mapped(model, path, config: dict, key_map: dict, inverse: dict | None = None) -> None:
     """Write config.json and model.safetensors with Hugging Face names (atomically, file by file)."""
     from zerograd.io import save_json, save_safetensors
 
     path = Path(path)
-    own = model.state_dict()
+    own = _merged_state(model)
     out = {}
     for ours, (hf, _) in key_map.items():
-        a = own[ours].numpy()
+        a = own[ours]
         fn = (inverse or {}).get(ours)
         out[hf] = fn(a) if fn else a
     save_safetensors(out, path / "model.safetensors", metadata={"format": "pt"})
