@@ -169,6 +169,23 @@ def test_failed_save_keeps_the_previous_file(tmp_path, monkeypatch):
     with pytest.raises(OSError):
         m.save(path)
     assert path.read_bytes() == before
+    monkeypatch.undo()
+    import zipfile
+
+    calls = []
+
+    def failing_writestr(self, name, data, *a, **k):  # fails half-way through the zip
+        calls.append(name)
+        if len(calls) == 2:
+            raise OSError("disk full")
+        return real_writestr(self, name, data, *a, **k)
+
+    real_writestr = zipfile.ZipFile.writestr
+    monkeypatch.setattr(zipfile.ZipFile, "writestr", failing_writestr)
+    with pytest.raises(OSError, match="disk full"):
+        m.save(path)
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["m.keras"]  # no temporary file left
 
 
 def test_subclassed_model_save_weights(tmp_path):

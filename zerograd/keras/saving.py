@@ -8,25 +8,11 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import zipfile
 
 import numpy as np
 
-
-def _atomic_write(path: str, write) -> None:
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=os.path.basename(path))
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+from zerograd.io.atomic import atomic_path
 
 
 def _weights_bytes(model) -> bytes:
@@ -52,12 +38,9 @@ def save_model(model, filepath) -> None:
         }
     data = _weights_bytes(model)
 
-    def write(tmp):
-        with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as z:
-            z.writestr("config.json", json.dumps(config, indent=1))
-            z.writestr("model.weights.safetensors", data)
-
-    _atomic_write(filepath, write)
+    with atomic_path(filepath) as tmp, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("config.json", json.dumps(config, indent=1))
+        z.writestr("model.weights.safetensors", data)
 
 
 def load_model(filepath, compile: bool = True):  # noqa: A002 - Keras's name
@@ -97,12 +80,8 @@ def load_model(filepath, compile: bool = True):  # noqa: A002 - Keras's name
 def save_weights(model, filepath) -> None:
     """All weights of ``model`` (any kind, subclassed too) in one safetensors file."""
     data = _weights_bytes(model)
-
-    def write(tmp):
-        with open(tmp, "wb") as f:
-            f.write(data)
-
-    _atomic_write(filepath, write)
+    with atomic_path(filepath) as tmp:
+        tmp.write_bytes(data)
 
 
 def load_weights(model, filepath) -> None:
