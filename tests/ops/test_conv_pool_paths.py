@@ -139,3 +139,54 @@ def test_sum_axes_matches_numpy(shape, axes, keepdims):
         np.testing.assert_allclose(got, want, **tol)
     xi = rng.integers(0, 9, shape)  # integers keep NumPy's exact sum
     np.testing.assert_array_equal(backend.sum_axes(np, xi, axes), xi.sum(axis=axes))
+
+
+@pytest.mark.parametrize("cl", [True, False])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_conv_fused_relu_matches_torch(cl, dtype):
+    x = rng.standard_normal((2, 5, 6, 3))  # NHWC
+    w = rng.standard_normal((3, 3, 3, 4))  # (kh, kw, in, out)
+    b = rng.standard_normal(4)
+    pad = ((1, 1), (1, 1))
+
+    def tf(xt, wt, bt):
+        xt = xt if not cl else xt.permute(0, 3, 1, 2)
+        wt = wt.permute(3, 2, 0, 1)
+        y = torch.relu(TF.conv2d(xt, wt, bt, padding=1))
+        return y.permute(0, 2, 3, 1) if cl else y
+
+    def zf(xt, wt, bt):
+        wt = wt if cl else wt.transpose((3, 2, 0, 1))
+        return C.Conv2d.apply(
+            xt,
+            wt,
+            bt,
+            stride=(1, 1),
+            padding=pad,
+            dilation=(1, 1),
+            groups=1,
+            channels_last=cl,
+            relu=True,
+        )
+
+    xin = x if cl else x.transpose(0, 3, 1, 2)
+    check_against_torch(zf, tf, [xin, w, b], dtype)
+
+
+def test_keras_conv_relu_is_fused_and_matches_separate_activation():
+    from zerograd import keras
+
+    x = rng.standard_normal((2, 6, 6, 3)).astype(np.float32)
+    fused = keras.layers.Conv2D(4, 3, padding="same", activation="relu")
+    plain = keras.layers.Conv2D(4, 3, padding="same")
+    fused(x), plain(x)  # builds both
+    plain.kernel.data[...] = fused.kernel.data
+    plain.bias.data[...] = fused.bias.data
+    xf, xp_ = zg.tensor(x, requires_grad=True), zg.tensor(x, requires_grad=True)
+    yf, yp = fused(xf), zg.relu(plain(xp_))
+    assert type(yf.creator).__name__ == "Conv2d"  # no separate ReLU op in the graph
+    np.testing.assert_allclose(yf.numpy(), yp.numpy(), atol=1e-6)
+    yf.sum().backward()
+    yp.sum().backward()
+    np.testing.assert_allclose(xf.grad.numpy(), xp_.grad.numpy(), atol=1e-5)
+    np.testing.assert_allclose(fused.kernel.grad.numpy(), plain.kernel.grad.numpy(), atol=1e-4)

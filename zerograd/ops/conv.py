@@ -65,9 +65,11 @@ class Conv2d(Function):
     """groups == 1 runs as one GEMM over channels-last patches; grouped convolutions use einsum.
 
     With ``channels_last=True`` (the Keras layers) the input and output are (N, H, W, C) and the
-    weight is (kh, kw, C, O): the patches and the GEMM are the same, without layout transposes."""
+    weight is (kh, kw, C, O): the patches and the GEMM are the same, without layout transposes.
+    ``relu=True`` applies a ReLU to the output inside the op (Keras ``activation='relu'``)."""
 
     channels_last = False
+    relu = False
 
     def forward(self, x, W, b=None):
         xp = self.xp
@@ -94,6 +96,8 @@ class Conv2d(Function):
             if b is not None:
                 y += b
             y = y.reshape(n, ho, wo, -1)
+            if self.relu:  # a fused ReLU, in place on the fresh product
+                xp.maximum(y, 0, out=y)
             return y if cl else xp.ascontiguousarray(y.transpose(0, 3, 1, 2))
         else:
             xpad = xp.pad(x, ((0, 0), (0, 0), (ph0, ph1), (pw0, pw1)))
@@ -107,6 +111,8 @@ class Conv2d(Function):
             )
         if b is not None:
             y = y + b.reshape(1, -1, 1, 1)
+        if self.relu:
+            y = xp.maximum(y, 0)
         return xp.ascontiguousarray(y)
 
     def backward(self, gy):
@@ -114,6 +120,8 @@ class Conv2d(Function):
         xp = self.xp
         x, W = self.inputs[0].data, self.inputs[1].data
         g_ = gy.data
+        if self.relu:  # through the fused ReLU first: zero where the output was clipped
+            g_ = g_ * (self.output.data > 0)
         (ph0, ph1), (pw0, pw1) = self.padding
         cl = self.channels_last
         (kh, kw, c, o) = W.shape if cl else (W.shape[2], W.shape[3], W.shape[1], W.shape[0])

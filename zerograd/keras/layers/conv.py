@@ -113,10 +113,20 @@ class Conv2D(Layer):
             )
         if self.groups == 1:  # channels-last all the way: no layout transposes
             b = (self.bias,) if self.use_bias else ()
+            relu = self.activation is activations.relu  # fused into the op
             y = C.Conv2d.apply(
-                x, k, *b, stride=st, padding=pads, dilation=dl, groups=1, channels_last=True
+                x,
+                k,
+                *b,
+                stride=st,
+                padding=pads,
+                dilation=dl,
+                groups=1,
+                channels_last=True,
+                relu=relu,
             )
-            return self.activation(y if self.rank == 2 else y.squeeze(1))
+            y = y if self.rank == 2 else y.squeeze(1)
+            return y if relu else self.activation(y)
         W = k.transpose((3, 2, 0, 1))  # (kh, kw, in, out) -> (out, in, kh, kw)
         y = C.conv2d(
             x.transpose((0, 3, 1, 2)),
