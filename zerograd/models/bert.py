@@ -193,7 +193,7 @@ class BERT(nn.Module):
         self.embeddings = BertEmbeddings(config)
         self.encoder = BertEncoder(config)
         self.pooler = BertPooler(config) if add_pooling_layer else None
-        self.apply(_init_weights(config))
+        self.apply(pretrained.init_weights)
 
     def forward(self, input_ids, attention_mask=None, token_type_ids=None):
         ids = _ints(input_ids)
@@ -293,7 +293,7 @@ class BertForSequenceClassification(nn.Module):
         self.bert = BERT(config)
         self.dropout = nn.Dropout(config.hidden_dropout_prob)
         self.classifier = nn.Linear(config.hidden_size, self.num_labels)
-        _init_weights(config)(self.classifier)
+        pretrained.init_weights(self.classifier)
 
     def forward(self, input_ids, attention_mask=None, token_type_ids=None, labels=None):
         _, pooled = self.bert(input_ids, attention_mask, token_type_ids)
@@ -347,19 +347,3 @@ class BertForSequenceClassification(nn.Module):
 def _ints(x) -> np.ndarray:
     a = x.numpy() if isinstance(x, Tensor) else np.asarray(x)
     return a.astype(np.int64)
-
-
-def _init_weights(config: BertConfig):
-    """As the reference implementation: N(0, 0.02) for Linear and Embedding weights, zero biases."""
-
-    def init(m):
-        if isinstance(m, nn.Linear):
-            nn.init.normal_(m.weight, 0.0, 0.02)
-            if m.bias is not None:
-                nn.init.zeros_(m.bias)
-        elif isinstance(m, nn.Embedding):
-            nn.init.normal_(m.weight, 0.0, 0.02)
-            if m.padding_idx is not None:
-                m.weight.data[m.padding_idx] = 0
-
-    return init

@@ -123,7 +123,7 @@ class GPT(nn.Module):
         self.drop = nn.Dropout(config.embd_pdrop)
         self.h = nn.ModuleList([Block(config) for _ in range(config.n_layer)])
         self.ln_f = nn.LayerNorm(config.n_embd, eps=config.layer_norm_epsilon)
-        self.apply(_init_weights)
+        self.apply(pretrained.init_weights)
         for name, p in self.named_parameters():  # scaled init of residual projections (GPT-2)
             if name.endswith("c_proj.weight"):
                 nn.init.normal_(p, 0.0, 0.02 / np.sqrt(2 * config.n_layer))
@@ -188,12 +188,3 @@ def _is_conv1d(name: str) -> bool:
 
 def _transpose(a: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(a.T)
-
-
-def _init_weights(m) -> None:
-    if isinstance(m, nn.Linear):
-        nn.init.normal_(m.weight, 0.0, 0.02)
-        if m.bias is not None:
-            nn.init.zeros_(m.bias)
-    elif isinstance(m, nn.Embedding):
-        nn.init.normal_(m.weight, 0.0, 0.02)

@@ -10,6 +10,21 @@ from __future__ import annotations
 from pathlib import Path
 
 
+def init_weights(m) -> None:
+    """The transformers' initialisation, for ``model.apply``: N(0, 0.02) for Linear and Embedding
+    weights, zero biases, and a zero padding row."""
+    from zerograd import nn
+
+    if isinstance(m, nn.Linear):
+        nn.init.normal_(m.weight, 0.0, 0.02)
+        if m.bias is not None:
+            nn.init.zeros_(m.bias)
+    elif isinstance(m, nn.Embedding):
+        nn.init.normal_(m.weight, 0.0, 0.02)
+        if m.padding_idx is not None:
+            m.weight.data[m.padding_idx] = 0
+
+
 def config_from_dict(cls, d: dict, model_type: str):
     """A config dataclass from a Hugging Face config dict: checks model_type, ignores unknown keys."""
     from dataclasses import fields

@@ -39,14 +39,6 @@ def usable(*arrays) -> bool:
     return True
 
 
-def set_enabled(flag: bool) -> bool:
-    """Turn the kernels on or off (tests compare both paths); returns the previous setting."""
-    global ENABLED
-    old = ENABLED
-    ENABLED = bool(flag) and numba is not None
-    return old
-
-
 # erf(x) = x * P(x^2) / Q(x^2) on |x| <= 3.92 (beyond, erf rounds to +-1 in float32). The
 # coefficients are a weighted least-squares (Lawson) fit to math.erf made for this module; largest
 # error 1.6e-8 in float64 arithmetic, so float32 results are correctly rounded or one ulp off.

@@ -111,7 +111,7 @@ class RecurrentLayer(Function):
         # the recurrent weight's gradient is one GEMM after the loop, over the gradients of its
         # products (all steps), where a GEMM per step would run on small matrices
         dhh_all = da_all if mode != "gru" else xp.empty_like(da_all)
-        db_hh = xp.zeros(W_hh.shape[0], dtype=x.dtype) if mode == "gru" else None
+        db_hh = None
         for t in range(T - 1, -1, -1):
             dh = dh + g[t]
             h_prev = hs[t]
