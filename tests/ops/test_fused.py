@@ -189,3 +189,117 @@ def test_kernel_softmax_bias_broadcast_is_not_copied_wrongly():
     e = np.exp(z - z.max(-1, keepdims=True))
     np.testing.assert_allclose(got, e / e.sum(-1, keepdims=True), atol=1e-15)
     assert math.isclose(got.sum(), 2 * 3 * 4)
+
+
+@pytest.mark.parametrize("name,mask", MASKS)
+@pytest.mark.parametrize("causal", [False, True])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("block", [1 << 16, 40, 1])  # whole samples, head groups, single heads
+def test_attention_without_gradients_against_torch(
+    path, monkeypatch, name, mask, causal, dtype, block
+):
+    """The blocked, threaded inference path (numba) and the op path (NumPy), on strided heads as
+    a model gives them: (B, L, H, E) memory seen as (B, H, L, E)."""
+    monkeypatch.setattr(_jit, "ATTENTION_BLOCK", block)
+    B, H, L, S, E = 3, 4, 5, 6, 8
+    q = _x((B, L, H, E), dtype, 1.0).transpose(0, 2, 1, 3)
+    k, v = _x((B, H, S, E), dtype, 1.0), _x((B, H, S, E + 2), dtype, 1.0)
+    m = None if mask is None else mask(B, H, L, S)
+    if m is not None and m.dtype == bool:
+        m[..., 0] = True
+    with zg.no_grad():
+        got = F.scaled_dot_product_attention(
+            zg.tensor(q), zg.tensor(k), zg.tensor(v), attn_mask=m, is_causal=causal and m is None
+        ).numpy()
+    tm = None if m is None else torch.from_numpy(m if m.dtype == bool else m.astype(dtype))
+    want = TF.scaled_dot_product_attention(
+        *(torch.from_numpy(np.ascontiguousarray(a)) for a in (q, k, v)),
+        attn_mask=tm,
+        is_causal=causal and m is None,
+    ).numpy()
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6 if dtype == np.float32 else 1e-12)
+
+
+@needs_numba
+def test_attention_inference_layout_and_3d(monkeypatch):
+    monkeypatch.setattr(_jit, "MIN_SIZE", 0)
+    q, k, v = (_x((2, 3, 7, 4), np.float32, 1.0) for _ in range(3))
+    assert _jit.attention_usable(q, k, v)
+    y = _jit.attention(q, k, v, None, 0.5)
+    assert y.swapaxes(1, 2).flags.c_contiguous  # heads merge back without a copy
+    want = TF.scaled_dot_product_attention(*map(torch.from_numpy, (q, k, v)), scale=0.5).numpy()
+    np.testing.assert_allclose(y, want, rtol=1e-5, atol=1e-6)
+    y3 = _jit.attention(q[0], k[0], v[0], None, 0.5)
+    np.testing.assert_allclose(y3, want[0], rtol=1e-5, atol=1e-6)
+    # not taken: gradients wanted, broadcast heads, mixed dtypes, integer arrays
+    assert not _jit.attention_usable(q, k[:, :1], v[:, :1])
+    assert not _jit.attention_usable(q, k.astype(np.float64), v)
+    assert not _jit.attention_usable(q.astype(np.int32), k, v)
+    qt = zg.tensor(q, requires_grad=True)
+    out = F.scaled_dot_product_attention(qt, zg.tensor(k), zg.tensor(v))
+    out.sum().backward()
+    assert qt.grad is not None and qt.grad.shape == q.shape
+
+
+@needs_numba
+def test_parallel_parts_runs_every_item_and_raises_errors():
+    seen = []
+    _jit.parallel_parts(lambda part: seen.extend(part), list(range(10)))
+    assert sorted(seen) == list(range(10))
+
+    def fail(part):
+        if 9 in part:
+            raise RuntimeError("block 9 failed")
+
+    with pytest.raises(RuntimeError, match="block 9"):
+        _jit.parallel_parts(fail, list(range(10)))
+
+
+@needs_numba
+def test_float32_softmax_exp_accuracy():
+    """The float32 exp of the softmax kernel over its whole range (x <= 0) against float64."""
+    x = np.concatenate([-np.geomspace(1e-8, 100, 20001), [0.0, -87.0, -87.5, -np.inf]])
+    x = x.astype(np.float32)
+    out = np.empty_like(x)
+    rows = (1, 1, -1, 1)
+    _jit._softmax_f32(x.reshape(rows), np.zeros((1, 1, 1, 1), np.float32), 1.0, out.reshape(rows))
+    assert np.all(out[:-1] == 1.0) and np.isnan(out[-1])  # one-element rows; all -inf gives NaN
+    got = np.array([_jit._exp32_neg(np.float32(v)) for v in x])
+    want = np.exp(x.astype(np.float64))
+    live = x >= -87
+    np.testing.assert_allclose(got[live], want[live], rtol=1e-6)
+    assert np.all(got[~live] == 0.0)
+    assert np.isnan(_jit._exp32_neg(np.float32(np.nan)))
+
+
+def test_blas_thread_timeout_respects_the_environment(monkeypatch):
+    from zerograd import backend
+
+    monkeypatch.setenv("OPENBLAS_THREAD_TIMEOUT", "28")
+    assert backend._blas_thread_timeout() is False  # the user's setting stays
+
+
+def test_blas_thread_timeout_in_a_fresh_process():
+    """NumPy's bundled OpenBLAS gets the short spin time on import, and products stay right."""
+    import glob
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_THREAD_TIMEOUT"}
+    code = (
+        "import numpy as np, zerograd.backend as b, os\n"
+        "a = np.random.default_rng(0).random((300, 300))\n"
+        "assert np.allclose(a @ a, np.einsum('ij,jk->ik', a, a))\n"
+        "print(b._blas_tuned, os.environ.get('OPENBLAS_THREAD_TIMEOUT'))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    )
+    bundled = glob.glob(
+        os.path.join(os.path.dirname(np.__file__), os.pardir, "numpy.libs", "*openblas*")
+    )
+    if len(bundled) == 1:
+        assert out.stdout.split() == ["True", "20"]
+    else:
+        assert out.stdout.split()[0] == "False"

@@ -3,9 +3,10 @@
 NumPy runs one pass over memory per operation and uses one thread for elementwise work. The
 kernels here do a whole activation or row-wise normalisation in one pass, on all cores: GELU (erf
 and tanh forms) and its gradient, erf, softmax over the last axis (with the attention scale and an
-additive mask folded in) and its gradient, layer norm and its gradient. Each has a NumPy twin in the op that calls it; the tests run both and
-compare them. ``ZEROGRAD_JIT=0`` in the environment turns the kernels off. Kernels compile on first
-use and are cached on disk by numba.
+additive mask folded in) and its gradient, layer norm and its gradient. Attention without
+gradients runs block by block on a thread pool (``attention``). Each has a NumPy twin in the op
+that calls it; the tests run both and compare them. ``ZEROGRAD_JIT=0`` in the environment turns
+the kernels off. Kernels compile on first use and are cached on disk by numba.
 """
 
 from __future__ import annotations
@@ -91,6 +92,7 @@ if numba is not None:
     q0, q1, q2, q3, q4, q5 = _ERF_Q
     a0, a1, a2, a3, a4 = _TANH_P
     e2, e3, e4, e5, e6, e7, e8, e9, e10, e11, e12 = (1 / math.factorial(i) for i in range(2, 13))
+    f2, f3, f4, f5, f6, f7 = (np.float32(1 / math.factorial(i)) for i in range(2, 8))
     b0, b1, b2, b3, b4 = _TANH_Q
 
     @jit_serial
@@ -214,48 +216,79 @@ if numba is not None:
         out = 0.0 if x < -708.0 else p * s
         return x if x != x else out
 
-    @jit
-    def _softmax_rows(x, bias, scale, out):
-        """out[i, j, k] = softmax(x[i, j, k] * scale + bias[i', j', k']) over the last axis of 4-D
-        C-contiguous arrays; ``bias`` has size 1 or x's size on each leading axis (broadcast by
-        index, never copied to x's size), one pass over memory. A row that is all -inf gives NaN,
-        as the NumPy path."""
-        d0, d1, d2, n = x.shape
-        b0, b1, b2 = bias.shape[0] > 1, bias.shape[1] > 1, bias.shape[2] > 1
-        for r in numba.prange(d0 * d1 * d2):
-            i = r // (d1 * d2)
-            j = (r // d2) % d1
-            k = r % d2
-            xr = x[i, j, k]
-            br = bias[i if b0 else 0, j if b1 else 0, k if b2 else 0]
-            orow = out[i, j, k]
-            m = -np.inf
+    @jit_serial
+    def _exp32_neg(x):
+        """exp(x) for float32 x <= 0, in float32: 2^k e^r with |r| <= ln2 / 2, a degree-7 Taylor
+        polynomial and 2^k written as exponent bits; k by truncation, not floor, so the loop
+        vectorises. Relative error 5e-7 (4 ulp); below -87 it is 0; NaN stays NaN."""
+        c = max(x, np.float32(-87.0))
+        k = -np.int32(np.float32(0.5) - c * np.float32(1.4426950408889634))  # round(c / ln2)
+        kf = np.float32(k)
+        r = (c - kf * np.float32(0.693359375)) + kf * np.float32(2.12194440e-4)
+        p = np.float32(1.0) + r * (
+            np.float32(1.0) + r * (f2 + r * (f3 + r * (f4 + r * (f5 + r * (f6 + r * f7)))))
+        )
+        s = np.int32((k + np.int32(127)) << np.int32(23)).view(np.float32)
+        out = np.float32(0.0) if x < np.float32(-87.0) else p * s
+        return out if x == x else x
+
+    def _make_softmax(exp, ftype):
+        """Softmax kernels for one float type: softmax(x * scale + bias) over the last axis of 4-D
+        C-contiguous arrays. ``bias`` has size 1 or x's size on each leading axis (broadcast by
+        index, never copied to x's size) and x's size on the last. A row that is all -inf, or has
+        a NaN or +inf, gives NaN (as the NumPy path and PyTorch)."""
+
+        @jit_serial
+        def row(xr, br, sc, orow):
+            n = xr.size
+            m = ftype(-np.inf)
             for c in range(n):
-                m = max(m, np.float64(xr[c]) * scale + br[c])
-            t = 0.0
+                m = max(m, xr[c] * sc + br[c])
+            t = ftype(0.0)
             for c in range(n):
-                e = _exp_neg(np.float64(xr[c]) * scale + br[c] - m)
+                e = exp(xr[c] * sc + br[c] - m)
                 orow[c] = e
                 t += e
-            inv = 1.0 / t
+            inv = ftype(1.0) / t
             for c in range(n):
                 orow[c] *= inv
 
-    @jit
-    def _softmax_rows_plain(x, out):
-        rows, n = x.shape
-        for r in numba.prange(rows):
-            m = -np.inf
-            for c in range(n):
-                m = max(m, np.float64(x[r, c]))
-            t = 0.0
-            for c in range(n):
-                e = _exp_neg(np.float64(x[r, c]) - m)
-                out[r, c] = e
-                t += e
-            inv = 1.0 / t
-            for c in range(n):
-                out[r, c] *= inv
+        @jit
+        def parallel(x, bias, scale, out):
+            d0, d1, d2, n = x.shape
+            b0, b1, b2 = bias.shape[0] > 1, bias.shape[1] > 1, bias.shape[2] > 1
+            sc = ftype(scale)
+            for r in numba.prange(d0 * d1 * d2):
+                i = r // (d1 * d2)
+                j = (r // d2) % d1
+                k = r % d2
+                row(
+                    x[i, j, k],
+                    bias[i if b0 else 0, j if b1 else 0, k if b2 else 0],
+                    sc,
+                    out[i, j, k],
+                )
+
+        @numba.njit(fastmath=_FAST, cache=True, nogil=True)
+        def serial(x, bias, scale, out):  # for one block of attention, on a worker thread
+            d0, d1, d2, n = x.shape
+            b0, b1, b2 = bias.shape[0] > 1, bias.shape[1] > 1, bias.shape[2] > 1
+            sc = ftype(scale)
+            for i in range(d0):
+                for j in range(d1):
+                    for k in range(d2):
+                        row(
+                            x[i, j, k],
+                            bias[i if b0 else 0, j if b1 else 0, k if b2 else 0],
+                            sc,
+                            out[i, j, k],
+                        )
+
+        return parallel, serial
+
+    # float32 in float32 with the vectorised exp above; float64 with the float64 one
+    _softmax_f32, _softmax_block_f32 = _make_softmax(_exp32_neg, np.float32)
+    _softmax_f64, _softmax_block_f64 = _make_softmax(_exp_neg, np.float64)
 
     @jit
     def _softmax_grad_rows(p, g, scale, out):
@@ -348,19 +381,114 @@ def _rows(a: np.ndarray) -> np.ndarray:
 def softmax_last(x: np.ndarray, scale: float = 1.0, bias: np.ndarray | None = None) -> np.ndarray:
     """softmax(x * scale + bias) over the last axis; ``bias`` broadcasts to ``x`` (not copied)."""
     out = np.empty(x.shape, dtype=x.dtype)
-    if bias is None and scale == 1.0:
-        _softmax_rows_plain(_rows(x), out.reshape(-1, x.shape[-1]))
-        return out
-    if bias is None:
-        bias = np.zeros((), dtype=x.dtype)
     x4 = _as4d(np.ascontiguousarray(x))
-    b = bias.astype(x.dtype, copy=False)
-    b = b.reshape((1,) * (x.ndim - b.ndim) + b.shape)
-    if b.shape[-1] != x.shape[-1] or b.ndim > 4:  # broadcast along the row, or merged axes: copy
-        b = np.broadcast_to(b, x.shape)
-    b4 = np.ascontiguousarray(_as4d(b) if b.ndim <= 4 else b.reshape(x4.shape))
-    _softmax_rows(x4, b4, float(scale), out.reshape(x4.shape))
+    _softmax(x.dtype)[0](x4, _bias4(bias, x.shape, x.dtype), float(scale), out.reshape(x4.shape))
     return out
+
+
+def _softmax(dtype):
+    """(parallel kernel, serial kernel) of the softmax for a float dtype."""
+    if dtype == np.float32:
+        return _softmax_f32, _softmax_block_f32
+    return _softmax_f64, _softmax_block_f64
+
+
+def _bias4(bias, shape, dtype) -> np.ndarray:
+    """An additive mask as the kernels take it: 4-D, last axis full, leading axes of size 1 or as
+    ``shape``'s (leading axes merged when ``shape`` has more than 4)."""
+    n = shape[-1]
+    if bias is None:
+        return np.zeros((1, 1, 1, n), dtype)
+    b = bias.astype(dtype, copy=False)
+    b = b.reshape((1,) * (len(shape) - b.ndim) + b.shape)
+    if b.shape[-1] != n or b.ndim > 4:  # broadcast along the row, or merged axes: copy
+        b = np.broadcast_to(b, shape)
+    return np.ascontiguousarray(_as4d(b) if b.ndim <= 4 else b.reshape(-1, *shape[-3:]))
+
+
+# Attention without gradients, block by block: one block's scores and weights stay in a core's
+# cache between the two matrix products, and the blocks run on a pool of threads (one per core:
+# the per-head products are below OpenBLAS's threshold for using more than one thread, and NumPy
+# releases the GIL in them; the softmax kernel is serial and releases it too).
+ATTENTION_BLOCK = 1 << 16  # score elements per block (256 KiB in float32)
+ATTENTION_MAX_HEAD = 1 << 18  # L * S * E per head above which NumPy's batched products are used
+_pool = None  # (pid, ThreadPoolExecutor): made on first use, again after a fork
+
+
+def attention_usable(q, k, v) -> bool:
+    """True when ``attention`` may run: float32/float64 NumPy arrays of one dtype, 3-D or 4-D
+    with the same leading shape, enough work for threads and heads small enough for one thread."""
+    arrays = (q, k, v)
+    if not ENABLED or any(type(a) is not np.ndarray for a in arrays):
+        return False
+    if q.dtype not in _FLOATS or k.dtype != q.dtype or v.dtype != q.dtype:
+        return False
+    if q.ndim not in (3, 4) or k.ndim != q.ndim or v.ndim != q.ndim:
+        return False
+    if not (q.shape[:-2] == k.shape[:-2] == v.shape[:-2]) or k.shape[-2] != v.shape[-2]:
+        return False
+    L, E, S = q.shape[-2], q.shape[-1], k.shape[-2]
+    return q.size // E * S >= MIN_SIZE and L * S * E <= ATTENTION_MAX_HEAD
+
+
+def attention(q, k, v, bias, scale: float) -> np.ndarray:
+    """softmax(q k^T * scale + bias) v for (B, H, L, E) queries, (B, H, S, E) keys and
+    (B, H, S, Ev) values (or 3-D, without H) of any strides; ``bias`` broadcasts to (B, H, L, S)
+    or is None. The result is a (B, H, L, Ev) view of a (B, L, H, Ev) array, so that merging the
+    heads back is free."""
+    if q.ndim == 3:
+        return attention(q[None], k[None], v[None], bias, scale)[0]
+    B, H, L, _ = q.shape
+    S, Ev = k.shape[2], v.shape[3]
+    y = np.empty((B, L, H, Ev), q.dtype)
+    yh = y.transpose(0, 2, 1, 3)
+    b4 = _bias4(bias, (B, H, L, S), q.dtype)
+    per_sample = H * L * S
+    if per_sample <= ATTENTION_BLOCK:  # whole samples per block
+        n = max(1, ATTENTION_BLOCK // per_sample)
+        blocks = [(b, min(b + n, B), 0, H) for b in range(0, B, n)]
+    else:  # groups of heads of one sample per block
+        n = max(1, ATTENTION_BLOCK // (L * S))
+        blocks = [(b, b + 1, h, min(h + n, H)) for b in range(B) for h in range(0, H, n)]
+    kt = k.swapaxes(2, 3)
+    softmax = _softmax(q.dtype)[1]
+    size = max((b1 - b0) * (h1 - h0) for b0, b1, h0, h1 in blocks) * L * S
+
+    def run(part):
+        sbuf, pbuf = np.empty(size, q.dtype), np.empty(size, q.dtype)
+        for b0, b1, h0, h1 in part:
+            shape = (b1 - b0, h1 - h0, L, S)
+            used = shape[0] * shape[1] * L * S
+            s, p = sbuf[:used].reshape(shape), pbuf[:used].reshape(shape)
+            np.matmul(q[b0:b1, h0:h1], kt[b0:b1, h0:h1], out=s)
+            bb = b4[b0:b1] if b4.shape[0] > 1 else b4
+            softmax(s, bb[:, h0:h1] if bb.shape[1] > 1 else bb, scale, p)
+            np.matmul(p, v[b0:b1, h0:h1], out=yh[b0:b1, h0:h1])
+
+    parallel_parts(run, blocks)
+    return yh
+
+
+def parallel_parts(fn, items) -> None:
+    """fn(part) for ``items`` split into one contiguous part per thread (numba's thread count):
+    the first part on this thread, the others on a pool. Errors of any part are raised here."""
+    global _pool
+    n = min(len(items), numba.get_num_threads())
+    if n <= 1:
+        fn(items)
+        return
+    if _pool is None or _pool[0] != os.getpid():  # a forked child does not have the threads
+        from concurrent.futures import ThreadPoolExecutor
+
+        _pool = (os.getpid(), ThreadPoolExecutor(max_workers=n - 1, thread_name_prefix="zerograd"))
+    bounds = [len(items) * i // n for i in range(n + 1)]
+    parts = [items[bounds[i] : bounds[i + 1]] for i in range(n)]
+    futures = [_pool[1].submit(fn, part) for part in parts[1:]]
+    try:
+        fn(parts[0])
+    finally:
+        for f in futures:
+            f.result()
 
 
 def _as4d(a: np.ndarray) -> np.ndarray:

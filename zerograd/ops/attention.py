@@ -69,9 +69,14 @@ def scaled_dot_product_attention(
         )
     L, S = q.shape[-2], k.shape[-2]
     scale = 1 / math.sqrt(q.shape[-1]) if scale is None else scale
-    scores = matmul(q, k.swapaxes(-1, -2))  # (..., L, S); scaled inside the softmax
     xp = q.xp
-    dtype = scores.dtype
+    dtype = np.result_type(q.dtype, k.dtype)
+    try:
+        shape = xp.broadcast_shapes(q.shape[:-2], k.shape[:-2]) + (L, S)
+    except ValueError:
+        raise ValueError(
+            f"scaled_dot_product_attention: the leading (batch, head) axes of q {q.shape} and k {k.shape} do not broadcast"
+        ) from None
     bias = None  # additive mask: 0 where allowed, -inf where masked
     if is_causal:
         bias = xp.where(causal_mask(xp, L, S), dtype.type(0), dtype.type(-np.inf))
@@ -84,14 +89,22 @@ def scaled_dot_product_attention(
         bias = m if bias is None else bias + m
     if bias is not None:
         try:
-            ok = xp.broadcast_shapes(bias.shape, scores.shape) == scores.shape
+            ok = xp.broadcast_shapes(bias.shape, shape) == shape
         except ValueError:
             ok = False
         if not ok:
             raise ValueError(
                 f"scaled_dot_product_attention: attn_mask of shape {bias.shape} does not broadcast "
-                f"to the attention scores of shape {scores.shape}"
+                f"to the attention scores of shape {shape}"
             ) from None
+    no_grad = not (is_grad_enabled() and (q.requires_grad or k.requires_grad or v.requires_grad))
+    if (
+        no_grad
+        and not (dropout_p > 0 and training)
+        and _jit.attention_usable(q.data, k.data, v.data)
+    ):
+        return Tensor._make(_jit.attention(q.data, k.data, v.data, bias, scale))  # fused, blocked
+    scores = matmul(q, k.swapaxes(-1, -2))  # (..., L, S); scaled inside the softmax
     weights = ScaledMaskedSoftmax.apply(scores, scale=scale, bias=bias)
     if dropout_p > 0 and training:
         weights = dropout(weights, dropout_p)
