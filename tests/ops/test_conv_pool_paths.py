@@ -34,7 +34,7 @@ POOLS = [  # kernel, stride, padding, dilation, ceil_mode, (N, C, H, W)
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("k,s,p,d,ceil,shape", POOLS)
-def test_max_pool_both_layouts(k, s, p, d, ceil, shape, dtype):
+def test_max_pool_both_layouts(path, k, s, p, d, ceil, shape, dtype):
     x = rng.standard_normal(shape)
 
     def tf(t):
@@ -48,7 +48,7 @@ def test_max_pool_both_layouts(k, s, p, d, ceil, shape, dtype):
     check_against_torch(lambda t: zf(t, True), _nhwc(tf), [x.transpose(0, 2, 3, 1)], dtype)
 
 
-def test_max_pool_ties_go_to_the_first_maximum():
+def test_max_pool_ties_go_to_the_first_maximum(path):
     x = np.zeros((1, 1, 4, 4))  # every window all zeros (as after a ReLU)
     x[0, 0, 1, 1] = x[0, 0, 0, 1] = 2.0  # one window with a tie between two maxima
     check_against_torch(
@@ -61,7 +61,27 @@ def test_max_pool_ties_go_to_the_first_maximum():
     )
 
 
-def test_max_pool_nan_propagates_as_torch():
+def test_max_pool_channels_last_ties_and_nan(path):
+    """Channels last (the Keras layout and the numba kernel): ties go to the first maximum, and a
+    window whose maximum is NaN passes no gradient, the others as PyTorch."""
+    x = np.zeros((1, 4, 4, 3))
+    x[0, 1, 1, 0] = x[0, 0, 1, 0] = 2.0
+    x[0, 2, 3, 1] = np.nan
+    args = _pool_args(x.transpose(0, 3, 1, 2), 2, None, 0, 1, False, "max_pool2d")
+    zx = zg.tensor(x, requires_grad=True)
+    y = P.MaxPool2d.apply(zx, channels_last=True, **args)
+    tx = torch.from_numpy(x).requires_grad_()
+    ref = TF.max_pool2d(tx.permute(0, 3, 1, 2), 2).permute(0, 2, 3, 1)
+    np.testing.assert_array_equal(y.numpy(), ref.detach().numpy())  # NaN in the same places
+    g = rng.standard_normal(y.shape)
+    y.backward(zg.tensor(g))
+    ref.backward(torch.from_numpy(g))
+    want = tx.grad.numpy().copy()
+    want[0, 2:4, 2:4, 1] = 0.0  # the NaN window
+    np.testing.assert_array_equal(zx.grad.numpy(), want)
+
+
+def test_max_pool_nan_propagates_as_torch(path):
     x = rng.standard_normal((1, 1, 4, 4))
     x[0, 0, 2, 3] = x[0, 0, 3, 3] = np.nan
     zx, tx = zg.tensor(x, requires_grad=True), torch.from_numpy(x).requires_grad_()
@@ -76,7 +96,7 @@ def test_max_pool_nan_propagates_as_torch():
     np.testing.assert_array_equal(zx.grad.numpy()[finite], tx.grad.numpy()[finite])
 
 
-def test_max_pool_gradcheck():
+def test_max_pool_gradcheck(path):
     x = zg.tensor(rng.standard_normal((1, 2, 5, 5)), requires_grad=True)
     assert gradcheck(lambda t: zg.nn.functional.max_pool2d(t, 3, 2, 1), x)
 
@@ -92,7 +112,7 @@ CONVS = [  # (N, H, W, C), O, kernel, stride, padding ((top, bottom), (left, rig
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("bias", [True, False])
 @pytest.mark.parametrize("shape,o,k,s,pad,d", CONVS)
-def test_conv_channels_last_matches_torch(shape, o, k, s, pad, d, bias, dtype):
+def test_conv_channels_last_matches_torch(path, shape, o, k, s, pad, d, bias, dtype):
     x = rng.standard_normal(shape)
     w = rng.standard_normal((*k, shape[3], o))  # Keras layout (kh, kw, in, out)
     b = rng.standard_normal(o)
@@ -143,7 +163,7 @@ def test_sum_axes_matches_numpy(shape, axes, keepdims):
 
 @pytest.mark.parametrize("cl", [True, False])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_conv_fused_relu_matches_torch(cl, dtype):
+def test_conv_fused_relu_matches_torch(path, cl, dtype):
     x = rng.standard_normal((2, 5, 6, 3))  # NHWC
     w = rng.standard_normal((3, 3, 3, 4))  # (kh, kw, in, out)
     b = rng.standard_normal(4)
@@ -173,7 +193,7 @@ def test_conv_fused_relu_matches_torch(cl, dtype):
     check_against_torch(zf, tf, [xin, w, b], dtype)
 
 
-def test_keras_conv_relu_is_fused_and_matches_separate_activation():
+def test_keras_conv_relu_is_fused_and_matches_separate_activation(path):
     from zerograd import keras
 
     x = rng.standard_normal((2, 6, 6, 3)).astype(np.float32)

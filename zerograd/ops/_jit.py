@@ -345,6 +345,45 @@ if numba is not None:
                 xh = (x[r, j] - mu) * k
                 gx[r, j] = k * (g[r, j] * w[j] - a - xh * b)
 
+    @jit
+    def _bias_act_rows(y, b, relu):
+        """y = y + b, then max(y, 0) when ``relu``, in place over rows: one pass for the end of a
+        convolution (its GEMM output)."""
+        rows, n = y.shape
+        for r in numba.prange(rows):
+            for c in range(n):
+                v = y[r, c] + b[c]
+                y[r, c] = (0 if v < 0 else v) if relu else v  # NaN stays NaN
+
+    @jit
+    def _relu_grad_flat(g, y, out):
+        """out = g where y > 0, else 0: the gradient through a ReLU from its output."""
+        for i in numba.prange(g.size):
+            out[i] = g[i] if y[i] > 0 else 0
+
+    @jit
+    def _max_pool_grad_nhwc(x, y, g, kh, kw, sh, sw, dh, dw, gx):
+        """Max-pool backward over (N, H, W, C) (x padded, gx zeroed, of x's shape): each window's
+        gradient goes to its first maximum, in offset order; a window whose maximum is NaN passes
+        none. Samples in parallel, channels innermost; "found" is kept as 0/1 floats, which
+        vectorises where boolean logic did not (measured 1.1 ms against 5.8 ms)."""
+        n, ho, wo, c = y.shape
+        for s in numba.prange(n):
+            found = np.empty(c, dtype=np.float32)
+            for oh in range(ho):
+                for ow in range(wo):
+                    for k in range(c):
+                        found[k] = 0.0
+                    for i in range(kh):
+                        for j in range(kw):
+                            h, w = oh * sh + i * dh, ow * sw + j * dw
+                            for k in range(c):
+                                hit = np.float32(x[s, h, w, k] == y[s, oh, ow, k]) * (
+                                    np.float32(1.0) - found[k]
+                                )
+                                gx[s, h, w, k] += g[s, oh, ow, k] if hit > 0 else 0
+                                found[k] += hit
+
 
 def erf(x: np.ndarray) -> np.ndarray:
     flat = np.ascontiguousarray(x).reshape(-1)
@@ -527,3 +566,27 @@ def layer_norm_grad(x: np.ndarray, g: np.ndarray, w, eps: float):
     _layer_norm_grad_rows(xr, gr, w, float(eps), gx, gxhat)
     ones = np.ones(xr.shape[0], dtype=x.dtype)
     return gx.reshape(x.shape), ones @ gxhat, ones @ gr
+
+
+def bias_act(y: np.ndarray, b: np.ndarray, relu: bool) -> np.ndarray:
+    """In place on a C-contiguous (..., n) ``y``: y + b, then max(y, 0) when ``relu``."""
+    _bias_act_rows(y.reshape(-1, y.shape[-1]), np.ascontiguousarray(b, dtype=y.dtype), relu)
+    return y
+
+
+def relu_grad(g: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """g where y > 0, else 0 (``y`` the ReLU's output)."""
+    out = np.empty(y.shape, dtype=g.dtype)
+    gf = np.ascontiguousarray(np.broadcast_to(g, y.shape), dtype=g.dtype).reshape(-1)
+    _relu_grad_flat(gf, np.ascontiguousarray(y).reshape(-1), out.reshape(-1))
+    return out
+
+
+def max_pool_grad_nhwc(x, y, g, kernel, stride, dilation) -> np.ndarray:
+    """The gradient of channels-last max pooling with respect to its (padded) input ``x``."""
+    gx = np.zeros(x.shape, dtype=g.dtype)
+    g = np.ascontiguousarray(np.broadcast_to(g, y.shape), dtype=g.dtype)
+    _max_pool_grad_nhwc(
+        np.ascontiguousarray(x), np.ascontiguousarray(y), g, *kernel, *stride, *dilation, gx
+    )
+    return gx

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from zerograd import backend
 from zerograd.autograd import Function, is_grad_enabled
+from zerograd.ops import _jit
 from zerograd.tensor import Tensor
 
 
@@ -93,11 +94,14 @@ class Conv2d(Function):
                 W.reshape(-1, W.shape[3]) if cl else W.transpose(2, 3, 1, 0).reshape(-1, W.shape[0])
             )
             y = self.cols @ Wm  # (N*Ho*Wo, O): channels-last output
-            if b is not None:
-                y += b
+            if _jit.usable(y) and (b is not None or self.relu):  # bias and ReLU in one pass
+                _jit.bias_act(y, xp.zeros(y.shape[1], y.dtype) if b is None else b, self.relu)
+            else:
+                if b is not None:
+                    y += b
+                if self.relu:  # a fused ReLU, in place on the fresh product
+                    xp.maximum(y, 0, out=y)
             y = y.reshape(n, ho, wo, -1)
-            if self.relu:  # a fused ReLU, in place on the fresh product
-                xp.maximum(y, 0, out=y)
             return y if cl else xp.ascontiguousarray(y.transpose(0, 3, 1, 2))
         else:
             xpad = xp.pad(x, ((0, 0), (0, 0), (ph0, ph1), (pw0, pw1)))
@@ -121,7 +125,8 @@ class Conv2d(Function):
         x, W = self.inputs[0].data, self.inputs[1].data
         g_ = gy.data
         if self.relu:  # through the fused ReLU first: zero where the output was clipped
-            g_ = g_ * (self.output.data > 0)
+            y = self.output.data
+            g_ = _jit.relu_grad(g_, y) if _jit.usable(y, g_) else g_ * (y > 0)
         (ph0, ph1), (pw0, pw1) = self.padding
         cl = self.channels_last
         (kh, kw, c, o) = W.shape if cl else (W.shape[2], W.shape[3], W.shape[1], W.shape[0])

@@ -7,6 +7,7 @@ import math
 import numpy as np
 
 from zerograd.autograd import Function
+from zerograd.ops import _jit
 from zerograd.ops.conv import _no_double_backward, col2im, pair, windows
 from zerograd.ops.linalg import matmul
 from zerograd.tensor import Tensor
@@ -69,6 +70,9 @@ class MaxPool2d(Function):
         if sum(ph) + sum(pw):
             pads = ((0, 0), ph, pw, (0, 0)) if cl else ((0, 0), (0, 0), ph, pw)
             x = xp.pad(x, pads, constant_values=-np.inf)
+        if cl and _jit.usable(g, x, y):  # one pass, samples in parallel
+            gx = _jit.max_pool_grad_nhwc(x, y, g, self.kernel, self.stride, self.dilation)
+            return Tensor._make(gx[:, ph[0] : gx.shape[1] - ph[1], pw[0] : gx.shape[2] - pw[1]])
         args = (self.out_hw, self.stride, self.dilation, cl)
         # each window's gradient goes to its first maximum: offsets in order, masks of the windows
         # whose maximum was not found at an earlier offset (plain arithmetic: NumPy's where= is slow)
