@@ -57,7 +57,7 @@ CASES = [
 
 
 @pytest.mark.parametrize("name,kw", CASES, ids=[f"{n}-{i}" for i, (n, _) in enumerate(CASES)])
-def test_optimizer_matches_torch(name, kw):
+def test_optimizer_matches_torch(path, name, kw):
     zm, tm = make_pair()
     train(
         zm,
@@ -191,9 +191,21 @@ def test_clip_grad_norm_and_value_match_torch():
 
 
 @pytest.mark.parametrize(
-    "name,kw", [("Adam", dict(lr=0.01, weight_decay=0.1)), ("AdamW", dict(lr=0.01))]
+    "name,kw",
+    [
+        ("Adam", dict(lr=0.01, weight_decay=0.1)),
+        ("AdamW", dict(lr=0.01)),
+        ("AdamW", dict(lr=0.01, weight_decay=0.3, betas=(0.8, 0.95), eps=1e-6)),
+        ("Adam", dict(lr=0.01, maximize=True)),
+    ],
 )
-def test_adam_float32_in_place_path_matches_torch(name, kw):
+@pytest.mark.parametrize("threads", ["serial", "parallel"])
+def test_adam_float32_in_place_path_matches_torch(path, monkeypatch, threads, name, kw):
+    """The fused Adam step (numba; one thread, or all cores for large tensors) and the NumPy
+    path, in float32, against PyTorch."""
+    from zerograd.ops import _jit
+
+    monkeypatch.setattr(_jit, "ADAM_PARALLEL", 0 if threads == "parallel" else 1 << 40)
     rng = np.random.default_rng(0)
     w = rng.standard_normal((64, 32)).astype(np.float32)
     zp, tp = nn.Parameter(w.copy()), torch.nn.Parameter(torch.from_numpy(w.copy()))

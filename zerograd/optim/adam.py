@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 from zerograd import backend
+from zerograd.ops import _jit
 from zerograd.optim.optimizer import Optimizer
 
 
@@ -53,12 +54,15 @@ class Adam(Optimizer):
         step_size, bc2_sqrt = lr / (1 - b1**t), math.sqrt(1 - b2**t)
         if group["maximize"]:
             g = -g
-        if wd and self.decoupled:
-            p.data *= 1 - lr * wd
-        elif wd:
+        if wd and not self.decoupled:
             g = g + wd * p.data
-        # in place on one scratch buffer: the moments, then the step (a numba kernel of this loop
-        # was slower: it does not vectorise sqrt and division, and its threads meet BLAS's)
+        decay = 1 - lr * wd if wd and self.decoupled else 1.0
+        if not group["amsgrad"] and _jit.adam_usable(p.data, g, m, v):  # one fused pass
+            _jit.adam_step(p.data, g, m, v, b1, b2, step_size, bc2_sqrt, group["eps"], decay)
+            return
+        if decay != 1.0:
+            p.data *= decay
+        # in place on one scratch buffer: the moments, then the step
         tmp = g * (1 - b1)
         m *= b1
         m += tmp
