@@ -45,7 +45,7 @@ def _run(kind, kwargs, dtype, with_state):
 @pytest.mark.parametrize("with_state", [False, True])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
-def test_recurrent_vs_torch(case, dtype, with_state):
+def test_recurrent_vs_torch(path, case, dtype, with_state):
     _, kwargs, kind = case
     zm, tm, zin, tin, (zy, zstate), (ty, tstate) = _run(kind, kwargs, dtype, with_state)
     t = tol(dtype)
@@ -82,7 +82,7 @@ def test_recurrent_vs_torch(case, dtype, with_state):
 
 
 @pytest.mark.parametrize("kind", ["RNN", "LSTM", "GRU"])
-def test_recurrent_gradcheck(kind):
+def test_recurrent_gradcheck(path, kind):
     m = getattr(nn, kind)(2, 3).double()
     x = zg.randn(4, 2, 2, dtype="float64", requires_grad=True)
     params = list(m.parameters())

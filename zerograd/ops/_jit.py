@@ -407,6 +407,67 @@ if numba is not None:
 
     _adam_serial, _adam_parallel = _make_adam(jit_nogil), _make_adam(jit)
 
+    def _make_lstm(exp, ftype):
+        """LSTM cell kernels (serial: one step is small, and the steps are sequential) for one
+        float type, given its exp for arguments <= 0: sigmoid and tanh from exp(-|a|)."""
+
+        one, two = ftype(1), ftype(2)  # constants of the array's type: no float64 promotion
+
+        @jit_serial
+        def sigmoid(z):
+            e = exp(-abs(z))
+            return one / (one + e) if z >= 0 else e / (one + e)
+
+        @jit_serial
+        def tanh(z):
+            e = exp(-two * abs(z))
+            t = (one - e) / (one + e)
+            return t if z >= 0 else -t
+
+        @jit_nogil
+        def forward(a, xw, c_prev, c, tc, h):
+            """a (B, 4H): h_prev W_hh^T on entry, the gates (i, f, g, o) on exit; then
+            c = f c_prev + i g, tc = tanh(c), h = o tc."""
+            B, G = a.shape
+            H = G // 4
+            for b in range(B):
+                ab, xb = a[b], xw[b]
+                for j in range(2 * H):
+                    ab[j] = sigmoid(ab[j] + xb[j])
+                for j in range(2 * H, 3 * H):
+                    ab[j] = tanh(ab[j] + xb[j])
+                for j in range(3 * H, G):
+                    ab[j] = sigmoid(ab[j] + xb[j])
+                for j in range(H):
+                    cj = ab[H + j] * c_prev[b, j] + ab[j] * ab[2 * H + j]
+                    c[b, j] = cj
+                    t = tanh(cj)
+                    tc[b, j] = t
+                    h[b, j] = ab[3 * H + j] * t
+
+        @jit_nogil
+        def backward(dh, gt, dc, s, tc, c_prev, da):
+            """One step back: dh + gt is the gradient of h; dc (in place) that of c, passed on
+            to c_prev; da (B, 4H) that of the gates' pre-activations."""
+            B, G = s.shape
+            H = G // 4
+            for b in range(B):
+                for j in range(H):
+                    i, f, g, o = s[b, j], s[b, H + j], s[b, 2 * H + j], s[b, 3 * H + j]
+                    t = tc[b, j]
+                    d = dh[b, j] + gt[b, j]
+                    dcj = dc[b, j] + d * o * (one - t * t)
+                    da[b, j] = dcj * g * (i * (one - i))
+                    da[b, H + j] = dcj * c_prev[b, j] * (f * (one - f))
+                    da[b, 2 * H + j] = dcj * i * (one - g * g)
+                    da[b, 3 * H + j] = d * t * (o * (one - o))
+                    dc[b, j] = dcj * f
+
+        return forward, backward
+
+    _lstm_f32 = _make_lstm(_exp32_neg, np.float32)
+    _lstm_f64 = _make_lstm(_exp_neg, np.float64)
+
 
 def erf(x: np.ndarray) -> np.ndarray:
     flat = np.ascontiguousarray(x).reshape(-1)
@@ -635,3 +696,17 @@ def adam_step(p, g, m, v, b1, b2, step_size, bc2_sqrt, eps, decay=1.0) -> None:
     step = _adam_parallel if p.size >= ADAM_PARALLEL else _adam_serial
     flat = [a.reshape(-1) for a in (p, g, m, v)]
     step(*flat, t(b1), t(1 - b1), t(b2), t(1 - b2), t(step_size), t(bc2_sqrt), t(eps), t(decay))
+
+
+def serial_usable(*arrays) -> bool:
+    """The serial kernels may run: NumPy float32/float64 arrays of one dtype (any size: no
+    threads to start)."""
+    if not ENABLED:
+        return False
+    d = arrays[0].dtype
+    return d in _FLOATS and all(type(a) is np.ndarray and a.dtype == d for a in arrays)
+
+
+def lstm_kernels(dtype):
+    """(forward, backward) LSTM cell kernels for a float dtype (see ``_make_lstm``)."""
+    return _lstm_f32 if dtype == np.float32 else _lstm_f64

@@ -11,6 +11,7 @@ import numpy as np
 
 from zerograd import backend
 from zerograd.autograd import Function
+from zerograd.ops import _jit
 from zerograd.ops.conv import _no_double_backward
 from zerograd.tensor import Tensor
 
@@ -69,6 +70,13 @@ class RecurrentLayer(Function):
         cs = xp.empty((T + 1, B, H), dtype=xw.dtype)
         tcs = xp.empty((T, B, H), dtype=xw.dtype)
         cs[0] = c0
+        if _jit.serial_usable(xw, hs, cs, W_hh):  # each step: the GEMM, then one kernel pass
+            cell = _jit.lstm_kernels(xw.dtype)[0]
+            for t in range(T):
+                xp.matmul(hs[t], W_hhT, out=gates[t])
+                cell(gates[t], xw[t], cs[t], cs[t + 1], tcs[t], hs[t + 1])
+            self.gates, self.cs, self.tcs = gates, cs, tcs
+            return
         scale = xp.ones(G, dtype=xw.dtype)
         scale[2 * H : 3 * H] = 2  # the g gate: tanh through the sigmoid of 2a
         with np.errstate(over="ignore"):  # exp(-a) = inf for very negative a gives sigmoid 0
@@ -112,7 +120,14 @@ class RecurrentLayer(Function):
         # products (all steps), where a GEMM per step would run on small matrices
         dhh_all = da_all if mode != "gru" else xp.empty_like(da_all)
         db_hh = None
-        for t in range(T - 1, -1, -1):
+        step = None
+        if mode == "lstm" and _jit.serial_usable(g, dc, self.gates, self.cs, W_hh):
+            step = _jit.lstm_kernels(x.dtype)[1]
+            gc = xp.ascontiguousarray(g)
+            for t in range(T - 1, -1, -1):  # each step: one kernel pass, then the GEMM
+                step(dh, gc[t], dc, self.gates[t], self.tcs[t], self.cs[t], da_all[t])
+                dh = da_all[t] @ W_hh
+        for t in range(T - 1, -1, -1) if step is None else ():
             dh = dh + g[t]
             h_prev = hs[t]
             if mode == "lstm":
