@@ -241,3 +241,21 @@ def test_leaf_gradients_never_share_memory():
     (d * 3).sum().backward()  # a broadcast view: copied
     d.grad.data[0, 0] = 7
     assert d.grad.numpy()[1, 1] == 3
+
+
+def test_lifted_scalars_are_reused_per_type_and_dtype_and_keep_signed_zero():
+    x32 = zg.tensor(np.array([1.0, -2.0], np.float32))
+    x64 = zg.tensor(np.array([1.0, -2.0]))
+    xi = zg.tensor(np.array([1, 2]))
+    assert (x32 * 0.5).dtype == np.float32 and (x64 * 0.5).dtype == np.float64
+    assert (xi * 1.5).dtype == zg.get_default_dtype()  # a float scalar makes ints float
+    assert (xi + True).dtype == xi.dtype and (zg.tensor([True, False]) + 1).numpy().tolist() == [
+        2,
+        1,
+    ]
+    np.testing.assert_array_equal(np.signbit((x32 * -0.0).numpy()), [True, False])
+    np.testing.assert_array_equal(np.signbit((x32 * 0.0).numpy()), [False, True])
+    a, b = zg.tensor(np.ones(3), requires_grad=True), zg.tensor(np.ones(3), requires_grad=True)
+    (a * 3.0 + b * 3.0).sum().backward()  # one cached constant in two places of one graph
+    np.testing.assert_array_equal(a.grad.numpy(), [3.0, 3.0, 3.0])
+    np.testing.assert_array_equal(b.grad.numpy(), [3.0, 3.0, 3.0])

@@ -45,6 +45,8 @@ class Sub(Function):
         return a - b
 
     def backward(self, gy):
+        if not is_grad_enabled():  # arrays: no graph of the backward to record
+            return gy, (Tensor._make(-gy.data) if self.inputs[1].requires_grad else None)
         return gy, -gy
 
 
@@ -55,6 +57,12 @@ class Mul(Function):
     def backward(self, gy):
         a, b = self.inputs
         ga, gb = self.needs_grad
+        if not is_grad_enabled():
+            g = gy.data
+            return (
+                Tensor._make(g * b.data) if ga else None,
+                Tensor._make(g * a.data) if gb else None,
+            )
         return (gy * b if ga else None), (gy * a if gb else None)
 
 
@@ -73,7 +81,7 @@ class Neg(Function):
         return -x
 
     def backward(self, gy):
-        return -gy
+        return Tensor._make(-gy.data) if not is_grad_enabled() else -gy
 
 
 class PowScalar(Function):
@@ -149,6 +157,8 @@ class Exp(Function):
         return self.xp.exp(x)
 
     def backward(self, gy):
+        if not is_grad_enabled():
+            return Tensor._make(gy.data * self.output.data)
         return gy * self.output
 
 
@@ -199,6 +209,9 @@ class Tanh(Function):
 
     def backward(self, gy):
         y = self.output
+        if not is_grad_enabled():
+            y = y.data
+            return Tensor._make(gy.data * (1 - y * y))
         return gy * (1 - y * y)
 
 
@@ -210,6 +223,9 @@ class Sigmoid(Function):
 
     def backward(self, gy):
         y = self.output
+        if not is_grad_enabled():
+            y = y.data
+            return Tensor._make(gy.data * (y * (1 - y)))
         return gy * y * (1 - y)
 
 
