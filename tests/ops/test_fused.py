@@ -303,3 +303,14 @@ def test_blas_thread_timeout_in_a_fresh_process():
         assert out.stdout.split() == ["True", "20"]
     else:
         assert out.stdout.split()[0] == "False"
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_linear_bias_add_both_paths(path, dtype):
+    """Linear's bias add (a numba pass when large; here on any size) and its gradients."""
+    check_against_torch(
+        F.linear, TF.linear, [_x((3, 5, 7), dtype), _x((6, 7), dtype), _x(6, dtype)], dtype
+    )
+    x = _x((4, 7), np.float32)
+    y = F.linear(zg.tensor(x), zg.tensor(_x((6, 7), np.float32)), zg.tensor(_x(6, np.float64)))
+    assert y.dtype == np.float32  # a float64 bias takes the NumPy path, as before

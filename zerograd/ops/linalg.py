@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from zerograd import backend
 from zerograd.autograd import Function, is_grad_enabled
+from zerograd.ops import _jit
 from zerograd.ops.elementwise import binary_operands
 from zerograd.tensor import Tensor
 
@@ -60,7 +61,10 @@ class Linear(Function):
         # 2-D GEMM: NumPy's batched matmul with a transposed operand misses BLAS and is ~50x slower
         y = x.reshape(-1, x.shape[-1]) @ W.T
         if b is not None:
-            y += b
+            if _jit.usable(y, b) and b.dtype == y.dtype:  # the bias add on all cores
+                _jit.bias_act(y, b, False)
+            else:
+                y += b
         return y.reshape(*x.shape[:-1], W.shape[0])
 
     def backward(self, gy):
