@@ -54,6 +54,9 @@ def matmul(a, b) -> Tensor:
     return MatMul.apply(a, b)
 
 
+LINEAR_BIAS_KERNEL = 1 << 19  # output elements from which Linear's bias add is a numba pass
+
+
 class Linear(Function):
     """x @ W.T + b in one op (one GEMM each way, no separate transpose, add and sum-to)."""
 
@@ -61,7 +64,9 @@ class Linear(Function):
         # 2-D GEMM: NumPy's batched matmul with a transposed operand misses BLAS and is ~50x slower
         y = x.reshape(-1, x.shape[-1]) @ W.T
         if b is not None:
-            if _jit.usable(y, b) and b.dtype == y.dtype:  # the bias add on all cores
+            # the bias add on all cores, for large outputs only: on small ones starting the
+            # threads, next to BLAS threads still spinning after the product, costs more
+            if y.size >= LINEAR_BIAS_KERNEL and _jit.usable(y, b) and b.dtype == y.dtype:
                 _jit.bias_act(y, b, False)
             else:
                 y += b
