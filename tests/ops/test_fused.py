@@ -317,3 +317,18 @@ def test_linear_bias_add_both_paths(path, monkeypatch, dtype):
     x = _x((4, 7), np.float32)
     y = F.linear(zg.tensor(x), zg.tensor(_x((6, 7), np.float32)), zg.tensor(_x(6, np.float64)))
     assert y.dtype == np.float32  # a float64 bias takes the NumPy path, as before
+
+
+@needs_numba
+def test_serial_and_parallel_kernels_are_separate_functions():
+    """numba's disk cache keys a kernel by its code and closure, not by ``parallel``: a serial and
+    a parallel kernel made from one function would share machine code (a parallel kernel run on
+    the attention's worker threads crashes numba's workqueue layer)."""
+    pairs = [
+        (_jit._adam_serial, _jit._adam_parallel),
+        (_jit._softmax_block_f32, _jit._softmax_f32),
+        (_jit._softmax_block_f64, _jit._softmax_f64),
+    ]
+    for serial, parallel in pairs:
+        assert serial.py_func.__code__ is not parallel.py_func.__code__
+        assert not serial.targetoptions.get("parallel") and parallel.targetoptions.get("parallel")

@@ -258,36 +258,25 @@ if numba is not None:
             for c in range(n):
                 orow[c] *= inv
 
-        @jit
-        def parallel(x, bias, scale, out):
-            d0, d1, d2, n = x.shape
+        @jit_serial
+        def row_at(x, bias, r, sc, out):  # row r of the 4-D x, with its row of the bias
+            d1, d2 = x.shape[1], x.shape[2]
+            i, j, k = r // (d1 * d2), (r // d2) % d1, r % d2
             b0, b1, b2 = bias.shape[0] > 1, bias.shape[1] > 1, bias.shape[2] > 1
-            sc = ftype(scale)
-            for r in numba.prange(d0 * d1 * d2):
-                i = r // (d1 * d2)
-                j = (r // d2) % d1
-                k = r % d2
-                row(
-                    x[i, j, k],
-                    bias[i if b0 else 0, j if b1 else 0, k if b2 else 0],
-                    sc,
-                    out[i, j, k],
-                )
+            row(x[i, j, k], bias[i if b0 else 0, j if b1 else 0, k if b2 else 0], sc, out[i, j, k])
+
+        # Two functions, not one decorated twice: numba's disk cache keys a function by its code
+        # and closure, not by `parallel`, so one would load the other's machine code (a parallel
+        # kernel on a worker thread then crashes the workqueue layer).
+        @jit
+        def parallel(x, bias, scale, out):  # on all cores
+            for r in numba.prange(x.shape[0] * x.shape[1] * x.shape[2]):
+                row_at(x, bias, r, ftype(scale), out)
 
         @jit_nogil
-        def serial(x, bias, scale, out):  # for one block of attention, on a worker thread
-            d0, d1, d2, n = x.shape
-            b0, b1, b2 = bias.shape[0] > 1, bias.shape[1] > 1, bias.shape[2] > 1
-            sc = ftype(scale)
-            for i in range(d0):
-                for j in range(d1):
-                    for k in range(d2):
-                        row(
-                            x[i, j, k],
-                            bias[i if b0 else 0, j if b1 else 0, k if b2 else 0],
-                            sc,
-                            out[i, j, k],
-                        )
+        def serial(x, bias, scale, out):  # one block of attention, on a worker thread
+            for r in range(x.shape[0] * x.shape[1] * x.shape[2]):
+                row_at(x, bias, r, ftype(scale), out)
 
         return parallel, serial
 
@@ -389,23 +378,28 @@ if numba is not None:
                                 gx[s, h, w, k] += g[s, oh, ow, k] if hit > 0 else 0
                                 found[k] += hit
 
-    def _make_adam(decorator):
-        @decorator
-        def step(p, g, m, v, b1, c1, b2, c2, step_size, bc2_sqrt, eps, decay):
-            """One Adam/AdamW step in place over flat arrays, in their dtype, in the order of the
-            NumPy path: m = b1 m + c1 g, v = b2 v + c2 g^2,
-            p = decay p - step_size m / (sqrt(v) / bc2_sqrt + eps)."""
-            for i in numba.prange(p.size):
-                gi = g[i]
-                mi = m[i] * b1 + gi * c1
-                vi = v[i] * b2 + (gi * gi) * c2
-                m[i] = mi
-                v[i] = vi
-                p[i] = p[i] * decay - (mi / (np.sqrt(vi) / bc2_sqrt + eps)) * step_size
+    @jit_serial
+    def _adam_at(i, p, g, m, v, b1, c1, b2, c2, step_size, bc2_sqrt, eps, decay):
+        """One element of an Adam/AdamW step, in the arrays' dtype and in the order of the NumPy
+        path: m = b1 m + c1 g, v = b2 v + c2 g^2,
+        p = decay p - step_size m / (sqrt(v) / bc2_sqrt + eps)."""
+        gi = g[i]
+        mi = m[i] * b1 + gi * c1
+        vi = v[i] * b2 + (gi * gi) * c2
+        m[i] = mi
+        v[i] = vi
+        p[i] = p[i] * decay - (mi / (np.sqrt(vi) / bc2_sqrt + eps)) * step_size
 
-        return step
+    # two functions, not one decorated twice (see the softmax kernels: numba's cache)
+    @jit_nogil
+    def _adam_serial(p, g, m, v, b1, c1, b2, c2, step_size, bc2_sqrt, eps, decay):
+        for i in range(p.size):
+            _adam_at(i, p, g, m, v, b1, c1, b2, c2, step_size, bc2_sqrt, eps, decay)
 
-    _adam_serial, _adam_parallel = _make_adam(jit_nogil), _make_adam(jit)
+    @jit
+    def _adam_parallel(p, g, m, v, b1, c1, b2, c2, step_size, bc2_sqrt, eps, decay):
+        for i in numba.prange(p.size):
+            _adam_at(i, p, g, m, v, b1, c1, b2, c2, step_size, bc2_sqrt, eps, decay)
 
     def _make_lstm(exp, ftype):
         """LSTM cell kernels (serial: one step is small, and the steps are sequential) for one
