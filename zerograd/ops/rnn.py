@@ -59,9 +59,11 @@ class RecurrentLayer(Function):
         return out
 
     def _lstm_forward(self, xw, hs, c0, W_hh):
-        """The LSTM time loop on preallocated buffers. Gate activations by one exp pass over all
-        four gates: sigmoid(a) = 1 / (1 + exp(-a)), tanh(a) = 2 sigmoid(2a) - 1 (NumPy's exp is
-        vectorised, its tanh is not); gates (i, f, g, o), cells and tanh(cells) are kept for BPTT."""
+        """The LSTM time loop on preallocated buffers; gates (i, f, g, o), cells and tanh(cells)
+        are kept for BPTT. With numba, each step's GEMM is followed by one kernel pass over the
+        cell. Without, the gate activations take one exp pass over all four gates:
+        sigmoid(a) = 1 / (1 + exp(-a)), tanh(a) = 2 sigmoid(2a) - 1 (NumPy's exp is vectorised,
+        its tanh is not)."""
         xp = self.xp
         T, B, G = xw.shape
         H = G // 4
@@ -75,32 +77,31 @@ class RecurrentLayer(Function):
             for t in range(T):
                 xp.matmul(hs[t], W_hhT, out=gates[t])
                 cell(gates[t], xw[t], cs[t], cs[t + 1], tcs[t], hs[t + 1])
-            self.gates, self.cs, self.tcs = gates, cs, tcs
-            return
-        scale = xp.ones(G, dtype=xw.dtype)
-        scale[2 * H : 3 * H] = 2  # the g gate: tanh through the sigmoid of 2a
-        with np.errstate(over="ignore"):  # exp(-a) = inf for very negative a gives sigmoid 0
-            for t in range(T):
-                a = gates[t]
-                xp.matmul(hs[t], W_hhT, out=a)
-                a += xw[t]
-                a *= -scale
-                xp.exp(a, out=a)
-                a += 1
-                xp.reciprocal(a, out=a)  # sigmoid of all four (g: of 2a)
-                i, f, g, o = a[:, :H], a[:, H : 2 * H], a[:, 2 * H : 3 * H], a[:, 3 * H :]
-                g *= 2
-                g -= 1  # tanh
-                c = cs[t + 1]
-                xp.multiply(f, cs[t], out=c)
-                c += i * g
-                tc = tcs[t]
-                xp.multiply(c, -2, out=tc)
-                xp.exp(tc, out=tc)
-                tc += 1
-                xp.divide(2, tc, out=tc)
-                tc -= 1  # tanh(c)
-                xp.multiply(o, tc, out=hs[t + 1])
+        else:
+            scale = xp.ones(G, dtype=xw.dtype)
+            scale[2 * H : 3 * H] = 2  # the g gate: tanh through the sigmoid of 2a
+            with np.errstate(over="ignore"):  # exp(-a) = inf for very negative a gives sigmoid 0
+                for t in range(T):
+                    a = gates[t]
+                    xp.matmul(hs[t], W_hhT, out=a)
+                    a += xw[t]
+                    a *= -scale
+                    xp.exp(a, out=a)
+                    a += 1
+                    xp.reciprocal(a, out=a)  # sigmoid of all four (g: of 2a)
+                    i, f, g, o = a[:, :H], a[:, H : 2 * H], a[:, 2 * H : 3 * H], a[:, 3 * H :]
+                    g *= 2
+                    g -= 1  # tanh
+                    c = cs[t + 1]
+                    xp.multiply(f, cs[t], out=c)
+                    c += i * g
+                    tc = tcs[t]
+                    xp.multiply(c, -2, out=tc)
+                    xp.exp(tc, out=tc)
+                    tc += 1
+                    xp.divide(2, tc, out=tc)
+                    tc -= 1  # tanh(c)
+                    xp.multiply(o, tc, out=hs[t + 1])
         self.gates, self.cs, self.tcs = gates, cs, tcs
 
     def backward(self, gy):
@@ -120,48 +121,48 @@ class RecurrentLayer(Function):
         # products (all steps), where a GEMM per step would run on small matrices
         dhh_all = da_all if mode != "gru" else xp.empty_like(da_all)
         db_hh = None
-        step = None
         if mode == "lstm" and _jit.serial_usable(g, dc, self.gates, self.cs, W_hh):
             step = _jit.lstm_kernels(x.dtype)[1]
             gc = xp.ascontiguousarray(g)
             for t in range(T - 1, -1, -1):  # each step: one kernel pass, then the GEMM
                 step(dh, gc[t], dc, self.gates[t], self.tcs[t], self.cs[t], da_all[t])
                 dh = da_all[t] @ W_hh
-        for t in range(T - 1, -1, -1) if step is None else ():
-            dh = dh + g[t]
-            h_prev = hs[t]
-            if mode == "lstm":
-                s = self.gates[t]
-                i, f, gg, o = s[:, :H], s[:, H : 2 * H], s[:, 2 * H : 3 * H], s[:, 3 * H :]
-                tc = self.tcs[t]
-                dc += dh * o * (1 - tc * tc)
-                da = da_all[t]
-                xp.multiply(dc, gg, out=da[:, :H])
-                xp.multiply(dc, self.cs[t], out=da[:, H : 2 * H])
-                xp.multiply(dc, i, out=da[:, 2 * H : 3 * H])
-                xp.multiply(dh, tc, out=da[:, 3 * H :])
-                deriv = s * (1 - s)  # sigmoid' of i, f, o; the g column is replaced by tanh'
-                xp.multiply(gg, gg, out=deriv[:, 2 * H : 3 * H])
-                xp.subtract(1, deriv[:, 2 * H : 3 * H], out=deriv[:, 2 * H : 3 * H])
-                da *= deriv
-                dc *= f
-                dh = da @ W_hh
-            elif mode == "gru":
-                r, z, n, hh_n = self.cache[t]
-                dn = dh * (1 - z) * (1 - n * n)
-                dr = dn * hh_n * r * (1 - r)
-                dz = dh * (h_prev - n) * z * (1 - z)
-                da = da_all[t]
-                da[:, :H], da[:, H : 2 * H], da[:, 2 * H :] = dr, dz, dn
-                dhh = dhh_all[t]
-                dhh[:, :H], dhh[:, H : 2 * H] = dr, dz
-                xp.multiply(dn, r, out=dhh[:, 2 * H :])
-                dh = dh * z + dhh @ W_hh
-            else:
-                h = hs[t + 1]
-                da = dh * (1 - h * h) if mode == "rnn_tanh" else dh * (h > 0)
-                da_all[t] = da
-                dh = da @ W_hh
+        else:
+            for t in range(T - 1, -1, -1):
+                dh = dh + g[t]
+                h_prev = hs[t]
+                if mode == "lstm":
+                    s = self.gates[t]
+                    i, f, gg, o = s[:, :H], s[:, H : 2 * H], s[:, 2 * H : 3 * H], s[:, 3 * H :]
+                    tc = self.tcs[t]
+                    dc += dh * o * (1 - tc * tc)
+                    da = da_all[t]
+                    xp.multiply(dc, gg, out=da[:, :H])
+                    xp.multiply(dc, self.cs[t], out=da[:, H : 2 * H])
+                    xp.multiply(dc, i, out=da[:, 2 * H : 3 * H])
+                    xp.multiply(dh, tc, out=da[:, 3 * H :])
+                    deriv = s * (1 - s)  # sigmoid' of i, f, o; the g column is replaced by tanh'
+                    xp.multiply(gg, gg, out=deriv[:, 2 * H : 3 * H])
+                    xp.subtract(1, deriv[:, 2 * H : 3 * H], out=deriv[:, 2 * H : 3 * H])
+                    da *= deriv
+                    dc *= f
+                    dh = da @ W_hh
+                elif mode == "gru":
+                    r, z, n, hh_n = self.cache[t]
+                    dn = dh * (1 - z) * (1 - n * n)
+                    dr = dn * hh_n * r * (1 - r)
+                    dz = dh * (h_prev - n) * z * (1 - z)
+                    da = da_all[t]
+                    da[:, :H], da[:, H : 2 * H], da[:, 2 * H :] = dr, dz, dn
+                    dhh = dhh_all[t]
+                    dhh[:, :H], dhh[:, H : 2 * H] = dr, dz
+                    xp.multiply(dn, r, out=dhh[:, 2 * H :])
+                    dh = dh * z + dhh @ W_hh
+                else:
+                    h = hs[t + 1]
+                    da = dh * (1 - h * h) if mode == "rnn_tanh" else dh * (h > 0)
+                    da_all[t] = da
+                    dh = da @ W_hh
         dW_hh = dhh_all.reshape(T * B, -1).T @ hs[:T].reshape(T * B, -1)
         if mode == "gru":
             db_hh = backend.sum_axes(xp, dhh_all.reshape(T * B, -1), (0,))
