@@ -131,6 +131,27 @@ class Function:
 _scalars: dict = {}  # (type, value, dtype, array module) -> constant Tensor, reused: never written
 
 
+def _scalar(x, ref: Tensor) -> Tensor:
+    """A Python bool/int/float as a constant Tensor that does not up-cast ``ref``."""
+    dtype = ref.data.dtype
+    if isinstance(x, float) and dtype.kind != "f":
+        dtype = backend.get_default_dtype()
+    elif not isinstance(x, bool) and isinstance(x, int) and dtype.kind == "b":
+        dtype = backend.int64
+    xp = backend.namespace(ref.data)
+    # the type in the key: 1, 1.0 and True are equal keys otherwise; zeros are not cached, as 0.0
+    # and -0.0 are equal keys too
+    key = (type(x), x, dtype, xp)
+    t = _scalars.get(key) if x != 0 else None
+    if t is None:
+        t = Tensor._make(xp.asarray(x, dtype=dtype))
+        if x != 0:
+            if len(_scalars) >= 1024:  # many distinct values (a schedule's): start again
+                _scalars.clear()
+            _scalars[key] = t
+    return t
+
+
 def _lift(inputs) -> tuple:
     """Turn Python scalars and arrays into Tensors that do not up-cast the Tensor operands."""
     ref = next((x for x in inputs if isinstance(x, Tensor)), None)
@@ -139,23 +160,7 @@ def _lift(inputs) -> tuple:
         if isinstance(x, Tensor):
             out.append(x)
         elif ref is not None and isinstance(x, (bool, int, float)):
-            dtype = ref.data.dtype
-            if isinstance(x, float) and dtype.kind != "f":
-                dtype = backend.get_default_dtype()
-            elif not isinstance(x, bool) and isinstance(x, int) and dtype.kind == "b":
-                dtype = backend.int64
-            xp = backend.namespace(ref.data)
-            # the type in the key: 1, 1.0 and True are equal keys otherwise; zeros are not
-            # cached, as 0.0 and -0.0 are equal keys too
-            key = (type(x), x, dtype, xp)
-            t = _scalars.get(key) if x != 0 else None
-            if t is None:
-                t = Tensor._make(xp.asarray(x, dtype=dtype))
-                if x != 0:
-                    if len(_scalars) >= 1024:  # many distinct values (a schedule's): start again
-                        _scalars.clear()
-                    _scalars[key] = t
-            out.append(t)
+            out.append(_scalar(x, ref))
         else:
             out.append(Tensor(x, device=ref.device if ref is not None else None))
     return tuple(out)

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 from zerograd import backend
-from zerograd.autograd import Function, _lift, is_grad_enabled
+from zerograd.autograd import Function, _lift, _scalar, is_grad_enabled
 from zerograd.tensor import Tensor
+
+_NUMBERS = (bool, int, float)
 
 
 def binary_operands(a, b) -> tuple[Tensor, Tensor]:
     """Two Tensors of one dtype: scalars take the tensor's dtype, floats win over ints (as PyTorch)."""
-    if not (isinstance(a, Tensor) and isinstance(b, Tensor)):
-        a, b = _lift((a, b))
+    if not isinstance(b, Tensor):  # the common cases first: tensor op Python number
+        b = _scalar(b, a) if isinstance(a, Tensor) and type(b) in _NUMBERS else _lift((a, b))[1]
+    if not isinstance(a, Tensor):
+        a = _scalar(a, b) if type(a) in _NUMBERS else _lift((a, b))[0]
     if a.dtype != b.dtype:
         dt = backend.result_type(a.dtype, b.dtype)
         a, b = (a if a.dtype == dt else cast(a, dt)), (b if b.dtype == dt else cast(b, dt))
