@@ -621,12 +621,18 @@ def softmax_grad(p: np.ndarray, g: np.ndarray, scale: float = 1.0) -> np.ndarray
     return out
 
 
+def _affine(a, x: np.ndarray, fill: float) -> np.ndarray:
+    """A layer norm's weight or bias as a contiguous row in x's dtype (``fill`` when absent)."""
+    n = x.shape[-1]
+    if a is None:
+        return np.full(n, fill, x.dtype)
+    return np.ascontiguousarray(a, dtype=x.dtype).reshape(n)
+
+
 def layer_norm(x: np.ndarray, w, b, eps: float) -> np.ndarray:
     """Layer norm over the last axis, row by row (the backward recomputes the statistics)."""
     xr = _rows(x)
-    n = x.shape[-1]
-    w = np.ones(n, x.dtype) if w is None else np.ascontiguousarray(w, dtype=x.dtype).reshape(n)
-    b = np.zeros(n, x.dtype) if b is None else np.ascontiguousarray(b, dtype=x.dtype).reshape(n)
+    w, b = _affine(w, x, 1), _affine(b, x, 0)
     out = np.empty(xr.shape, dtype=x.dtype)
     _layer_norm_rows(xr, w, b, float(eps), out)
     return out.reshape(x.shape)
@@ -636,8 +642,7 @@ def layer_norm_grad(x: np.ndarray, g: np.ndarray, w, eps: float):
     """Gradients of row-wise layer norm: (gx, gw, gb) with gw, gb summed over all rows."""
     xr = _rows(x)
     gr = _rows(np.broadcast_to(g, x.shape).astype(x.dtype, copy=False))
-    n = x.shape[-1]
-    w = np.ones(n, x.dtype) if w is None else np.ascontiguousarray(w, dtype=x.dtype).reshape(n)
+    w = _affine(w, x, 1)
     gx = np.empty(xr.shape, dtype=x.dtype)
     gxhat = np.empty(xr.shape, dtype=x.dtype)
     _layer_norm_grad_rows(xr, gr, w, float(eps), gx, gxhat)
@@ -672,16 +677,6 @@ def max_pool_grad_nhwc(x, y, g, kernel, stride, dilation) -> np.ndarray:
 ADAM_PARALLEL = 1 << 20  # elements from which the Adam step runs on all cores
 
 
-def adam_usable(*arrays) -> bool:
-    """The fused Adam step may run: C-contiguous float32/float64 NumPy arrays of one dtype."""
-    if not ENABLED:
-        return False
-    d = arrays[0].dtype
-    return all(
-        type(a) is np.ndarray and a.dtype == d and a.flags.c_contiguous for a in arrays
-    ) and (d in _FLOATS)
-
-
 def adam_step(p, g, m, v, b1, b2, step_size, bc2_sqrt, eps, decay=1.0) -> None:
     """In place on ``p``, ``m`` and ``v`` (see ``zerograd.optim.Adam.update``): one pass instead
     of eleven NumPy passes."""
@@ -691,13 +686,16 @@ def adam_step(p, g, m, v, b1, b2, step_size, bc2_sqrt, eps, decay=1.0) -> None:
     step(*flat, t(b1), t(1 - b1), t(b2), t(1 - b2), t(step_size), t(bc2_sqrt), t(eps), t(decay))
 
 
-def serial_usable(*arrays) -> bool:
-    """The serial kernels may run: NumPy float32/float64 arrays of one dtype (any size: no
-    threads to start)."""
+def serial_usable(*arrays, contiguous: bool = False) -> bool:
+    """The serial kernels (and the Adam step) may run: NumPy float32/float64 arrays of one dtype,
+    of any size (no threads to start); C-contiguous too when ``contiguous``."""
     if not ENABLED:
         return False
     d = arrays[0].dtype
-    return d in _FLOATS and all(type(a) is np.ndarray and a.dtype == d for a in arrays)
+    return d in _FLOATS and all(
+        type(a) is np.ndarray and a.dtype == d and (a.flags.c_contiguous or not contiguous)
+        for a in arrays
+    )
 
 
 def lstm_kernels(dtype):

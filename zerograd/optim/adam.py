@@ -57,7 +57,9 @@ class Adam(Optimizer):
         if wd and not self.decoupled:
             g = g + wd * p.data
         decay = 1 - lr * wd if wd and self.decoupled else 1.0
-        if not group["amsgrad"] and _jit.adam_usable(p.data, g, m, v):  # one fused pass
+        if not group["amsgrad"] and _jit.serial_usable(
+            p.data, g, m, v, contiguous=True
+        ):  # one fused pass
             _jit.adam_step(p.data, g, m, v, b1, b2, step_size, bc2_sqrt, group["eps"], decay)
             return
         if decay != 1.0:
