@@ -15,10 +15,10 @@ def _seed():
 def path(request, monkeypatch):
     """Run a test once with the fused kernels (numba, on arrays of any size) and once with the
     NumPy path."""
-    from zerograd.ops import _jit
+    from zerograd import kernels, tuning
 
-    if request.param == "jit" and _jit.numba is None:
+    if request.param == "jit" and kernels.numba is None:
         pytest.skip("numba is not installed")
-    monkeypatch.setattr(_jit, "MIN_SIZE", 0)
-    monkeypatch.setattr(_jit, "ENABLED", request.param == "jit")
+    monkeypatch.setattr(tuning, "KERNEL_MIN_SIZE", 0)
+    monkeypatch.setattr(kernels, "ENABLED", request.param == "jit")
     return request.param

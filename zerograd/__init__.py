@@ -2,7 +2,7 @@
 
 # Tensor first: tensor.py ends by importing the engine and the ops, which build on it.
 from zerograd.tensor import Tensor  # isort: skip
-from zerograd import autograd, backend, nn, optim, utils
+from zerograd import autograd, backend, nn, optim, tuning, utils
 from zerograd.autograd import enable_grad, is_grad_enabled, no_grad
 from zerograd.backend import (
     bool_,
@@ -15,6 +15,12 @@ from zerograd.backend import (
     set_default_dtype,
 )
 from zerograd.ops import *  # noqa: F403 - the functional API: zg.exp, zg.matmul, zg.zeros ...
+from zerograd.tuning import cpu_tuning, set_cpu_tuning
+
+# The process-wide settings made on import, for speed on CPUs: NumPy's OpenBLAS threads spin for
+# less time and numba gets its own thread pool (see zerograd.tuning). ZEROGRAD_CPU_TUNING=0 in the
+# environment skips it, zg.set_cpu_tuning(False) undoes it, zg.cpu_tuning() lists it.
+tuning._apply_on_import()
 
 __version__ = "0.1.0"
 

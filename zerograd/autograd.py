@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import weakref
 
-from zerograd import backend
+from zerograd import backend, tuning
 from zerograd.tensor import Tensor
 
 
@@ -66,19 +66,33 @@ class enable_grad(_GradMode):  # noqa: N801
 
 
 class Function:
-    """One differentiable op: ``forward`` on arrays, ``backward`` on Tensors.
+    """One differentiable op: ``forward`` on arrays, ``backward`` written once for two engines.
 
-    Subclasses implement ``forward(*arrays) -> array`` and ``backward(gy) -> grad or tuple``, one
-    gradient per input (``None`` for an input that needs none). Keyword arguments of ``apply`` become
-    attributes (``Sum.apply(x, axis=0)`` gives ``self.axis``). In ``backward``, ``self.inputs`` are
-    the input Tensors and ``self.output`` the output Tensor.
+    Subclasses implement ``forward(*arrays)``, returning an array or a tuple of arrays (an op with
+    several outputs), and ``backward(*gys)``, returning one gradient per input (``None`` for an input
+    that needs none). ``forward`` keeps what ``backward`` needs with ``save_for_backward``.
+    Keyword arguments of ``apply`` become attributes (``Sum.apply(x, axis=0)`` gives ``self.axis``);
+    subclasses declare them as class annotations.
+
+    ``backward`` is written with Python operators, array methods (``.sum(axis=)``, ``.reshape``,
+    ``.T``) and the functions of ``self.xp``, all of which Tensors have too. The engine runs it on
+    plain arrays (fast: nothing recorded), or, under ``create_graph=True``, with ``gy``, ``self.saved``
+    and ``self.xp`` swapped for Tensors and a Tensor namespace, so the same lines record a
+    differentiable graph of the backward. ``self.inputs`` (the input Tensors) is for shapes and dtypes.
+    A saved value that is neither an input nor an output (a mask, a log-sum-exp) is a constant then:
+    a backward that needs its derivative recomputes it from the inputs when ``self.recording``. An
+    op whose backward only runs on arrays sets ``differentiable_backward = False``.
     """
 
-    inputs: tuple
-    xp = None  # the array module of the inputs, set by apply
+    inputs: tuple  # the input Tensors, set when the call is recorded
+    saved: tuple = ()  # what forward kept: arrays (Tensors while the engine records the backward)
+    xp = None  # the inputs' array module (the Tensor namespace while the backward is recorded)
+    recording = False  # True while the engine records this backward (create_graph=True)
+    differentiable_backward = True
 
     @classmethod
-    def apply(cls, *inputs, **params) -> Tensor:
+    def apply(cls, *inputs, **params):
+        """Run the op on Tensors; record it when grad mode is on and an input requires grad."""
         fn = cls.__new__(cls)  # no __init__ call: this is the hot path of every op
         if params:
             fn.__dict__.update(params)
@@ -87,28 +101,63 @@ class Function:
                 inputs = _lift(inputs)
                 break
         arrays = [x.data for x in inputs]
-        xp = fn.xp = backend.namespace(arrays[0]) if arrays else backend.np
+        fn.xp = backend.namespace(arrays[0]) if arrays else backend.np
         try:
             y = fn.forward(*arrays)
         except (ValueError, TypeError, IndexError) as e:
             shapes = ", ".join(str(tuple(a.shape)) for a in arrays)
             raise type(e)(f"{cls.__name__}: {e} (input shapes {shapes})") from None
-        if type(y) is not backend.np.ndarray and not backend.is_device_array(y):
-            y = xp.asarray(y)  # NumPy returns scalars from 0-d results
-        out = Tensor._make(y)
+        if type(y) is tuple:
+            return fn._outputs(tuple(Tensor._make(fn._as_array(a)) for a in y), inputs)
+        out = Tensor._make(fn._as_array(y))
         if _grad_enabled:
             for x in inputs:
                 if x.requires_grad:
                     out.requires_grad = True
                     out.creator = fn
                     fn.inputs = inputs
-                    fn._out = weakref.ref(out)
+                    fn._outs = (weakref.ref(out),)
                     break
         return out
 
+    def _outputs(self, outs: tuple, inputs: tuple) -> tuple:
+        if _grad_enabled and any(x.requires_grad for x in inputs):
+            self.inputs = inputs
+            self._outs = tuple(weakref.ref(o) for o in outs)
+            for o in outs:
+                if o.dtype.kind in "fc":  # integer outputs (indices) carry no gradient
+                    o.requires_grad = True
+                    o.creator = self
+        return outs
+
+    @classmethod
+    def call(cls, *values, **params):
+        """The op inside a backward: on arrays it computes and returns an array (nothing to
+        record); when a value is a Tensor it is applied and recorded like any op."""
+        for v in values:
+            if isinstance(v, Tensor):
+                return cls.apply(*values, **params)
+        fn = cls.__new__(cls)
+        fn.__dict__.update(params)
+        fn.xp = backend.namespace(values[0])
+        return fn.forward(*values)
+
+    def _as_array(self, y):
+        if type(y) is backend.np.ndarray or backend.is_device_array(y):
+            return y
+        a = self.xp.asarray(y)  # NumPy returns scalars from 0-d results
+        if self.saved:  # keep what forward saved tied to the output
+            self.saved = tuple(a if s is y else s for s in self.saved)
+        return a
+
+    def save_for_backward(self, *values) -> None:
+        """Keep arrays for ``backward`` (an input's or the output's array: no copy is made)."""
+        self.saved = values
+
     @property
     def output(self) -> Tensor:
-        return self._out()
+        """The (first) output Tensor, while it is alive."""
+        return self._outs[0]()
 
     @property
     def needs_grad(self) -> tuple:
@@ -117,12 +166,12 @@ class Function:
     def forward(self, *xs):
         raise NotImplementedError
 
-    def backward(self, gy: Tensor):
+    def backward(self, *gys):
         raise NotImplementedError(f"{type(self).__name__} has no backward")
 
     def release(self) -> None:
         """Drop what backward needs; a later backward through this op raises ``GraphError``."""
-        self.__dict__ = {"inputs": self.inputs, "_freed": True}
+        self.__dict__ = {"inputs": self.inputs, "_outs": self._outs, "_freed": True}
 
     def __repr__(self):
         return f"<{type(self).__name__}>"
@@ -146,7 +195,7 @@ def _scalar(x, ref: Tensor) -> Tensor:
     if t is None:
         t = Tensor._make(xp.asarray(x, dtype=dtype))
         if x != 0:
-            if len(_scalars) >= 1024:  # many distinct values (a schedule's): start again
+            if len(_scalars) >= tuning.SCALAR_CACHE_SIZE:  # many distinct values: start again
                 _scalars.clear()
             _scalars[key] = t
     return t
@@ -170,26 +219,25 @@ def _lift(inputs) -> tuple:
 
 
 def _topological(root: Tensor) -> list:
-    """Tensors with a creator, ordered so each comes before the tensors it was computed from."""
-    order, seen, stack = [], set(), [(root, False)]
+    """The Functions behind ``root``, each before the Functions that computed its inputs."""
+    order, seen, stack = [], set(), [(root.creator, False)]
     while stack:
-        t, done = stack.pop()
+        fn, done = stack.pop()
         if done:
-            order.append(t)
+            order.append(fn)
             continue
-        if id(t) in seen or t.creator is None:
+        if id(fn) in seen:
             continue
-        seen.add(id(t))
-        stack.append((t, True))
-        fn = t.creator
+        seen.add(id(fn))
         if getattr(fn, "_freed", False):
             raise GraphError(
                 f"backward through {type(fn).__name__} a second time: its saved values were freed "
                 "by the first backward; pass retain_graph=True to the first call"
             )
+        stack.append((fn, True))
         for x in fn.inputs:
-            if x.creator is not None and id(x) not in seen:
-                stack.append((x, False))
+            if x.creator is not None and id(x.creator) not in seen:
+                stack.append((x.creator, False))
     order.reverse()
     return order
 
@@ -216,54 +264,106 @@ def _seed_grad(root: Tensor, grad, who: str) -> Tensor:
 def _run(root: Tensor, gy: Tensor, retain_graph: bool, create_graph: bool, wanted: dict | None):
     """Propagate ``gy`` from ``root`` to the leaves.
 
-    Gradients reach ``leaf.grad`` when ``wanted`` is None; otherwise only the tensors whose ids are
-    keys of ``wanted`` collect their gradient there, and no ``.grad`` is touched.
+    Without ``create_graph`` the gradients are plain arrays until they reach a leaf; with it they
+    are Tensors and every backward is recorded. Gradients reach ``leaf.grad`` when ``wanted`` is
+    None; otherwise only the tensors whose ids are keys of ``wanted`` collect theirs there, and no
+    ``.grad`` is touched.
     """
-    grads = {id(root): gy}
+    grads = {id(root): gy if create_graph else gy.data}
     handed = {id(gy.data)}  # arrays a leaf's .grad may not take over: the seed, those given out
     with enable_grad() if create_graph else no_grad():
-        for t in _topological(root):
-            gy = grads.pop(id(t), None)
-            if gy is None:
+        for fn in _topological(root):
+            outs = [o() for o in fn._outs]
+            gys = [None if o is None else grads.pop(id(o), None) for o in outs]
+            if all(g is None for g in gys):
                 continue
-            if wanted is not None and id(t) in wanted:
-                wanted[id(t)] = gy
-            fn = t.creator
-            gxs = fn.backward(gy)
-            if not isinstance(gxs, tuple):
+            if wanted is not None:
+                for o, g in zip(outs, gys):
+                    if g is not None and id(o) in wanted:
+                        wanted[id(o)] = g if create_graph else Tensor._make(g)
+            gxs = _backward_recorded(fn, gys) if create_graph else fn.backward(*gys)
+            if type(gxs) is not tuple:
                 gxs = (gxs,)
             for x, gx in zip(fn.inputs, gxs):
                 if gx is None or not x.requires_grad:
                     continue
-                gx = _fit(fn, x, gx)
+                gx = _fit(fn, x, gx, create_graph)
                 if x.creator is not None:
                     prev = grads.get(id(x))
                     grads[id(x)] = gx if prev is None else prev + gx
                 elif wanted is None:
                     _accumulate(x, gx, create_graph, handed)
                 elif id(x) in wanted:
+                    g = gx if create_graph else Tensor._make(gx)
                     prev = wanted[id(x)]
-                    wanted[id(x)] = gx if prev is None else prev + gx
+                    wanted[id(x)] = g if prev is None else prev + g
             if not retain_graph:
                 fn.release()
 
 
+def _backward_recorded(fn: Function, gys: list):
+    """``fn.backward`` on Tensors, so that what it computes is recorded (``create_graph=True``)."""
+    if not fn.differentiable_backward:
+        raise GraphError(
+            f"{type(fn).__name__}: its backward is not differentiable, so create_graph=True "
+            "(higher-order gradients) cannot pass through it"
+        )
+    from zerograd.ops import tensor_xp
+
+    saved, xp = fn.saved, fn.xp
+    fn.saved = tuple(_saved_tensor(fn, a) for a in saved)
+    fn.xp, fn.recording = tensor_xp, True
+    try:
+        return fn.backward(*gys)
+    finally:
+        fn.saved, fn.xp, fn.recording = saved, xp, False
+
+
+def _saved_tensor(fn: Function, a):
+    """The Tensor behind a saved array: an input or an output of ``fn``, else a constant."""
+    if a is None or isinstance(a, Tensor):
+        return a
+    for x in fn.inputs:
+        if x.data is a:
+            return x
+    for o in fn._outs:
+        t = o()
+        if t is not None and t.data is a:
+            return t
+    return Tensor._make(a)
+
+
 def backward(root: Tensor, grad=None, retain_graph: bool = False, create_graph: bool = False):
-    """Accumulate d(root)/d(leaf) into ``leaf.grad`` for every leaf that requires grad."""
+    """Accumulate d(root)/d(leaf) into ``leaf.grad`` for every leaf that requires grad.
+
+    ``create_graph=True`` records the backward pass (for higher-order gradients) and implies
+    ``retain_graph=True``, as in PyTorch.
+    """
     gy = _seed_grad(root, grad, "backward")
     if root.creator is None:
-        _accumulate(root, gy, create_graph)
+        _accumulate(root, gy if create_graph else gy.data, create_graph)
     else:
-        _run(root, gy, retain_graph, create_graph, None)
+        _run(root, gy, retain_graph or create_graph, create_graph, None)
 
 
-def _fit(fn: Function, x: Tensor, gx: Tensor) -> Tensor:
-    """Un-broadcast ``gx`` to ``x``'s shape (once, here) and check its dtype."""
+def _fit(fn: Function, x: Tensor, gx, create_graph: bool):
+    """Un-broadcast ``gx`` (an array, or a Tensor when recording) to ``x``'s shape and dtype."""
+    if create_graph:
+        if not isinstance(gx, Tensor):
+            raise GraphError(
+                f"{type(fn).__name__}.backward returned an array under create_graph=True: its "
+                "gradient was computed outside the graph"
+            )
+    elif type(gx) is Tensor:  # a backward that reached for Tensors (self.inputs): its values
+        gx = gx.data
     if gx.shape != x.shape:
-        from zerograd.ops.shape import sum_to
-
         try:
-            gx = sum_to(gx, x.shape)
+            if create_graph:
+                from zerograd.ops.shape import sum_to
+
+                gx = sum_to(gx, x.shape)
+            else:
+                gx = backend.sum_to(gx, x.shape)
         except ValueError:
             raise GraphError(
                 f"{type(fn).__name__}.backward returned a gradient of shape {gx.shape} "
@@ -278,19 +378,19 @@ def _fit(fn: Function, x: Tensor, gx: Tensor) -> Tensor:
     return gx
 
 
-def _accumulate(x: Tensor, gx: Tensor, create_graph: bool, handed: set | None = None) -> None:
+def _accumulate(x: Tensor, gx, create_graph: bool, handed: set | None = None) -> None:
+    """Add ``gx`` (a Tensor when recording, else an array) into ``x.grad``."""
     if create_graph:
         x.grad = gx if x.grad is None else x.grad + gx
     elif x.grad is None:
-        a = gx.data
-        if handed is not None and getattr(a, "base", 0) is None and id(a) not in handed:
+        if handed is not None and getattr(gx, "base", 0) is None and id(gx) not in handed:
             # a fresh array that no other leaf holds (an op's own result, not a view): take it
-            handed.add(id(a))
-            x.grad = Tensor._make(a)
+            handed.add(id(gx))
+            x.grad = Tensor._make(gx)
         else:  # a view, the seed, or an array already given to a leaf (a + b): own a copy
-            x.grad = Tensor._make(a.copy())
+            x.grad = Tensor._make(gx.copy())
     else:
-        x.grad = Tensor._make(x.grad.data + gx.data)
+        x.grad = Tensor._make(x.grad.data + gx)
 
 
 def grad(outputs: Tensor, inputs, grad_outputs=None, retain_graph=None, create_graph=False):

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from zerograd import tuning
+
 try:  # CuPy is optional: it only exists on machines with a CUDA GPU.
     import cupy as _cupy
 except Exception:  # noqa: BLE001 - any import failure means "no GPU backend"
@@ -15,45 +17,6 @@ except Exception:  # noqa: BLE001 - any import failure means "no GPU backend"
 
 Array = np.ndarray  # a NumPy or CuPy array; used in type hints only
 
-
-# --- BLAS threads ---------------------------------------------------------------------------------
-
-# OpenBLAS's worker threads spin for 2^28 CPU cycles (about 0.1 s) after each multithreaded matrix
-# product before they sleep. In a model, the next product rarely comes that soon after; in
-# between, the spinning threads take the cores from the work that runs on other threads (the
-# numba kernels, the blocked attention): measured in MiniLM's forward, attention took 56 ms with
-# spinning workers and 35 ms without. 2^20 cycles (about 0.4 ms) keeps the workers awake between
-# back-to-back products and lets them sleep otherwise. A value the user set in the environment is
-# left alone.
-BLAS_THREAD_TIMEOUT = 20
-
-
-def _blas_thread_timeout(exponent: int = BLAS_THREAD_TIMEOUT) -> bool:
-    """Set the spin time of NumPy's bundled OpenBLAS threads to 2^exponent cycles; True if done.
-    OpenBLAS reads it from the environment when its threads start, so the environment variable
-    is set, re-read (``openblas_read_env``) and the threads restarted (``blas_thread_shutdown_``:
-    they start again on the next product). Other BLAS libraries are left as they are."""
-    import ctypes
-    import glob
-    import os
-
-    if "OPENBLAS_THREAD_TIMEOUT" in os.environ:
-        return False
-    libs = glob.glob(
-        os.path.join(os.path.dirname(np.__file__), os.pardir, "numpy.libs", "*openblas*")
-    )
-    try:
-        lib = ctypes.CDLL(libs[0]) if len(libs) == 1 else None
-        read_env, shutdown = lib.openblas_read_env, lib.blas_thread_shutdown_
-    except (OSError, AttributeError):
-        return False
-    os.environ["OPENBLAS_THREAD_TIMEOUT"] = str(exponent)
-    read_env()
-    shutdown()
-    return True
-
-
-_blas_tuned = _blas_thread_timeout()
 
 # --- dtypes --------------------------------------------------------------------------------------
 
@@ -207,9 +170,10 @@ def sum_axes(xp, x, axes: tuple, keepdims: bool = False):
     if (
         k
         and x.dtype.kind == "f"
-        and x.size >= 4096
+        and x.size >= tuning.SUM_AXES_GEMV_MIN_SIZE
         and axes == tuple(range(k))
         and k < x.ndim
+        and getattr(x, "flags", None) is not None  # an array: a Tensor takes its own .sum
         and x.flags.c_contiguous
     ):
         rows = 1
@@ -218,3 +182,15 @@ def sum_axes(xp, x, axes: tuple, keepdims: bool = False):
         y = xp.ones(rows, dtype=x.dtype) @ x.reshape(rows, -1)
         return y.reshape((1,) * k + x.shape[k:] if keepdims else x.shape[k:])
     return x.sum(axis=axes, keepdims=keepdims)
+
+
+def sum_to(x, shape: tuple):
+    """Sum a broadcast array back to ``shape`` (the engine's un-broadcasting of a gradient)."""
+    lead = x.ndim - len(shape)
+    if lead < 0:
+        raise ValueError(f"cannot sum shape {x.shape} to {shape}")
+    axes = tuple(range(lead)) + tuple(
+        i + lead for i, n in enumerate(shape) if n == 1 and x.shape[i + lead] != 1
+    )
+    y = sum_axes(namespace(x), x, axes, keepdims=True) if axes else x
+    return y.reshape(shape)

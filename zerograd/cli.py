@@ -1,133 +1,117 @@
-"""The ``zerograd`` command: ``zerograd train fashion-mnist`` trains the demo CNN end to end."""
+"""The ``zerograd`` command: argument parsing only; the jobs are in ``zerograd.apps``.
+
+zerograd train fashion-mnist [--epochs 3 --limit 600 ...]   # the demo CNN end to end
+zerograd finetune [--limit 36 --epochs 1 ...]                # MiniLM: probe, full, LoRA
+"""
 
 from __future__ import annotations
 
 import argparse
-import json
+import logging
 import sys
-import time
-from pathlib import Path
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import fields
+
+from zerograd.apps.finetune import FinetuneConfig
+from zerograd.apps.train import TrainConfig
 
 
-def build_cnn(keras):
-    """A small CNN for 28x28x1 images: two conv blocks, then a dense classifier."""
-    L = keras.layers
-    return keras.Sequential(
-        [
-            L.Conv2D(32, 3, padding="same", activation="relu", input_shape=(28, 28, 1)),
-            L.MaxPooling2D(2),
-            L.Conv2D(64, 3, padding="same", activation="relu"),
-            L.MaxPooling2D(2),
-            L.Flatten(),
-            L.Dropout(0.3),
-            L.Dense(128, activation="relu"),
-            L.Dense(10, activation="softmax"),
-        ],
-        name="fashion_cnn",
+def _train_options(p: argparse.ArgumentParser) -> None:
+    d = TrainConfig
+    p.add_argument("task", choices=["fashion-mnist"])
+    p.add_argument("--epochs", type=int, default=d.epochs)
+    p.add_argument("--batch-size", type=int, default=d.batch_size)
+    p.add_argument("--lr", type=float, default=d.lr)
+    p.add_argument(
+        "--limit", type=int, default=d.limit, help="use only this many training images (0: all)"
     )
+    p.add_argument("--out", default=d.out)
+    p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--quiet", action="store_true")
 
 
-def train_fashion_mnist(args) -> dict:
-    import zerograd as zg
-    from zerograd import keras
-    from zerograd.keras.datasets import fashion_mnist
-    from zerograd.keras.utils import plot_history
-
-    zg.manual_seed(args.seed)
-    (x_train, y_train), (x_test, y_test) = fashion_mnist.load_data()
-    if args.limit:
-        x_train, y_train = x_train[: args.limit], y_train[: args.limit]
-        x_test, y_test = x_test[: max(args.limit // 4, 100)], y_test[: max(args.limit // 4, 100)]
-    x_train = (x_train.astype("float32") / 255.0)[..., None]  # (N, 28, 28, 1), channels last
-    x_test = (x_test.astype("float32") / 255.0)[..., None]
-    model = build_cnn(keras)
-    model.compile(
-        optimizer=keras.optimizers.Adam(args.lr),
-        loss="sparse_categorical_crossentropy",
-        metrics=["accuracy"],
+def _finetune_options(p: argparse.ArgumentParser) -> None:
+    d = FinetuneConfig
+    p.add_argument("--per-class", type=int, default=d.per_class)
+    p.add_argument(
+        "--limit",
+        type=int,
+        default=d.limit,
+        help="use this many fortunes in all (0: --per-class each)",
     )
-    if not args.quiet:
-        model.summary()
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    t0 = time.perf_counter()
-    history = model.fit(
-        x_train,
-        y_train,
-        batch_size=args.batch_size,
-        epochs=args.epochs,
-        validation_split=0.1,
-        verbose=0 if args.quiet else "auto",
-        callbacks=[keras.callbacks.CSVLogger(out / "history.csv")],
-    )
-    seconds = time.perf_counter() - t0
-    loss, acc = model.evaluate(x_test, y_test, batch_size=256, verbose=0)
-    model.save(out / "model.keras")
-    plot_history(history, out / "learning_curves.png", title="Fashion-MNIST CNN (zerograd)")
-    result = {
-        "test_loss": round(loss, 4),
-        "test_accuracy": round(acc, 4),
-        "train_seconds": round(seconds, 1),
-        "epochs": args.epochs,
-        "train_samples": len(x_train),
-        "params": model.count_params(),
-        "model": str(out / "model.keras"),
-        "curves": str(out / "learning_curves.png"),
-    }
-    (out / "result.json").write_text(json.dumps(result, indent=1))
-    print(f"test accuracy: {acc:.4f}  (test loss {loss:.4f}, {seconds:.0f} s of training)")
-    print(f"model saved to {out / 'model.keras'}, learning curves in {out / 'learning_curves.png'}")
-    return result
+    p.add_argument("--epochs", type=int, default=d.epochs)
+    p.add_argument("--batch", type=int, default=d.batch)
+    p.add_argument("--accum", type=int, default=d.accum, help="micro-batches per optimizer step")
+    p.add_argument("--lr", type=float, default=d.lr)
+    p.add_argument("--lr-lora", type=float, default=d.lr_lora)
+    p.add_argument("--max-length", type=int, default=d.max_length)
+    p.add_argument("--out", default=d.out)
+    p.add_argument("--seed", type=int, default=d.seed)
 
 
-def finetune_minilm(argv: list[str]) -> int:
-    """Run examples/finetune_minilm.py (a repository checkout's) with ``argv``."""
-    import importlib.util
-
-    script = Path(__file__).resolve().parents[1] / "examples" / "finetune_minilm.py"
-    if not script.exists():
-        print(f"error: {script} not found; run from a checkout of the repository", file=sys.stderr)
-        return 2
-    spec = importlib.util.spec_from_file_location("finetune_minilm", script)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    try:
-        module.main(argv)
-    except FileNotFoundError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    return 0
-
-
-def main(argv=None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """The ``zerograd`` parser with its subcommands ``train`` and ``finetune``."""
     parser = argparse.ArgumentParser(prog="zerograd", description="zerograd command line")
     sub = parser.add_subparsers(dest="command", required=True)
-    train = sub.add_parser("train", help="train a model end to end")
-    train.add_argument("task", choices=["fashion-mnist"])
-    train.add_argument("--epochs", type=int, default=3)
-    train.add_argument("--batch-size", type=int, default=64)
-    train.add_argument("--lr", type=float, default=1e-3)
-    train.add_argument(
-        "--limit", type=int, default=0, help="use only this many training images (0: all)"
+    _train_options(sub.add_parser("train", help="train a model end to end"))
+    _finetune_options(
+        sub.add_parser(
+            "finetune",
+            help="fine-tune all-MiniLM-L6-v2 on fortune categories (probe, full, LoRA)",
+            description="fine-tune all-MiniLM-L6-v2 on fortune categories",
+        )
     )
-    train.add_argument("--out", default="runs/fashion-mnist")
-    train.add_argument("--seed", type=int, default=0)
-    train.add_argument("--quiet", action="store_true")
-    sub.add_parser(  # its options (--help too) are examples/finetune_minilm.py's
-        "finetune",
-        help="fine-tune all-MiniLM-L6-v2 on fortune categories (probe, full, LoRA)",
-        add_help=False,
-    )
-    args, rest = parser.parse_known_args(argv)  # finetune passes its options on to the example
-    if args.command == "finetune":
-        return finetune_minilm(rest)
-    if rest:
-        parser.error("unrecognized arguments: " + " ".join(rest))
-    if args.command == "train":
+    return parser
+
+
+def _config(cls, args: argparse.Namespace):
+    return cls(**{f.name: getattr(args, f.name) for f in fields(cls)})
+
+
+def finetune_config(argv: list[str] | None = None) -> FinetuneConfig:
+    """``zerograd finetune``'s options (``argv``, default ``sys.argv[1:]``) as a FinetuneConfig.
+
+    Example:
+        >>> finetune_config(["--limit", "36"]).limit
+        36
+    """
+    argv = sys.argv[1:] if argv is None else argv
+    return _config(FinetuneConfig, build_parser().parse_args(["finetune", *argv]))
+
+
+@contextmanager
+def _console() -> Iterator[None]:
+    """The apps' log messages as plain lines on stdout while the command runs."""
+    logger = logging.getLogger("zerograd.apps")
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the ``zerograd`` command with ``argv`` (default ``sys.argv[1:]``); returns the exit
+    status: 0, or 2 when data or a model is missing."""
+    args = build_parser().parse_args(argv)
+    with _console():
         try:
-            train_fashion_mnist(args)
+            if args.command == "train":
+                from zerograd.apps.train import train_fashion_mnist
+
+                train_fashion_mnist(_config(TrainConfig, args), verbose=not args.quiet)
+            elif args.command == "finetune":
+                from zerograd.apps.finetune import run
+
+                run(_config(FinetuneConfig, args))
         except FileNotFoundError as e:
-            print(f"error: {e}", file=sys.stderr)
+            print(f"error: {e}", file=sys.stderr)  # the command's own terminal output
             return 2
     return 0
 

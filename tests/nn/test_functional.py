@@ -7,7 +7,7 @@ import torch.nn.functional as TF
 
 import zerograd as zg
 import zerograd.nn.functional as F
-from tests.helpers import check_against_torch
+from tests.helpers import check_against_torch, check_second_order
 from tests.ops.test_table import make_inputs
 
 rng = np.random.default_rng(0)
@@ -450,3 +450,22 @@ def test_cross_entropy_double_backward_against_torch():
     (zgx**2).sum().backward()
     (tgx**2).sum().backward()
     np.testing.assert_allclose(zx.grad.numpy(), tx.grad.numpy(), atol=1e-10)
+
+
+SECOND_ORDER_CONV_ROWS = [r for r in CONV_ROWS if not r[0].startswith("conv_transpose")]
+
+
+@pytest.mark.parametrize(
+    "row", SECOND_ORDER_CONV_ROWS, ids=[r[0] for r in SECOND_ORDER_CONV_ROWS]
+)
+def test_conv_pool_second_order_vs_torch(row):
+    # convolutions and pooling are differentiable twice: their gradients are ops too
+    _, zf, tf, shapes = row
+    check_second_order(zf, tf, make_inputs(shapes, "any"))
+
+
+def test_conv_transpose_double_backward_is_a_clear_error():
+    x = zg.randn(1, 2, 3, 3, requires_grad=True)
+    w = zg.randn(2, 2, 3, 3, requires_grad=True)
+    with pytest.raises(zg.autograd.GraphError, match="ConvTranspose2d: its backward is not"):
+        zg.autograd.grad(F.conv_transpose2d(x, w).sum(), [x], create_graph=True)

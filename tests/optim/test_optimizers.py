@@ -203,9 +203,9 @@ def test_clip_grad_norm_and_value_match_torch():
 def test_adam_float32_in_place_path_matches_torch(path, monkeypatch, threads, name, kw):
     """The fused Adam step (numba; one thread, or all cores for large tensors) and the NumPy
     path, in float32, against PyTorch."""
-    from zerograd.ops import _jit
+    from zerograd import tuning
 
-    monkeypatch.setattr(_jit, "ADAM_PARALLEL", 0 if threads == "parallel" else 1 << 40)
+    monkeypatch.setattr(tuning, "ADAM_PARALLEL_MIN_SIZE", 0 if threads == "parallel" else 1 << 40)
     rng = np.random.default_rng(0)
     w = rng.standard_normal((64, 32)).astype(np.float32)
     zp, tp = nn.Parameter(w.copy()), torch.nn.Parameter(torch.from_numpy(w.copy()))

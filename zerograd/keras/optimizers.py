@@ -55,7 +55,7 @@ class Optimizer:
 
     def apply(self, params) -> None:
         """One step on gradients already in ``.grad``."""
-        from zerograd.optim.clip import clip_grad_norm_, clip_grad_value_
+        from zerograd.nn.utils import clip_grad_norm_, clip_grad_value_
 
         if self.inner is None:
             self.build(params)

@@ -13,8 +13,19 @@ def to_categorical(y, num_classes: int | None = None, dtype="float32") -> np.nda
 
 
 def plot_history(history, path, title: str | None = None) -> str:
-    """Write a PNG with the loss curves (train and validation) and each metric's curves."""
-    import matplotlib
+    """Write a PNG with the loss curves (train and validation) and each metric's curves.
+
+    Needs matplotlib, an optional dependency (``pip install 'zerograd[extras]'``); without it this
+    raises ImportError (``name == "matplotlib"``) saying so.
+    """
+    try:
+        import matplotlib
+    except ImportError as e:
+        raise ImportError(
+            "plot_history needs matplotlib, an optional dependency: "
+            "pip install 'zerograd[extras]' (or pip install matplotlib)",
+            name="matplotlib",
+        ) from e
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt

@@ -13,6 +13,7 @@ import numpy as np
 import zerograd.nn as nn
 import zerograd.nn.functional as F
 from zerograd.models import pretrained
+from zerograd.nn.utils import checkpoint
 from zerograd.tensor import Tensor
 
 logger = logging.getLogger(__name__)
@@ -161,8 +162,6 @@ class BertEncoder(nn.Module):
     def forward(self, x, mask) -> Tensor:
         for block in self.layer:
             if self.checkpointing and self.training:
-                from zerograd.peft.checkpoint import checkpoint
-
                 x = checkpoint(lambda t, b=block: b(t, mask), x, params=block.parameters())
             else:
                 x = block(x, mask)

@@ -57,7 +57,20 @@ from zerograd.ops.elementwise import (
 )
 from zerograd.ops.index import getitem, take_along_axis
 from zerograd.ops.linalg import matmul
-from zerograd.ops.reduce import argmax, argmin, logsumexp, max, mean, min, std, sum, var
+from zerograd.ops.reduce import (
+    argmax,
+    argmin,
+    logsumexp,
+    max,
+    max_with_indices,
+    mean,
+    min,
+    min_with_indices,
+    std,
+    sum,
+    topk,
+    var,
+)
 from zerograd.ops.shape import (
     broadcast_to,
     concat,

@@ -6,15 +6,21 @@ import math
 
 import numpy as np
 
-from zerograd import backend
-from zerograd.autograd import Function, is_grad_enabled
-from zerograd.ops import _jit
-from zerograd.ops.elementwise import exp, float_operand, sigmoid, tanh, where
+from zerograd import backend, kernels
+from zerograd.autograd import Function
+from zerograd.kernels import gelu as gelu_kernels
+from zerograd.kernels import softmax as softmax_kernels
+from zerograd.kernels.gelu import ERF_CLAMP, ERF_P, ERF_Q
+from zerograd.ops.elementwise import Sigmoid, float_operand, sigmoid_array
 from zerograd.tensor import Tensor
 
 # --- erf -----------------------------------------------------------------------------------------
-# NumPy has no erf. For float64, piecewise Chebyshev fits of math.erf on [0, 6], made once at import,
-# agree with it to ~3e-15; beyond 6, erf is 1 to double precision.
+# One formula per dtype. float32 (and float16, computed in float32): the rational fit of the
+# float32 kernel (zerograd.kernels.gelu). float64: NumPy has no erf (and math.erf element by
+# element is far too slow), so piecewise Chebyshev fits of math.erf on [0, 6], made once at import,
+# agree with it to ~3e-15 (beyond 6, erf is 1 to double precision); the kernel calls libm's erf,
+# which is what the fits approximate and vectorises there: two formulas, both within ~3e-15 of
+# math.erf, with no way to share one (no erf in NumPy; the fits would only slow the kernel down).
 _ERF_EDGES = (0.0, 0.75, 1.5, 2.5, 3.75, 6.0)
 
 
@@ -31,30 +37,41 @@ def _fit_erf(degree: int = 22, nodes: int = 200) -> list:
 _ERF_FITS = _fit_erf()
 
 
-def erf_array(x):
-    """erf on a NumPy/CuPy array, elementwise. With numba, the fused kernel (libm erf for float64, a
-    rational fit within 2.4e-7 for float32). Otherwise: ~3e-15 for float64 inputs by Chebyshev
-    fits; for float32 and float16, Abramowitz & Stegun 7.1.26 in float32 arithmetic (absolute error
-    below 5e-7), 10x faster."""
-    if _jit.usable(x):
-        return _jit.erf(x)
+def _erf_rational(x):
+    """erf(x) = x P(x^2) / Q(x^2) on |x| <= 3.92 and +-1 beyond (the float32 kernel's fit), in
+    float32 arithmetic on three buffers: within 3.7e-7 of erf, where Abramowitz & Stegun 7.1.26
+    (used before) was within 6.2e-7 at the same speed (16000 elements: 44 against 47 us; 1000:
+    14.5 against 10 us). In float64 arithmetic, as the kernel, it is within 2.4e-7 but two to
+    three times as slow (16000: 84 us; 2M: 35 against 12 ms), and this runs on every GELU of a
+    transformer without numba."""
     xp = backend.namespace(x)
+    c = xp.clip(x.astype(np.float32, copy=False), -ERF_CLAMP, ERF_CLAMP)  # NaN stays NaN
+    t = c * c
+    p = t * ERF_P[-1]
+    for a in ERF_P[-2:0:-1]:  # Horner, in place
+        p += a
+        p *= t
+    p += ERF_P[0]
+    p *= c
+    q = xp.multiply(t, ERF_Q[-1], out=c)  # c is not needed any more
+    for a in ERF_Q[-2:0:-1]:
+        q += a
+        q *= t
+    q += ERF_Q[0]
+    p /= q
+    xp.clip(p, -1, 1, out=p)  # float32 rounding passes 1 by an ulp or two near the clamp
+    return p.astype(x.dtype, copy=False)
+
+
+def erf_array(x):
+    """erf on a NumPy/CuPy array, elementwise: the fused kernel where numba runs; otherwise
+    float32 and float16 by the kernel's rational fit (within 3.7e-7), float64 by Chebyshev fits
+    (~3e-15)."""
+    if kernels.usable(x):
+        return gelu_kernels.erf(x)
     if x.dtype != np.float64:
-        # in place on two buffers: this runs on every GELU of a transformer
-        ax = xp.abs(x)
-        t = ax * 0.3275911
-        t += 1
-        xp.reciprocal(t, out=t)
-        poly = t * 1.061405429
-        for c in (-1.453152027, 1.421413741, -0.284496736, 0.254829592):
-            poly += c
-            poly *= t
-        xp.square(ax, out=ax)
-        xp.negative(ax, out=ax)
-        xp.exp(ax, out=ax)
-        poly *= ax
-        xp.subtract(1, poly, out=poly)
-        return xp.copysign(poly, x, out=poly)
+        return _erf_rational(x)
+    xp = backend.namespace(x)
     ax = xp.abs(x)
     out = xp.ones_like(ax)  # |x| >= 6
     for a, b, coef in _ERF_FITS:
@@ -72,11 +89,12 @@ def erf_array(x):
 
 class Erf(Function):
     def forward(self, x):
+        self.save_for_backward(x)
         return erf_array(x)
 
     def backward(self, gy):
-        x = self.inputs[0]
-        return gy * (2 / math.sqrt(math.pi)) * exp(-(x * x))
+        (x,) = self.saved
+        return gy * (2 / math.sqrt(math.pi)) * self.xp.exp(-(x * x))
 
 
 def erf(x) -> Tensor:
@@ -88,32 +106,41 @@ def erf(x) -> Tensor:
 
 
 class LeakyReLU(Function):
+    slope: float
+
     def forward(self, x):
+        self.save_for_backward(x)
         return self.xp.where(x > 0, x, x * self.slope)
 
     def backward(self, gy):
-        x = self.inputs[0]
-        w = self.xp.where(x.data > 0, 1.0, self.slope).astype(x.dtype)
-        return gy * Tensor._make(w)
+        (x,) = self.saved
+        return self.xp.where(x > 0, gy, gy * self.slope)
 
 
 class ELU(Function):
+    alpha: float
+
     def forward(self, x):
         xp = self.xp
-        return xp.where(x > 0, x, self.alpha * xp.expm1(xp.minimum(x, 0)))
+        y = xp.where(x > 0, x, self.alpha * xp.expm1(xp.minimum(x, 0)))
+        self.save_for_backward(x, y)
+        return y
 
     def backward(self, gy):
-        x = self.inputs[0]
-        return gy * where(x.data > 0, 1.0, self.output + self.alpha)
+        x, y = self.saved
+        return self.xp.where(x > 0, gy, gy * (y + self.alpha))
 
 
 class GELU(Function):
     """x * Phi(x) exactly (erf) or with the tanh approximation."""
 
+    approximate: str  # "none" or "tanh"
+
     def forward(self, x):
+        self.save_for_backward(x)
         xp = self.xp
-        if _jit.usable(x):
-            return _jit.gelu(x, self.approximate)
+        if kernels.usable(x):
+            return gelu_kernels.gelu(x, self.approximate)
         if self.approximate == "tanh":  # 0.5 x (1 + tanh u) = x sigmoid(2u): one exp, no tanh
             u = x * x
             u *= -2 * 0.044715 * math.sqrt(2 / math.pi)
@@ -130,56 +157,63 @@ class GELU(Function):
         return y
 
     def backward(self, gy):
-        x = self.inputs[0]
-        if not is_grad_enabled() and _jit.usable(x.data, gy.data):  # no graph of the backward
-            return Tensor._make(_jit.gelu_grad(x.data, gy.data, self.approximate))
+        (x,) = self.saved
+        xp = self.xp
+        if kernels.usable(x, gy):  # arrays only: the one-pass kernel of the same derivative
+            return gelu_kernels.gelu_grad(x, gy, self.approximate)
         if self.approximate == "tanh":
             k = math.sqrt(2 / math.pi)
-            t = tanh(k * (x + 0.044715 * x * x * x))
+            t = xp.tanh(k * (x + 0.044715 * x * x * x))
             return gy * (0.5 * (1 + t) + 0.5 * x * (1 - t * t) * k * (1 + 3 * 0.044715 * x * x))
-        cdf = 0.5 * (1 + erf(x * (1 / math.sqrt(2))))
-        pdf = exp(-0.5 * x * x) * (1 / math.sqrt(2 * math.pi))
+        cdf = 0.5 * (1 + Erf.call(x * (1 / math.sqrt(2))))
+        pdf = xp.exp(-0.5 * x * x) * (1 / math.sqrt(2 * math.pi))
         return gy * (cdf + x * pdf)
 
 
 class SiLU(Function):
     def forward(self, x):
-        xp = self.xp
-        e = xp.exp(-xp.abs(x))
-        s = xp.where(x >= 0, 1 / (1 + e), e / (1 + e))
-        return x * s
+        self.save_for_backward(x)
+        return x * sigmoid_array(x)
 
     def backward(self, gy):
-        x = self.inputs[0]
-        s = sigmoid(x)
+        (x,) = self.saved
+        s = Sigmoid.call(x)
         return gy * (s + x * s * (1 - s))
 
 
 class Softmax(Function):
+    axis: int
+
     def forward(self, x):
         xp = self.xp
-        if self.axis in (-1, x.ndim - 1) and x.ndim and _jit.usable(x):
-            return _jit.softmax_last(x)
-        e = xp.exp(x - x.max(axis=self.axis, keepdims=True))
-        e /= e.sum(axis=self.axis, keepdims=True)
-        return e
+        if self.axis in (-1, x.ndim - 1) and x.ndim and kernels.usable(x):
+            y = softmax_kernels.softmax_last(x)
+        else:
+            y = xp.exp(x - x.max(axis=self.axis, keepdims=True))
+            y /= y.sum(axis=self.axis, keepdims=True)
+        self.save_for_backward(y)
+        return y
 
     def backward(self, gy):
-        y = self.output
-        if y.ndim and self.axis in (-1, y.ndim - 1) and not is_grad_enabled():
-            if _jit.usable(y.data, gy.data):
-                return Tensor._make(_jit.softmax_grad(y.data, gy.data))
+        (y,) = self.saved
+        if y.ndim and self.axis in (-1, y.ndim - 1) and kernels.usable(y, gy):
+            return softmax_kernels.softmax_grad(y, gy)
         return y * (gy - (gy * y).sum(axis=self.axis, keepdims=True))
 
 
 class LogSoftmax(Function):
+    axis: int
+
     def forward(self, x):
         xp = self.xp
         shifted = x - x.max(axis=self.axis, keepdims=True)
-        return shifted - xp.log(xp.exp(shifted).sum(axis=self.axis, keepdims=True))
+        y = shifted - xp.log(xp.exp(shifted).sum(axis=self.axis, keepdims=True))
+        self.save_for_backward(y)
+        return y
 
     def backward(self, gy):
-        return gy - self.output.exp() * gy.sum(axis=self.axis, keepdims=True)
+        (y,) = self.saved
+        return gy - self.xp.exp(y) * gy.sum(axis=self.axis, keepdims=True)
 
 
 def leaky_relu(x: Tensor, negative_slope: float = 0.01) -> Tensor:
@@ -221,11 +255,13 @@ def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
 
 
 class Dropout(Function):
+    mask: object  # the keep mask, scaled by 1 / (1 - p)
+
     def forward(self, x):
         return x * self.mask
 
     def backward(self, gy):
-        return gy * Tensor._make(self.mask)
+        return gy * self.mask
 
 
 def dropout(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:

@@ -6,8 +6,10 @@ import math
 
 import numpy as np
 
+from zerograd import kernels
 from zerograd.autograd import Function, is_grad_enabled
-from zerograd.ops import _jit
+from zerograd.kernels import attention as attention_kernels
+from zerograd.kernels import softmax as softmax_kernels
 from zerograd.ops.activation import dropout
 from zerograd.ops.linalg import matmul
 from zerograd.tensor import Tensor
@@ -18,10 +20,15 @@ class ScaledMaskedSoftmax(Function):
     (0 where allowed, -inf where masked) broadcastable to x, or None. Saves the scale multiply and
     the masking pass of the attention scores, and runs as fused kernels where numba is present."""
 
+    scale: float
+    bias: object  # additive mask (0 / -inf) or None
+
     def forward(self, x):
         bias = self.bias
-        if _jit.usable(x, *(() if bias is None else (bias,))):  # size: of x alone
-            return _jit.softmax_last(x, self.scale, bias)
+        if kernels.usable(x, *(() if bias is None else (bias,))):  # size: of x alone
+            p = softmax_kernels.softmax_last(x, self.scale, bias)
+            self.save_for_backward(p)
+            return p
         xp = self.xp
         z = x * x.dtype.type(self.scale)
         if bias is not None:
@@ -29,12 +36,13 @@ class ScaledMaskedSoftmax(Function):
         z -= z.max(axis=-1, keepdims=True)
         xp.exp(z, out=z)
         z /= z.sum(axis=-1, keepdims=True)
+        self.save_for_backward(z)
         return z
 
     def backward(self, gy):
-        p = self.output
-        if not is_grad_enabled() and _jit.usable(p.data, gy.data):
-            return Tensor._make(_jit.softmax_grad(p.data, gy.data, self.scale))
+        (p,) = self.saved
+        if kernels.usable(p, gy):  # arrays: one pass, the same derivative
+            return softmax_kernels.softmax_grad(p, gy, self.scale)
         return (p * (gy - (gy * p).sum(axis=-1, keepdims=True))) * self.scale
 
 
@@ -101,9 +109,10 @@ def scaled_dot_product_attention(
     if (
         no_grad
         and not (dropout_p > 0 and training)
-        and _jit.attention_usable(q.data, k.data, v.data)
+        and attention_kernels.attention_usable(q.data, k.data, v.data)
     ):
-        return Tensor._make(_jit.attention(q.data, k.data, v.data, bias, scale))  # fused, blocked
+        y = attention_kernels.attention(q.data, k.data, v.data, bias, scale)  # fused, blocked
+        return Tensor._make(y)
     scores = matmul(q, k.swapaxes(-1, -2))  # (..., L, S); scaled inside the softmax
     weights = ScaledMaskedSoftmax.apply(scores, scale=scale, bias=bias)
     if dropout_p > 0 and training:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from zerograd import backend
-from zerograd.autograd import Function, is_grad_enabled
-from zerograd.ops import _jit
+from zerograd import backend, kernels
+from zerograd.autograd import Function
+from zerograd.kernels import conv as conv_kernels
 from zerograd.tensor import Tensor
 
 
@@ -41,11 +41,6 @@ def col2im(xp, cols, shape, stride, dilation, dtype):
     return out
 
 
-def _no_double_backward(op: str) -> None:
-    if is_grad_enabled():
-        raise NotImplementedError(f"{op}: double backward (create_graph=True) is not supported")
-
-
 def windows_nhwc(xp, x, kh: int, kw: int, stride, dilation):
     """Strided view (N, Ho, Wo, kh, kw, C) of a padded (N, H, W, C) array: channels stay innermost."""
     n, h, w, c = x.shape
@@ -62,15 +57,38 @@ def windows_nhwc(xp, x, kh: int, kw: int, stride, dilation):
     )
 
 
-class Conv2d(Function):
+class _Conv(Function):
+    """The geometry shared by a convolution and the two ops of its gradient."""
+
+    stride: tuple
+    padding: tuple  # ((top, bottom), (left, right))
+    dilation: tuple
+    groups: int
+    channels_last = False  # (N, H, W, C) arrays and (kh, kw, C, O) weights, as the Keras layers
+
+    def geometry(self) -> dict:
+        return dict(
+            stride=self.stride,
+            padding=self.padding,
+            dilation=self.dilation,
+            groups=self.groups,
+            channels_last=self.channels_last,
+        )
+
+
+class Conv2d(_Conv):
     """groups == 1 runs as one GEMM over channels-last patches; grouped convolutions use einsum.
 
     With ``channels_last=True`` (the Keras layers) the input and output are (N, H, W, C) and the
     weight is (kh, kw, C, O): the patches and the GEMM are the same, without layout transposes.
-    ``relu=True`` applies a ReLU to the output inside the op (Keras ``activation='relu'``)."""
+    ``relu=True`` applies a ReLU to the output inside the op (Keras ``activation='relu'``).
 
-    channels_last = False
+    Its gradients are two more ops, ``Conv2dInputGrad`` and ``Conv2dWeightGrad``; the gradients of
+    those are convolutions and each other, so a convolution is differentiable any number of times.
+    """
+
     relu = False
+    cols = None  # the im2col patch matrix of the input (groups == 1), kept for the weight gradient
 
     def forward(self, x, W, b=None):
         xp = self.xp
@@ -81,28 +99,22 @@ class Conv2d(Function):
             xh = x if cl else x.transpose(0, 2, 3, 1)  # (N, H, W, C)
             if ph0 or ph1 or pw0 or pw1:
                 xh = xp.pad(xh, ((0, 0), (ph0, ph1), (pw0, pw1), (0, 0)))
-            self.xpad_shape = xh.shape
-            cols = windows_nhwc(xp, xh, kh, kw, self.stride, self.dilation)
-            n, ho, wo = cols.shape[:3]
-            if xh.shape[3] == 1:  # one channel: offset-major copy (long rows), used transposed
-                cm = xp.empty((kh, kw, n, ho, wo), dtype=x.dtype)
-                cm[...] = cols[..., 0].transpose(3, 4, 0, 1, 2)
-                self.cols = cm.reshape(kh * kw, -1).T
-            else:
-                self.cols = xp.ascontiguousarray(cols).reshape(n * ho * wo, -1)  # im2col, kept
+            self.cols = _im2col(xp, xh, kh, kw, self.stride, self.dilation)
+            n, ho, wo = _out_hw(xh.shape, kh, kw, self.stride, self.dilation)
             Wm = (
                 W.reshape(-1, W.shape[3]) if cl else W.transpose(2, 3, 1, 0).reshape(-1, W.shape[0])
             )
             y = self.cols @ Wm  # (N*Ho*Wo, O): channels-last output
-            if _jit.usable(y) and (b is not None or self.relu):  # bias and ReLU in one pass
-                _jit.bias_act(y, xp.zeros(y.shape[1], y.dtype) if b is None else b, self.relu)
+            if kernels.usable(y) and (b is not None or self.relu):  # bias and ReLU in one pass
+                bias = xp.zeros(y.shape[1], y.dtype) if b is None else b
+                conv_kernels.bias_act(y, bias, self.relu)
             else:
                 if b is not None:
                     y += b
                 if self.relu:  # a fused ReLU, in place on the fresh product
                     xp.maximum(y, 0, out=y)
             y = y.reshape(n, ho, wo, -1)
-            return y if cl else xp.ascontiguousarray(y.transpose(0, 3, 1, 2))
+            y = y if cl else xp.ascontiguousarray(y.transpose(0, 3, 1, 2))
         else:
             xpad = xp.pad(x, ((0, 0), (0, 0), (ph0, ph1), (pw0, pw1)))
             cols = windows(xp, xpad, kh, kw, self.stride, self.dilation)
@@ -113,70 +125,149 @@ class Conv2d(Function):
             y = xp.einsum("ngchwij,gocij->ngohw", cg, Wg, optimize=True).reshape(
                 n, W.shape[0], ho, wo
             )
-        if b is not None:
-            y = y + b.reshape(1, -1, 1, 1)
-        if self.relu:
-            y = xp.maximum(y, 0)
-        return xp.ascontiguousarray(y)
+            if b is not None:
+                y = y + b.reshape(1, -1, 1, 1)
+            if self.relu:
+                y = xp.maximum(y, 0)
+            y = xp.ascontiguousarray(y)
+        self.save_for_backward(x, W, y)
+        return y
 
     def backward(self, gy):
-        _no_double_backward("conv2d")
-        xp = self.xp
-        x, W = self.inputs[0].data, self.inputs[1].data
-        g_ = gy.data
+        x, W, y = self.saved
         if self.relu:  # through the fused ReLU first: zero where the output was clipped
-            y = self.output.data
-            g_ = _jit.relu_grad(g_, y) if _jit.usable(y, g_) else g_ * (y > 0)
-        (ph0, ph1), (pw0, pw1) = self.padding
-        cl = self.channels_last
-        (kh, kw, c, o) = W.shape if cl else (W.shape[2], W.shape[3], W.shape[1], W.shape[0])
-        need = self.needs_grad
-        gx = gW = gb = None
-        if self.groups == 1:
-            n, ho, wo = (g_.shape[:3]) if cl else (g_.shape[0], *g_.shape[2:])
-            g2 = (g_ if cl else g_.transpose(0, 2, 3, 1)).reshape(n * ho * wo, o)
-            if len(self.inputs) == 3 and need[2]:
-                gb = backend.sum_axes(xp, g2, (0,))
-            if need[1]:
-                gW = (self.cols.T @ g2).reshape(kh, kw, c, o)  # (kh, kw, C, O)
-                if not cl:
-                    gW = gW.transpose(3, 2, 0, 1)
-            if need[0]:
-                W4 = W if cl else W.transpose(2, 3, 1, 0)  # (kh, kw, C, O)
-                gxh = xp.zeros(self.xpad_shape, dtype=x.dtype)  # (N, Hp, Wp, C)
-                (sh, sw), (dh, dw) = self.stride, self.dilation
-                # one GEMM per kernel offset, each added into the input pixels it read: contiguous
-                # rows, where one big GEMM would leave a patch matrix to scatter with short strides
-                for i in range(kh):
-                    for j in range(kw):
-                        gxh[
-                            :,
-                            i * dh : i * dh + sh * (ho - 1) + 1 : sh,
-                            j * dw : j * dw + sw * (wo - 1) + 1 : sw,
-                        ] += (g2 @ W4[i, j].T).reshape(n, ho, wo, c)
-                gx = gxh[:, ph0 : gxh.shape[1] - ph1, pw0 : gxh.shape[2] - pw1]
-                if not cl:
-                    gx = gx.transpose(0, 3, 1, 2)
-        else:
-            g = self.groups
-            xpad = xp.pad(x, ((0, 0), (0, 0), (ph0, ph1), (pw0, pw1)))
-            cols = windows(xp, xpad, kh, kw, self.stride, self.dilation)
-            n, _, ho, wo, _, _ = cols.shape
-            gyg = g_.reshape(n, g, o // g, ho, wo)
-            if need[1]:
-                cg = cols.reshape(n, g, c, ho, wo, kh, kw)
-                gW = xp.einsum("ngohw,ngchwij->gocij", gyg, cg, optimize=True).reshape(W.shape)
-            if need[0]:
-                Wg = W.reshape(g, o // g, c, kh, kw)
-                gcols = xp.einsum("ngohw,gocij->ngchwij", gyg, Wg, optimize=True).reshape(
-                    n, x.shape[1], ho, wo, kh, kw
-                )
-                gxp = col2im(xp, gcols, xpad.shape, self.stride, self.dilation, x.dtype)
-                gx = gxp[:, :, ph0 : gxp.shape[2] - ph1, pw0 : gxp.shape[3] - pw1]
-            if len(self.inputs) == 3 and need[2]:
-                gb = g_.sum(axis=(0, 2, 3))
-        out = [None if a is None else Tensor._make(xp.ascontiguousarray(a)) for a in (gx, gW, gb)]
-        return tuple(out[: len(self.inputs)])
+            gy = conv_kernels.relu_grad(gy, y) if kernels.usable(y, gy) else gy * (y > 0)
+        need, geo = self.needs_grad, self.geometry()
+        gx = Conv2dInputGrad.call(gy, W, x_shape=x.shape, **geo) if need[0] else None
+        gW = (
+            Conv2dWeightGrad.call(x, gy, w_shape=W.shape, cols=self.cols, **geo)
+            if need[1]
+            else None
+        )
+        if len(need) == 2:
+            return gx, gW
+        gb = None
+        if need[2]:
+            o = W.shape[3] if self.channels_last else W.shape[0]
+            g2 = gy.reshape((-1, o)) if self.channels_last else gy.swapaxes(0, 1).reshape((o, -1)).T
+            gb = backend.sum_axes(self.xp, g2, (0,))
+        return gx, gW, gb
+
+
+class Conv2dInputGrad(_Conv):
+    """The gradient of a convolution with respect to its input: a transposed convolution of
+    ``gy`` with ``W``, bilinear in the two."""
+
+    x_shape: tuple
+
+    def forward(self, gy, W):
+        self.save_for_backward(gy, W)
+        return _input_grad(self.xp, gy, W, self.x_shape, self)
+
+    def backward(self, ggx):
+        gy, W = self.saved
+        need, geo = self.needs_grad, self.geometry()
+        ggy = Conv2d.call(ggx, W, **geo) if need[0] else None
+        gW = Conv2dWeightGrad.call(ggx, gy, w_shape=W.shape, **geo) if need[1] else None
+        return ggy, gW
+
+
+class Conv2dWeightGrad(_Conv):
+    """The gradient of a convolution with respect to its weight: patches of ``x`` times ``gy``,
+    bilinear in the two. ``cols`` are the forward's patches of ``x``, when it kept them."""
+
+    w_shape: tuple
+    cols = None
+
+    def forward(self, x, gy):
+        self.save_for_backward(x, gy)
+        return _weight_grad(self.xp, x, gy, self.w_shape, self)
+
+    def backward(self, ggW):
+        x, gy = self.saved
+        need, geo = self.needs_grad, self.geometry()
+        gx = Conv2dInputGrad.call(gy, ggW, x_shape=x.shape, **geo) if need[0] else None
+        ggy = Conv2d.call(x, ggW, **geo) if need[1] else None
+        return gx, ggy
+
+
+def _out_hw(padded_shape, kh: int, kw: int, stride, dilation) -> tuple:
+    """(N, Ho, Wo) of a convolution over a padded channels-last input."""
+    n, h, w = padded_shape[:3]
+    ho = (h - dilation[0] * (kh - 1) - 1) // stride[0] + 1
+    wo = (w - dilation[1] * (kw - 1) - 1) // stride[1] + 1
+    return n, ho, wo
+
+
+def _im2col(xp, xh, kh: int, kw: int, stride, dilation):
+    """(N*Ho*Wo, kh*kw*C) patch matrix of a padded (N, H, W, C) array."""
+    cols = windows_nhwc(xp, xh, kh, kw, stride, dilation)
+    n, ho, wo = cols.shape[:3]
+    if xh.shape[3] == 1:  # one channel: offset-major copy (long rows), used transposed
+        cm = xp.empty((kh, kw, n, ho, wo), dtype=xh.dtype)
+        cm[...] = cols[..., 0].transpose(3, 4, 0, 1, 2)
+        return cm.reshape(kh * kw, -1).T
+    return xp.ascontiguousarray(cols).reshape(n * ho * wo, -1)
+
+
+def _input_grad(xp, gy, W, x_shape, geo: _Conv):
+    """d(conv)/dx applied to ``gy``: arrays in, the input-shaped gradient out."""
+    (ph0, ph1), (pw0, pw1) = geo.padding
+    cl = geo.channels_last
+    (kh, kw, c, o) = W.shape if cl else (W.shape[2], W.shape[3], W.shape[1], W.shape[0])
+    (sh, sw), (dh, dw) = geo.stride, geo.dilation
+    if geo.groups == 1:
+        n, ho, wo = (gy.shape[:3]) if cl else (gy.shape[0], *gy.shape[2:])
+        g2 = (gy if cl else gy.transpose(0, 2, 3, 1)).reshape(n * ho * wo, o)
+        W4 = W if cl else W.transpose(2, 3, 1, 0)  # (kh, kw, C, O)
+        h, w = x_shape[1:3] if cl else x_shape[2:]
+        gxh = xp.zeros((n, h + ph0 + ph1, w + pw0 + pw1, c), dtype=gy.dtype)  # (N, Hp, Wp, C)
+        # one GEMM per kernel offset, each added into the input pixels it read: contiguous
+        # rows, where one big GEMM would leave a patch matrix to scatter with short strides
+        for i in range(kh):
+            for j in range(kw):
+                gxh[
+                    :,
+                    i * dh : i * dh + sh * (ho - 1) + 1 : sh,
+                    j * dw : j * dw + sw * (wo - 1) + 1 : sw,
+                ] += (g2 @ W4[i, j].T).reshape(n, ho, wo, c)
+        gx = gxh[:, ph0 : gxh.shape[1] - ph1, pw0 : gxh.shape[2] - pw1]
+        return xp.ascontiguousarray(gx if cl else gx.transpose(0, 3, 1, 2))
+    g = geo.groups
+    n, _, ho, wo = gy.shape
+    gyg = gy.reshape(n, g, o // g, ho, wo)
+    Wg = W.reshape(g, o // g, c, kh, kw)
+    gcols = xp.einsum("ngohw,gocij->ngchwij", gyg, Wg, optimize=True).reshape(
+        n, x_shape[1], ho, wo, kh, kw
+    )
+    padded = (n, x_shape[1], x_shape[2] + ph0 + ph1, x_shape[3] + pw0 + pw1)
+    gxp = col2im(xp, gcols, padded, geo.stride, geo.dilation, gy.dtype)
+    return xp.ascontiguousarray(gxp[:, :, ph0 : gxp.shape[2] - ph1, pw0 : gxp.shape[3] - pw1])
+
+
+def _weight_grad(xp, x, gy, w_shape, geo: _Conv):
+    """d(conv)/dW applied to ``gy``: arrays in, the weight-shaped gradient out."""
+    (ph0, ph1), (pw0, pw1) = geo.padding
+    cl = geo.channels_last
+    (kh, kw, c, o) = w_shape if cl else (w_shape[2], w_shape[3], w_shape[1], w_shape[0])
+    if geo.groups == 1:
+        cols = geo.cols
+        if cols is None:
+            xh = x if cl else x.transpose(0, 2, 3, 1)
+            if ph0 or ph1 or pw0 or pw1:
+                xh = xp.pad(xh, ((0, 0), (ph0, ph1), (pw0, pw1), (0, 0)))
+            cols = _im2col(xp, xh, kh, kw, geo.stride, geo.dilation)
+        g2 = (gy if cl else gy.transpose(0, 2, 3, 1)).reshape(-1, o)
+        gW = (cols.T @ g2).reshape(kh, kw, c, o)  # (kh, kw, C, O)
+        return xp.ascontiguousarray(gW if cl else gW.transpose(3, 2, 0, 1))
+    g = geo.groups
+    xpad = xp.pad(x, ((0, 0), (0, 0), (ph0, ph1), (pw0, pw1)))
+    cols = windows(xp, xpad, kh, kw, geo.stride, geo.dilation)
+    n, _, ho, wo, _, _ = cols.shape
+    gyg = gy.reshape(n, g, o // g, ho, wo)
+    cg = cols.reshape(n, g, c, ho, wo, kh, kw)
+    gW = xp.einsum("ngohw,ngchwij->gocij", gyg, cg, optimize=True).reshape(w_shape)
+    return xp.ascontiguousarray(gW)
 
 
 def _padding(padding, kernel, dilation, stride, op: str):
@@ -257,7 +348,16 @@ def conv1d(
 
 
 class ConvTranspose2d(Function):
+    """The adjoint of a convolution (PyTorch's layout); its backward runs on arrays only."""
+
+    differentiable_backward = False
+    stride: tuple
+    padding: tuple
+    output_padding: tuple
+    dilation: tuple
+
     def forward(self, x, W, b=None):
+        self.save_for_backward(x, W)
         xp = self.xp
         n, _, h, w = x.shape
         _, co, kh, kw = W.shape
@@ -279,11 +379,10 @@ class ConvTranspose2d(Function):
         return xp.ascontiguousarray(y)
 
     def backward(self, gy):
-        _no_double_backward("conv_transpose2d")
         xp = self.xp
-        x, W = self.inputs[0].data, self.inputs[1].data
+        x, W = self.saved
         (ph, pw), (oph, opw) = self.padding, self.output_padding
-        g_ = xp.pad(gy.data, ((0, 0), (0, 0), (ph, ph + oph), (pw, pw + opw)))
+        g_ = xp.pad(gy, ((0, 0), (0, 0), (ph, ph + oph), (pw, pw + opw)))
         kh, kw = W.shape[2], W.shape[3]
         cols = windows(xp, g_, kh, kw, self.stride, self.dilation)[:, :, : x.shape[2], : x.shape[3]]
         need = self.needs_grad
@@ -293,8 +392,8 @@ class ConvTranspose2d(Function):
             else None
         )
         gW = xp.tensordot(x, cols, axes=([0, 2, 3], [0, 2, 3])) if need[1] else None
-        gb = gy.data.sum(axis=(0, 2, 3)) if len(self.inputs) == 3 and need[2] else None
-        out = [None if a is None else Tensor._make(xp.ascontiguousarray(a)) for a in (gx, gW, gb)]
+        gb = gy.sum(axis=(0, 2, 3)) if len(self.inputs) == 3 and need[2] else None
+        out = [None if a is None else xp.ascontiguousarray(a) for a in (gx, gW, gb)]
         return tuple(out[: len(self.inputs)])
 
 

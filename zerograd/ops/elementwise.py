@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from zerograd import backend
-from zerograd.autograd import Function, _lift, _scalar, is_grad_enabled
+from zerograd.autograd import Function, _lift, _scalar
 from zerograd.tensor import Tensor
 
 _NUMBERS = (bool, int, float)
@@ -28,11 +28,6 @@ def float_operand(x) -> Tensor:
     return x if x.dtype.kind == "f" else cast(x, backend.get_default_dtype())
 
 
-def _const(x: Tensor, array) -> Tensor:
-    """A constant (no-grad) Tensor with ``x``'s dtype, e.g. a mask used in a backward."""
-    return Tensor._make(array.astype(x.dtype, copy=False))
-
-
 # --- arithmetic ----------------------------------------------------------------------------------
 
 
@@ -49,35 +44,29 @@ class Sub(Function):
         return a - b
 
     def backward(self, gy):
-        if not is_grad_enabled():  # arrays: no graph of the backward to record
-            return gy, (Tensor._make(-gy.data) if self.inputs[1].requires_grad else None)
-        return gy, -gy
+        return gy, (-gy if self.inputs[1].requires_grad else None)
 
 
 class Mul(Function):
     def forward(self, a, b):
+        self.save_for_backward(a, b)
         return a * b
 
     def backward(self, gy):
-        a, b = self.inputs
+        a, b = self.saved
         ga, gb = self.needs_grad
-        if not is_grad_enabled():
-            g = gy.data
-            return (
-                Tensor._make(g * b.data) if ga else None,
-                Tensor._make(g * a.data) if gb else None,
-            )
         return (gy * b if ga else None), (gy * a if gb else None)
 
 
 class Div(Function):
     def forward(self, a, b):
+        self.save_for_backward(a, b)
         return a / b
 
     def backward(self, gy):
-        a, b = self.inputs
+        a, b = self.saved
         ga = gy / b
-        return ga, (-ga * a / b if b.requires_grad else None)
+        return ga, (-ga * a / b if self.inputs[1].requires_grad else None)
 
 
 class Neg(Function):
@@ -85,17 +74,20 @@ class Neg(Function):
         return -x
 
     def backward(self, gy):
-        return Tensor._make(-gy.data) if not is_grad_enabled() else -gy
+        return -gy
 
 
 class PowScalar(Function):
     """x ** c for a Python number c."""
 
+    c: float
+
     def forward(self, x):
+        self.save_for_backward(x)
         return x**self.c
 
     def backward(self, gy):
-        (x,) = self.inputs
+        (x,) = self.saved
         if self.c == 0:
             return gy * 0
         return gy * (self.c * x ** (self.c - 1))
@@ -105,17 +97,19 @@ class Pow(Function):
     """a ** b for two tensors."""
 
     def forward(self, a, b):
-        return a**b
+        y = a**b
+        self.save_for_backward(a, b, y)
+        return y
 
     def backward(self, gy):
-        a, b = self.inputs
-        ga = gy * b * a ** (b - 1) if a.requires_grad else None
+        a, b, y = self.saved
+        xp = self.xp
+        ga = gy * b * a ** (b - 1) if self.inputs[0].requires_grad else None
         gb = None
-        if b.requires_grad:
+        if self.inputs[1].requires_grad:
             # d/db a**b = a**b log a, taken as 0 where a == 0 and b >= 0 (as PyTorch does)
-            zero = (a.data == 0) & (b.data >= 0)
-            safe_a = where(zero, 1.0, a)
-            gb = gy * where(zero, 0.0, self.output * log(safe_a))
+            zero = (a == 0) & (b >= 0)
+            gb = gy * xp.where(zero, 0.0, y * xp.log(xp.where(zero, 1.0, a)))
         return ga, gb
 
 
@@ -158,104 +152,121 @@ def pow(a, b) -> Tensor:  # noqa: A001 - NumPy/PyTorch name
 
 class Exp(Function):
     def forward(self, x):
-        return self.xp.exp(x)
+        y = self.xp.exp(x)
+        self.save_for_backward(y)
+        return y
 
     def backward(self, gy):
-        if not is_grad_enabled():
-            return Tensor._make(gy.data * self.output.data)
-        return gy * self.output
+        (y,) = self.saved
+        return gy * y
 
 
 class Log(Function):
     def forward(self, x):
+        self.save_for_backward(x)
         return self.xp.log(x)
 
     def backward(self, gy):
-        return gy / self.inputs[0]
+        (x,) = self.saved
+        return gy / x
 
 
 class Sqrt(Function):
     def forward(self, x):
-        return self.xp.sqrt(x)
+        y = self.xp.sqrt(x)
+        self.save_for_backward(y)
+        return y
 
     def backward(self, gy):
-        return gy / (2 * self.output)
+        (y,) = self.saved
+        return gy / (2 * y)
 
 
 class Abs(Function):
     def forward(self, x):
+        self.save_for_backward(x)
         return self.xp.abs(x)
 
     def backward(self, gy):
-        x = self.inputs[0]
-        return gy * _const(x, self.xp.sign(x.data))
+        (x,) = self.saved
+        return gy * self.xp.sign(x)
 
 
 class Sin(Function):
     def forward(self, x):
+        self.save_for_backward(x)
         return self.xp.sin(x)
 
     def backward(self, gy):
-        return gy * cos(self.inputs[0])
+        (x,) = self.saved
+        return gy * self.xp.cos(x)
 
 
 class Cos(Function):
     def forward(self, x):
+        self.save_for_backward(x)
         return self.xp.cos(x)
 
     def backward(self, gy):
-        return -gy * sin(self.inputs[0])
+        (x,) = self.saved
+        return -gy * self.xp.sin(x)
 
 
 class Tanh(Function):
     def forward(self, x):
-        return self.xp.tanh(x)
+        y = self.xp.tanh(x)
+        self.save_for_backward(y)
+        return y
 
     def backward(self, gy):
-        y = self.output
-        if not is_grad_enabled():
-            y = y.data
-            return Tensor._make(gy.data * (1 - y * y))
+        (y,) = self.saved
         return gy * (1 - y * y)
+
+
+def sigmoid_array(x):
+    """1 / (1 + exp(-x)) on a NumPy/CuPy array, without overflow: the one stable sigmoid of the
+    forward passes (sigmoid, silu, the GRU's gates)."""
+    xp = backend.namespace(x)
+    e = xp.exp(-xp.abs(x))  # in (0, 1]: never overflows, keeps precision for x << 0
+    return xp.where(x >= 0, 1 / (1 + e), e / (1 + e))
 
 
 class Sigmoid(Function):
     def forward(self, x):
-        xp = self.xp
-        e = xp.exp(-xp.abs(x))  # in (0, 1]: never overflows, keeps precision for x << 0
-        return xp.where(x >= 0, 1 / (1 + e), e / (1 + e))
+        y = sigmoid_array(x)
+        self.save_for_backward(y)
+        return y
 
     def backward(self, gy):
-        y = self.output
-        if not is_grad_enabled():
-            y = y.data
-            return Tensor._make(gy.data * (y * (1 - y)))
-        return gy * y * (1 - y)
+        (y,) = self.saved
+        return gy * (y * (1 - y))
 
 
 class ReLU(Function):
     def forward(self, x):
+        self.save_for_backward(x)
         return self.xp.maximum(x, 0)
 
     def backward(self, gy):
-        x = self.inputs[0]
-        if not is_grad_enabled() and gy.dtype == x.dtype:
-            return Tensor._make(gy.data * (x.data > 0))
-        return gy * _const(x, x.data > 0)
+        (x,) = self.saved
+        return gy * (x > 0)
 
 
 class Clip(Function):
+    lo: float | None
+    hi: float | None
+
     def forward(self, x):
+        self.save_for_backward(x)
         return self.xp.clip(x, self.lo, self.hi)
 
     def backward(self, gy):
-        x = self.inputs[0]
-        mask = self.xp.ones(x.shape, dtype=bool)
+        (x,) = self.saved
         if self.lo is not None:
-            mask &= x.data >= self.lo
+            gy = gy * (x >= self.lo)
         if self.hi is not None:
-            mask &= x.data <= self.hi
-        return gy * _const(x, mask)
+            gy = gy * (x <= self.hi)
+        return gy
 
 
 def exp(x) -> Tensor:
@@ -311,36 +322,41 @@ class Maximum(Function):
     """Elementwise max; a tie sends half the gradient to each side (as PyTorch)."""
 
     def forward(self, a, b):
+        self.save_for_backward(a, b)
         return self.xp.maximum(a, b)
 
     def backward(self, gy):
-        a, b = self.inputs
-        w = (a.data > b.data) + 0.5 * (a.data == b.data)
-        w = self.xp.broadcast_to(w, gy.shape)
-        return gy * _const(gy, w), gy * _const(gy, 1 - w)
+        a, b = self.saved
+        return _tie_split(gy, a > b, a == b)
 
 
 class Minimum(Function):
     def forward(self, a, b):
+        self.save_for_backward(a, b)
         return self.xp.minimum(a, b)
 
     def backward(self, gy):
-        a, b = self.inputs
-        w = (a.data < b.data) + 0.5 * (a.data == b.data)
-        w = self.xp.broadcast_to(w, gy.shape)
-        return gy * _const(gy, w), gy * _const(gy, 1 - w)
+        a, b = self.saved
+        return _tie_split(gy, a < b, a == b)
+
+
+def _tie_split(gy, first, tie):
+    """Gradients of a two-way selection: to the first operand where it won, half each on a tie."""
+    ga = gy * first + gy * tie * 0.5
+    return ga, gy - ga
 
 
 class Where(Function):
     """cond ? a : b, with ``cond`` a constant boolean array."""
 
+    cond: object  # a boolean array
+
     def forward(self, a, b):
         return self.xp.where(self.cond, a, b)
 
     def backward(self, gy):
-        zero = Tensor._make(self.xp.zeros((), dtype=gy.dtype))
-        cond = self.xp.broadcast_to(self.cond, gy.shape)
-        return Where.apply(gy, zero, cond=cond), Where.apply(zero, gy, cond=cond)
+        xp = self.xp
+        return xp.where(self.cond, gy, 0), xp.where(self.cond, 0, gy)
 
 
 def maximum(a, b) -> Tensor:
@@ -362,12 +378,14 @@ def where(cond, a, b) -> Tensor:
 
 
 class Cast(Function):
+    dtype: object
+
     def forward(self, x):
         return x.astype(self.dtype)
 
     def backward(self, gy):
         src = self.inputs[0].dtype
-        return cast(gy, src) if src.kind == "f" else None
+        return gy.astype(src) if src.kind == "f" else None
 
 
 class Copy(Function):
@@ -379,11 +397,13 @@ class Copy(Function):
 
 
 class ToDevice(Function):
+    device: str
+
     def forward(self, x):
         return backend.to_device(x, self.device)
 
     def backward(self, gy):
-        return to_device(gy, self.inputs[0].device)
+        return ToDevice.call(gy, device=self.inputs[0].device)
 
 
 def cast(x: Tensor, dtype) -> Tensor:

@@ -21,16 +21,22 @@ def _is_basic(index) -> bool:
 
 
 class GetItem(Function):
+    index: object
+
     def forward(self, x):
         return x[self.index]
 
     def backward(self, gy):
-        x = self.inputs[0]
-        return ScatterAdd.apply(gy, index=self.index, shape=x.shape, basic=_is_basic(self.index))
+        shape = self.inputs[0].shape
+        return ScatterAdd.call(gy, index=self.index, shape=shape, basic=_is_basic(self.index))
 
 
 class ScatterAdd(Function):
     """zeros(shape) with ``gy`` added at ``index``; repeated indices accumulate."""
+
+    index: object
+    shape: tuple
+    basic: bool  # only ints, slices, None and Ellipsis
 
     def forward(self, gy):
         gx = self.xp.zeros(self.shape, dtype=gy.dtype)
@@ -53,16 +59,22 @@ def getitem(x: Tensor, index) -> Tensor:
 
 
 class TakeAlongAxis(Function):
+    indices: object
+    axis: int
+
     def forward(self, x):
         return self.xp.take_along_axis(x, self.indices, axis=self.axis)
 
     def backward(self, gy):
-        return PutAlongAxisAdd.apply(
-            gy, indices=self.indices, axis=self.axis, shape=self.inputs[0].shape
-        )
+        shape = self.inputs[0].shape
+        return PutAlongAxisAdd.call(gy, indices=self.indices, axis=self.axis, shape=shape)
 
 
 class PutAlongAxisAdd(Function):
+    indices: object
+    axis: int
+    shape: tuple
+
     def forward(self, gy):
         xp = self.xp
         gx = xp.zeros(self.shape, dtype=gy.dtype)
@@ -73,7 +85,7 @@ class PutAlongAxisAdd(Function):
         return gx
 
     def backward(self, ggx):
-        return take_along_axis(ggx, self.indices, self.axis)
+        return self.xp.take_along_axis(ggx, self.indices, axis=self.axis)
 
 
 def take_along_axis(x: Tensor, indices, axis: int) -> Tensor:
@@ -92,15 +104,17 @@ def take_along_axis(x: Tensor, indices, axis: int) -> Tensor:
 class Embedding(Function):
     """weight[indices]; rows at ``padding_idx`` receive no gradient."""
 
+    indices: object
+    padding_idx: int | None
+
     def forward(self, weight):
         return weight[self.indices]
 
     def backward(self, gy):
         if self.padding_idx is not None:
-            keep = (self.indices != self.padding_idx)[..., None].astype(gy.dtype)
-            gy = gy * Tensor._make(keep)
+            gy = gy * (self.indices != self.padding_idx)[..., None]
         shape = self.inputs[0].shape
-        return ScatterAdd.apply(gy, index=self.indices, shape=shape, basic=False)
+        return ScatterAdd.call(gy, index=self.indices, shape=shape, basic=False)
 
 
 def embedding(indices, weight: Tensor, padding_idx: int | None = None) -> Tensor:

@@ -2,30 +2,32 @@
 
 from __future__ import annotations
 
-from zerograd import backend
-from zerograd.autograd import Function, is_grad_enabled
-from zerograd.ops import _jit
+from zerograd import backend, kernels, tuning
+from zerograd.autograd import Function
+from zerograd.kernels import conv as conv_kernels
 from zerograd.ops.elementwise import binary_operands
 from zerograd.tensor import Tensor
 
 
 class MatMul(Function):
     def forward(self, a, b):
+        self.save_for_backward(a, b)
         return a @ b
 
     def backward(self, gy):
-        a, b = self.inputs
+        a, b = self.saved
+        xp = self.xp
         need_a, need_b = self.needs_grad
         if a.ndim == 1 and b.ndim == 1:  # dot product: gy is a scalar
             return (gy * b if need_a else None), (gy * a if need_b else None)
         # lift 1-D operands to matrices, as matmul does, then drop the added axis again
-        a2 = a.expand_dims(0) if a.ndim == 1 else a
-        b2 = b.expand_dims(-1) if b.ndim == 1 else b
+        a2 = xp.expand_dims(a, 0) if a.ndim == 1 else a
+        b2 = xp.expand_dims(b, -1) if b.ndim == 1 else b
         g2 = gy
         if a.ndim == 1:
-            g2 = g2.expand_dims(-2)
+            g2 = xp.expand_dims(g2, -2)
         if b.ndim == 1:
-            g2 = g2.expand_dims(-1)
+            g2 = xp.expand_dims(g2, -1)
         ga = gb = None
         if need_a:
             ga = g2 @ b2.mT
@@ -54,45 +56,34 @@ def matmul(a, b) -> Tensor:
     return MatMul.apply(a, b)
 
 
-LINEAR_BIAS_KERNEL = 1 << 19  # output elements from which Linear's bias add is a numba pass
-
-
 class Linear(Function):
     """x @ W.T + b in one op (one GEMM each way, no separate transpose, add and sum-to)."""
 
     def forward(self, x, W, b=None):
+        self.save_for_backward(x, W)
         # 2-D GEMM: NumPy's batched matmul with a transposed operand misses BLAS and is ~50x slower
         y = x.reshape(-1, x.shape[-1]) @ W.T
         if b is not None:
-            # the bias add on all cores, for large outputs only: on small ones starting the
-            # threads, next to BLAS threads still spinning after the product, costs more
-            if y.size >= LINEAR_BIAS_KERNEL and _jit.usable(y, b) and b.dtype == y.dtype:
-                _jit.bias_act(y, b, False)
+            # the bias add on all cores, for large outputs only (see tuning)
+            big = y.size >= tuning.LINEAR_BIAS_KERNEL_MIN_SIZE
+            if big and kernels.usable(y, b) and b.dtype == y.dtype:
+                conv_kernels.bias_act(y, b, False)
             else:
                 y += b
         return y.reshape(*x.shape[:-1], W.shape[0])
 
     def backward(self, gy):
-        x, W = self.inputs[0], self.inputs[1]
+        x, W = self.saved[0], self.saved[1]
         need = self.needs_grad
         n_out, n_in = W.shape
-        if not is_grad_enabled():  # the usual case: plain arrays, no graph of the backward
-            g2 = gy.data.reshape(-1, n_out)
-            x2 = x.data.reshape(-1, n_in)
-            out = [
-                Tensor._make((g2 @ W.data).reshape(x.shape)) if need[0] else None,
-                Tensor._make(g2.T @ x2) if need[1] else None,
-            ]
-            if len(self.inputs) == 3:
-                out.append(Tensor._make(backend.sum_axes(self.xp, g2, (0,))) if need[2] else None)
-            return tuple(out)
         g2 = gy.reshape((-1, n_out))
-        gx = (g2 @ W).reshape(x.shape) if need[0] else None
-        gW = g2.T @ x.reshape((-1, n_in)) if need[1] else None
-        if len(self.inputs) == 2:
-            return gx, gW
-        gb = g2.sum(axis=0) if need[2] else None
-        return gx, gW, gb
+        grads = (
+            (g2 @ W).reshape(x.shape) if need[0] else None,
+            g2.T @ x.reshape((-1, n_in)) if need[1] else None,
+        )
+        if len(need) == 2:
+            return grads
+        return (*grads, backend.sum_axes(self.xp, g2, (0,)) if need[2] else None)
 
 
 def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:

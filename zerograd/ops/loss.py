@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from zerograd.autograd import Function, is_grad_enabled
-from zerograd.ops.activation import softmax
+from zerograd import backend
+from zerograd.autograd import Function
 from zerograd.ops.elementwise import abs, clip, exp, float_operand, log, maximum, sqrt, where
 from zerograd.ops.index import take_along_axis
 from zerograd.tensor import Tensor
@@ -106,9 +106,15 @@ class SoftmaxCrossEntropy(Function):
     logits). Probability targets give ``a`` as ``coef``.
     """
 
+    idx: object  # class index per row
+    wy: object  # weight of the target class per row
+    srow: object = None  # label smoothing: per-row factor
+    scol: object = None  # label smoothing: per-class factor
+
     coef = None
 
     def forward(self, x):
+        self.save_for_backward(x)
         xp = self.xp
         m = x.max(axis=1, keepdims=True)
         e = xp.exp(x - m)
@@ -122,9 +128,10 @@ class SoftmaxCrossEntropy(Function):
             loss -= self.srow * (x @ self.scol - lse * self.scol.sum())
         return loss
 
-    def _dense(self, xp, n_cls):
+    def _dense(self, n_cls):
         if self.coef is not None:
             return self.coef
+        xp = backend.namespace(self.wy)
         a = xp.zeros((self.idx.size, n_cls), dtype=self.wy.dtype)
         a[xp.arange(self.idx.size), self.idx] = self.wy
         if self.srow is not None:
@@ -140,22 +147,19 @@ class SoftmaxCrossEntropy(Function):
         return total
 
     def backward(self, gy):
-        x = self.inputs[0]
+        (x,) = self.saved
         xp = self.xp
-        if not is_grad_enabled():  # arrays: softmax from the saved log-sum-exp, then the targets
-            g = gy.data
-            p = xp.exp(x.data - self.lse[:, None])
-            p *= (g * self._row_totals())[:, None]
-            if self.coef is not None:
-                p -= g[:, None] * self.coef
-            else:
-                p[xp.arange(p.shape[0]), self.idx] -= g * self.wy
-                if self.srow is not None:
-                    p -= (g * self.srow)[:, None] * self.scol
-            return Tensor._make(p)
-        a = Tensor._make(self._dense(xp, x.shape[1]))
-        total = Tensor._make(self._row_totals()[:, None])
-        return gy.reshape((-1, 1)) * (softmax(x, axis=1) * total - a)
+        if self.recording:  # softmax as an op of x, so the gradient is differentiable again
+            p = xp.exp(x - x.logsumexp(axis=1, keepdims=True))
+        else:  # from the saved log-sum-exp: one pass, in place below
+            p = xp.exp(x - self.lse[:, None])
+        p *= (gy * self._row_totals())[:, None]  # in place on arrays; a new Tensor when recording
+        if self.coef is not None or self.recording:
+            return p - gy[:, None] * self._dense(x.shape[1])
+        p[xp.arange(p.shape[0]), self.idx] -= gy * self.wy  # the targets, without a dense matrix
+        if self.srow is not None:
+            p -= (gy * self.srow)[:, None] * self.scol
+        return p
 
 
 def _classes_last(x: Tensor) -> Tensor:

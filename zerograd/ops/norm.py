@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from zerograd.autograd import Function, is_grad_enabled
-from zerograd.ops import _jit
+from zerograd import kernels
+from zerograd.autograd import Function
+from zerograd.kernels import layer_norm as layer_norm_kernels
 from zerograd.ops.elementwise import sqrt
 from zerograd.tensor import Tensor
 
@@ -26,12 +27,18 @@ class LayerNorm(Function):
     differentiated again.
     """
 
+    axes: tuple
+    eps: float
+    has_weight: bool
+    has_bias: bool
+
     def forward(self, x, weight=None, bias=None):
+        self.save_for_backward(x, weight)
         xp = self.xp
-        if self.axes == (x.ndim - 1,) and _jit.usable(
+        if self.axes == (x.ndim - 1,) and kernels.usable(
             x, *(a for a in (weight, bias) if a is not None)
         ):
-            return _jit.layer_norm(x, weight, bias, self.eps)
+            return layer_norm_kernels.layer_norm(x, weight, bias, self.eps)
         mu = x.mean(axis=self.axes, keepdims=True)
         xc = x - mu
         var = (xc * xc).mean(axis=self.axes, keepdims=True)
@@ -43,29 +50,24 @@ class LayerNorm(Function):
         return y
 
     def backward(self, gy):
-        x = self.inputs[0]
-        weight = self.inputs[1] if self.has_weight else None
+        x, weight = self.saved
         ax = self.axes
-        if ax == (x.ndim - 1,) and not is_grad_enabled() and _jit.usable(x.data, gy.data):
-            w = None if weight is None else weight.data
-            gx, gw, gb = _jit.layer_norm_grad(x.data, gy.data, w, self.eps)
-            grads = [gx] + ([gw] if weight is not None else []) + ([gb] if self.has_bias else [])
-            return tuple(Tensor._make(a) for a in grads)
-        xc = x - x.mean(axis=ax, keepdims=True)
-        rstd = 1 / sqrt((xc * xc).mean(axis=ax, keepdims=True) + self.eps)
-        xhat = xc * rstd
-        gxhat = gy * weight if weight is not None else gy
-        gx = rstd * (
-            gxhat
-            - gxhat.mean(axis=ax, keepdims=True)
-            - xhat * (gxhat * xhat).mean(axis=ax, keepdims=True)
-        )
-        lead = tuple(range(x.ndim - len(ax)))
-        grads = [gx]
-        if weight is not None:
-            grads.append((gy * xhat).sum(axis=lead))
-        if self.has_bias:
-            grads.append(gy.sum(axis=lead))
+        if ax == (x.ndim - 1,) and kernels.usable(x, gy):  # arrays: one pass, same derivative
+            gx, gw, gb = layer_norm_kernels.layer_norm_grad(x, gy, weight, self.eps)
+        else:  # the normalised input again from x, so this is differentiable too
+            xc = x - x.mean(axis=ax, keepdims=True)
+            rstd = 1 / self.xp.sqrt((xc * xc).mean(axis=ax, keepdims=True) + self.eps)
+            xhat = xc * rstd
+            gxhat = gy * weight if weight is not None else gy
+            gx = rstd * (
+                gxhat
+                - gxhat.mean(axis=ax, keepdims=True)
+                - xhat * (gxhat * xhat).mean(axis=ax, keepdims=True)
+            )
+            lead = tuple(range(x.ndim - len(ax)))
+            gw = (gy * xhat).sum(axis=lead) if weight is not None else None
+            gb = gy.sum(axis=lead) if self.has_bias else None
+        grads = [gx] + ([gw] if weight is not None else []) + ([gb] if self.has_bias else [])
         return tuple(grads)
 
 

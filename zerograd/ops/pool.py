@@ -6,9 +6,10 @@ import math
 
 import numpy as np
 
+from zerograd import backend, kernels
 from zerograd.autograd import Function
-from zerograd.ops import _jit
-from zerograd.ops.conv import _no_double_backward, col2im, pair, windows
+from zerograd.kernels import pool as pool_kernels
+from zerograd.ops.conv import col2im, pair, windows
 from zerograd.ops.linalg import matmul
 from zerograd.tensor import Tensor
 
@@ -34,13 +35,19 @@ def _offset_view(a, i: int, j: int, out_hw, stride, dilation, channels_last: boo
 
 class MaxPool2d(Function):
     """Max over windows as a running ``maximum`` over the kh*kw offset views (NaN propagates, as
-    PyTorch); backward finds the first maximum of each window and adds the gradient there (a window
-    whose maximum is NaN passes no gradient).
+    PyTorch); the gradient goes to the first maximum of each window (a window whose maximum is NaN
+    passes none).
 
     ``channels_last=True`` pools (N, H, W, C) arrays in place of (N, C, H, W): the Keras layers use
-    it, so no layout transposes are needed on either side."""
+    it, so no layout transposes are needed on either side. The gradient is the op
+    ``MaxPool2dScatter``, linear in ``gy``; its own gradient gathers at the same maxima
+    (``MaxPool2dGather``), and the two are each other's gradients."""
 
     channels_last = False
+    kernel: tuple
+    stride: tuple
+    dilation: tuple
+    pads: tuple  # ((top, bottom), (left, right))
 
     def forward(self, x):
         xp = self.xp
@@ -53,52 +60,99 @@ class MaxPool2d(Function):
             for n, k, s, d in zip(hw, self.kernel, self.stride, self.dilation)
         )
         self.padded_shape = xpad.shape
-        view = lambda i, j: _offset_view(  # noqa: E731
-            xpad, i, j, self.out_hw, self.stride, self.dilation, self.channels_last
-        )
-        y = view(0, 0).copy()
+        y = self.view(xpad, 0, 0).copy()
         for k in range(1, kh * kw):
-            xp.maximum(y, view(*divmod(k, kw)), out=y)
+            xp.maximum(y, self.view(xpad, *divmod(k, kw)), out=y)
+        self.x, self.y = x, y  # where the maxima are: constants for every order of gradient
         return y
 
-    def backward(self, gy):
-        _no_double_backward("max_pool2d")
-        xp = self.xp
-        kh, kw = self.kernel
+    def view(self, a, i: int, j: int):
+        return _offset_view(a, i, j, self.out_hw, self.stride, self.dilation, self.channels_last)
+
+    def pad(self, a, value: float):
         (ph, pw), cl = self.pads, self.channels_last
-        x, y, g = self.inputs[0].data, self.output.data, gy.data
-        if sum(ph) + sum(pw):
-            pads = ((0, 0), ph, pw, (0, 0)) if cl else ((0, 0), (0, 0), ph, pw)
-            x = xp.pad(x, pads, constant_values=-np.inf)
-        if cl and _jit.usable(g, x, y):  # one pass, samples in parallel
-            gx = _jit.max_pool_grad_nhwc(x, y, g, self.kernel, self.stride, self.dilation)
-            return Tensor._make(gx[:, ph[0] : gx.shape[1] - ph[1], pw[0] : gx.shape[2] - pw[1]])
-        args = (self.out_hw, self.stride, self.dilation, cl)
-        # each window's gradient goes to its first maximum: offsets in order, masks of the windows
-        # whose maximum was not found at an earlier offset (plain arithmetic: NumPy's where= is slow)
-        overlap = any(k > s for k, s in zip(self.kernel, self.stride)) or self.dilation != (1, 1)
-        hw = self.padded_shape[1:3] if cl else self.padded_shape[2:4]
-        tiles = self.kernel == self.stride and self.dilation == (1, 1) and not sum(ph) + sum(pw)
-        tiles = tiles and all(o * k == n for o, k, n in zip(self.out_hw, self.kernel, hw))
-        gx = (xp.empty if tiles else xp.zeros)(self.padded_shape, g.dtype)  # tiles: all written
+        if not sum(ph) + sum(pw):
+            return a
+        return backend.namespace(a).pad(
+            a, ((0, 0), ph, pw, (0, 0)) if cl else ((0, 0), (0, 0), ph, pw), constant_values=value
+        )
+
+    def unpad(self, a):
+        (ph, pw), cl = self.pads, self.channels_last
+        h1, w1 = a.shape[1 + (not cl)] - ph[1], a.shape[2 + (not cl)] - pw[1]
+        return a[:, ph[0] : h1, pw[0] : w1] if cl else a[:, :, ph[0] : h1, pw[0] : w1]
+
+    def winners(self):
+        """(i, j, mask) per kernel offset: the windows whose first maximum sits at that offset."""
+        xp, x, y = backend.namespace(self.y), self.pad(self.x, -np.inf), self.y
         taken = xp.zeros(y.shape, dtype=bool)
-        for k in range(kh * kw):
-            i, j = divmod(k, kw)
-            hit = _offset_view(x, i, j, *args) == y
-            first = xp.greater(hit, taken)  # hit and not taken
+        for k in range(self.kernel[0] * self.kernel[1]):
+            i, j = divmod(k, self.kernel[1])
+            hit = self.view(x, i, j) == y
+            yield i, j, xp.greater(hit, taken)  # hit and not taken (NumPy's where= is slow)
             taken |= hit
-            gv = _offset_view(gx, i, j, *args)
+
+    def backward(self, gy):
+        return MaxPool2dScatter.call(gy, pool=self)
+
+
+class MaxPool2dScatter(Function):
+    """Each window's gradient added at its first maximum (the max-pool's input gradient)."""
+
+    pool: MaxPool2d
+
+    def forward(self, g):
+        pool, xp = self.pool, self.xp
+        if pool.channels_last and kernels.usable(g, pool.x, pool.y):  # one pass, samples parallel
+            x = pool.pad(pool.x, -np.inf)
+            args = (pool.kernel, pool.stride, pool.dilation)
+            gx = pool_kernels.max_pool_grad_nhwc(x, pool.y, g, *args)
+            return pool.unpad(gx)
+        overlap = any(k > s for k, s in zip(pool.kernel, pool.stride)) or pool.dilation != (1, 1)
+        hw = pool.padded_shape[1:3] if pool.channels_last else pool.padded_shape[2:4]
+        tiles = pool.kernel == pool.stride and pool.dilation == (1, 1) and not overlap
+        tiles = tiles and pool.padded_shape == pool.x.shape
+        tiles = tiles and all(o * k == n for o, k, n in zip(pool.out_hw, pool.kernel, hw))
+        gx = (xp.empty if tiles else xp.zeros)(pool.padded_shape, g.dtype)  # tiles: all written
+        for i, j, first in pool.winners():
+            gv = pool.view(gx, i, j)
             if overlap:
                 gv += g * first
             else:
                 xp.multiply(g, first, out=gv)
-        h0, w0 = ph[0], pw[0]
-        h1, w1 = gx.shape[1 + (not cl)] - ph[1], gx.shape[2 + (not cl)] - pw[1]
-        gx = gx[:, h0:h1, w0:w1] if cl else gx[:, :, h0:h1, w0:w1]
-        return Tensor._make(gx)
+        return pool.unpad(gx)
+
+    def backward(self, ggx):
+        return MaxPool2dGather.call(ggx, pool=self.pool)
+
+
+class MaxPool2dGather(Function):
+    """The value at each window's first maximum (the gradient of ``MaxPool2dScatter``)."""
+
+    pool: MaxPool2d
+
+    def forward(self, gx):
+        pool = self.pool
+        gpad = pool.pad(gx, 0)
+        out = self.xp.zeros(pool.y.shape, dtype=gx.dtype)
+        for i, j, first in pool.winners():
+            out += pool.view(gpad, i, j) * first
+        return out
+
+    def backward(self, gg):
+        return MaxPool2dScatter.call(gg, pool=self.pool)
 
 
 class AvgPool2d(Function):
+    """Mean over windows; its gradient is ``AvgPool2dGrad``, whose gradient is this op again."""
+
+    kernel: tuple
+    stride: tuple
+    pads: tuple
+    padding: tuple
+    count_include_pad: bool
+    dtype: object
+
     def forward(self, x):
         xp = self.xp
         (kh, kw), (ph, pw) = self.kernel, self.pads
@@ -125,15 +179,30 @@ class AvgPool2d(Function):
             ones = xp.pad(ones, ((0, 0), (0, 0), ph, pw))
         return windows(xp, ones, kh, kw, self.stride, (1, 1)).sum(axis=(4, 5)).astype(self.dtype)
 
+    def params(self) -> dict:
+        names = ("kernel", "stride", "pads", "padding", "count_include_pad", "dtype")
+        return {n: getattr(self, n) for n in names}
+
     def backward(self, gy):
-        _no_double_backward("avg_pool2d")
-        xp = self.xp
-        kh, kw = self.kernel
-        g = gy.data / self.div
+        return AvgPool2dGrad.call(gy, pool=self)
+
+
+class AvgPool2dGrad(Function):
+    """Each window's gradient spread evenly over the pixels it averaged."""
+
+    pool: AvgPool2d
+
+    def forward(self, g):
+        pool, xp = self.pool, self.xp
+        kh, kw = pool.kernel
+        g = g / pool.div
         cols = xp.broadcast_to(g[..., None, None], (*g.shape, kh, kw))
-        gx = col2im(xp, cols, self.padded_shape, self.stride, (1, 1), gy.dtype)
-        (ph, pw) = self.pads
-        return Tensor._make(gx[:, :, ph[0] : gx.shape[2] - ph[1], pw[0] : gx.shape[3] - pw[1]])
+        gx = col2im(xp, cols, pool.padded_shape, pool.stride, (1, 1), g.dtype)
+        (ph, pw) = pool.pads
+        return gx[:, :, ph[0] : gx.shape[2] - ph[1], pw[0] : gx.shape[3] - pw[1]]
+
+    def backward(self, ggx):
+        return AvgPool2d.call(ggx, **self.pool.params())
 
 
 def _pool_args(x: Tensor, kernel_size, stride, padding, dilation, ceil_mode, op: str) -> dict:

@@ -28,7 +28,10 @@ def normalize_axis(axis, ndim: int, op: str) -> tuple:
 class _Reduce(Function):
     """Base of reductions: ``self.axes`` (tuple) and ``keepdims``; helpers to undo them."""
 
-    def keep(self, t: Tensor) -> Tensor:
+    axes: tuple
+    keepdims: bool
+
+    def keep(self, t):
         """``t`` with the reduced axes put back as size-1 axes."""
         if self.keepdims:
             return t
@@ -37,8 +40,8 @@ class _Reduce(Function):
             shape[a] = 1
         return t.reshape(tuple(shape))
 
-    def spread(self, gy: Tensor) -> Tensor:
-        return self.keep(gy).broadcast_to(self.inputs[0].shape)
+    def spread(self, gy):
+        return self.xp.broadcast_to(self.keep(gy), self.inputs[0].shape)
 
     def count(self, shape) -> int:
         return math.prod(shape[a] for a in self.axes)
@@ -64,7 +67,9 @@ class Max(_Reduce):
     """Max over axes; ties share the gradient evenly (as PyTorch's amax and full max)."""
 
     def forward(self, x):
-        return x.max(axis=self.axes, keepdims=self.keepdims)
+        y = x.max(axis=self.axes, keepdims=self.keepdims)
+        self.save_for_backward(x, y)
+        return y
 
     def backward(self, gy):
         return _extremum_grad(self, gy)
@@ -72,26 +77,30 @@ class Max(_Reduce):
 
 class Min(_Reduce):
     def forward(self, x):
-        return x.min(axis=self.axes, keepdims=self.keepdims)
+        y = x.min(axis=self.axes, keepdims=self.keepdims)
+        self.save_for_backward(x, y)
+        return y
 
     def backward(self, gy):
         return _extremum_grad(self, gy)
 
 
-def _extremum_grad(fn: _Reduce, gy: Tensor) -> Tensor:
-    x = fn.inputs[0]
-    y = fn.keep(fn.output).data
-    mask = x.data == y
-    weight = mask / mask.sum(axis=fn.axes, keepdims=True)
-    return fn.spread(gy) * Tensor._make(weight.astype(x.dtype, copy=False))
+def _extremum_grad(fn: _Reduce, gy):
+    x, y = fn.saved
+    mask = x == fn.keep(y)  # the winners: a constant, as is the count of ties
+    ties = mask.sum(axis=fn.axes, keepdims=True).astype(gy.dtype)
+    return fn.spread(gy) * mask / ties
 
 
 class Var(_Reduce):
+    ddof: int
+
     def forward(self, x):
+        self.save_for_backward(x)
         return x.var(axis=self.axes, ddof=self.ddof, keepdims=self.keepdims)
 
     def backward(self, gy):
-        x = self.inputs[0]
+        (x,) = self.saved
         centered = x - x.mean(axis=self.axes, keepdims=True)
         return self.spread(gy) * centered * (2.0 / (self.count(x.shape) - self.ddof))
 
@@ -102,11 +111,13 @@ class LogSumExp(_Reduce):
         m = x.max(axis=self.axes, keepdims=True)
         m = xp.where(xp.isfinite(m), m, 0)  # all -inf (or inf) rows: no shift
         y = xp.log(xp.exp(x - m).sum(axis=self.axes, keepdims=True)) + m
-        return y if self.keepdims else y.squeeze(self.axes)
+        y = y if self.keepdims else y.squeeze(self.axes)
+        self.save_for_backward(x, y)
+        return y
 
     def backward(self, gy):
-        x = self.inputs[0]
-        return self.spread(gy) * (x - self.keep(self.output)).exp()
+        x, y = self.saved
+        return self.spread(gy) * self.xp.exp(x - self.keep(y))
 
 
 def _reduce(cls, x, axis, keepdims, op, **params) -> Tensor:
@@ -146,6 +157,74 @@ def std(x: Tensor, axis=None, keepdims: bool = False, ddof: int = 0, correction=
 def logsumexp(x: Tensor, axis=None, keepdims: bool = False) -> Tensor:
     """log(sum(exp(x))) over ``axis``, shifted by the max so it never overflows."""
     return _reduce(LogSumExp, float_operand(x), axis, keepdims, "logsumexp")
+
+
+class TopK(Function):
+    """The ``k`` largest (or smallest) values along ``axis`` and their indices: two outputs. The
+    gradient of the values goes to the positions they came from; the indices have none."""
+
+    k: int
+    axis: int
+    largest: bool
+
+    def forward(self, x):
+        xp = self.xp
+        if self.k == 1:  # max/min: the first of equal values, as argmax
+            idx = (x.argmax if self.largest else x.argmin)(axis=self.axis, keepdims=True)
+        else:
+            key = -x if self.largest else x
+            idx = xp.argsort(key, axis=self.axis, kind="stable")
+            idx = xp.take(idx, xp.arange(self.k), axis=self.axis)
+        self.indices = idx
+        return xp.take_along_axis(x, idx, axis=self.axis), idx.astype(xp.int64, copy=False)
+
+    def backward(self, g_values, g_indices=None):
+        from zerograd.ops.index import PutAlongAxisAdd
+
+        shape = self.inputs[0].shape
+        return PutAlongAxisAdd.call(g_values, indices=self.indices, axis=self.axis, shape=shape)
+
+
+def topk(x: Tensor, k: int, axis: int = -1, largest: bool = True) -> tuple:
+    """(values, indices) of the ``k`` largest (``largest=False``: smallest) entries along
+    ``axis``, sorted, as PyTorch's ``topk``; ties keep their order.
+
+    Example:
+        >>> values, indices = zg.topk(zg.tensor([1.0, 5.0, 3.0]), 2)   # [5, 3], [1, 2]
+    """
+    if not isinstance(x, Tensor):
+        x = Tensor(x)
+    (axis,) = normalize_axis(axis, x.ndim, "topk")
+    n = x.shape[axis] if x.ndim else 1
+    if not 0 <= k <= n:
+        raise ValueError(
+            f"topk: k must be in [0, {n}] for axis {axis} of shape {x.shape}, received {k}"
+        )
+    return TopK.apply(x, k=k, axis=axis, largest=largest)
+
+
+def max_with_indices(x: Tensor, axis: int, keepdims: bool = False) -> tuple:
+    """(values, indices) of the maximum along ``axis``, as PyTorch's ``max(x, dim)``; the gradient
+    goes to the first maximum only (``max`` shares it among ties)."""
+    return _extremum_with_indices(x, axis, keepdims, True)
+
+
+def min_with_indices(x: Tensor, axis: int, keepdims: bool = False) -> tuple:
+    """(values, indices) of the minimum along ``axis``, as PyTorch's ``min(x, dim)``."""
+    return _extremum_with_indices(x, axis, keepdims, False)
+
+
+def _extremum_with_indices(x, axis: int, keepdims: bool, largest: bool) -> tuple:
+    if not isinstance(x, Tensor):
+        x = Tensor(x)
+    if x.ndim == 0 or x.shape[axis] == 0:
+        raise ValueError(
+            f"max/min with indices: expected a non-empty axis {axis}, received shape {x.shape}"
+        )
+    values, indices = topk(x, 1, axis, largest)
+    if keepdims:
+        return values, indices
+    return values.squeeze(axis), indices.squeeze(axis)
 
 
 def _arg(x: Tensor, axis, keepdims: bool, which: str) -> Tensor:

@@ -9,26 +9,27 @@ from __future__ import annotations
 
 import numpy as np
 
-from zerograd import backend
+from zerograd import backend, kernels
 from zerograd.autograd import Function
-from zerograd.ops import _jit
-from zerograd.ops.conv import _no_double_backward
+from zerograd.kernels import lstm as lstm_kernels
+from zerograd.ops.elementwise import sigmoid_array
 from zerograd.tensor import Tensor
 
 
-def _sigmoid(xp, a):
-    e = xp.exp(-xp.abs(a))
-    return xp.where(a >= 0, 1 / (1 + e), e / (1 + e))
-
-
 class RecurrentLayer(Function):
-    """mode 'lstm' | 'gru' | 'rnn_tanh' | 'rnn_relu'; the output is (T, B, H) of hidden states,
-    with the final cell state appended as step T for an LSTM."""
+    """mode 'lstm' | 'gru' | 'rnn_tanh' | 'rnn_relu'. Three outputs: the hidden states of all steps
+    (T, B, H), the last hidden state (B, H) and, for an LSTM, the last cell state (B, H) (else
+    None). Its backward (BPTT on arrays) is not itself differentiable."""
+
+    differentiable_backward = False
+    mode: str
+    has_bias: bool
 
     def forward(self, x, h0, *rest):
         xp = self.xp
         c0 = rest[0] if self.mode == "lstm" else None
         W_ih, W_hh, *bias = rest[1:] if self.mode == "lstm" else rest
+        self.save_for_backward(x, W_ih, W_hh)
         b_ih, b_hh = bias if bias else (0, 0)
         T, B, _ = x.shape
         H = W_hh.shape[1]
@@ -44,8 +45,8 @@ class RecurrentLayer(Function):
             h = hs[t]
             if self.mode == "gru":
                 hh = h @ W_hh.T + b_hh
-                r = _sigmoid(xp, xw[t, :, :H] + hh[:, :H])
-                z = _sigmoid(xp, xw[t, :, H : 2 * H] + hh[:, H : 2 * H])
+                r = sigmoid_array(xw[t, :, :H] + hh[:, :H])
+                z = sigmoid_array(xw[t, :, H : 2 * H] + hh[:, H : 2 * H])
                 n = xp.tanh(xw[t, :, 2 * H :] + r * hh[:, 2 * H :])
                 hs[t + 1] = (1 - z) * n + z * h
                 cache.append((r, z, n, hh[:, 2 * H :]))
@@ -53,10 +54,9 @@ class RecurrentLayer(Function):
                 a = xw[t] + h @ W_hh.T
                 hs[t + 1] = xp.tanh(a) if self.mode == "rnn_tanh" else xp.maximum(a, 0)
         self.hs, self.cache = hs, cache
-        out = hs[1:]
         if self.mode == "lstm":
-            out = xp.concatenate([out, self.cs[T][None]], axis=0)
-        return out
+            return hs[1:], hs[T].copy(), self.cs[T].copy()
+        return hs[1:], hs[T].copy()
 
     def _lstm_forward(self, xw, hs, c0, W_hh):
         """The LSTM time loop on preallocated buffers; gates (i, f, g, o), cells and tanh(cells)
@@ -72,8 +72,8 @@ class RecurrentLayer(Function):
         cs = xp.empty((T + 1, B, H), dtype=xw.dtype)
         tcs = xp.empty((T, B, H), dtype=xw.dtype)
         cs[0] = c0
-        if _jit.serial_usable(xw, hs, cs, W_hh):  # each step: the GEMM, then one kernel pass
-            cell = _jit.lstm_kernels(xw.dtype)[0]
+        if kernels.serial_usable(xw, hs, cs, W_hh):  # each step: the GEMM, then one kernel pass
+            cell = lstm_kernels.cell_kernels(xw.dtype)[0]
             for t in range(T):
                 xp.matmul(hs[t], W_hhT, out=gates[t])
                 cell(gates[t], xw[t], cs[t], cs[t + 1], tcs[t], hs[t + 1])
@@ -104,25 +104,28 @@ class RecurrentLayer(Function):
                     xp.multiply(o, tc, out=hs[t + 1])
         self.gates, self.cs, self.tcs = gates, cs, tcs
 
-    def backward(self, gy):
-        _no_double_backward(f"{self.mode} layer")
+    def backward(self, g_seq, g_h, g_c=None):
         xp = self.xp
         mode, hs = self.mode, self.hs
-        x = self.inputs[0].data
-        W_ih = self.inputs[3 if mode == "lstm" else 2].data
-        W_hh = self.inputs[4 if mode == "lstm" else 3].data
+        x, W_ih, W_hh = self.saved
         T, B, _ = x.shape
         H = W_hh.shape[1]
-        g = gy.data
+        # the last state's gradient joins that of the last step of the sequence
+        g = xp.zeros((T, B, H), dtype=x.dtype) if g_seq is None else g_seq
+        if g_h is not None:
+            g = g.copy() if g is g_seq else g
+            g[T - 1] += g_h
         dh = xp.zeros((B, H), dtype=x.dtype)
-        dc = g[T].copy() if mode == "lstm" else None
+        dc = None
+        if mode == "lstm":
+            dc = xp.zeros((B, H), dtype=x.dtype) if g_c is None else g_c.copy()
         da_all = xp.empty((T, B, W_hh.shape[0]), dtype=x.dtype)  # gradient of the input projection
         # the recurrent weight's gradient is one GEMM after the loop, over the gradients of its
         # products (all steps), where a GEMM per step would run on small matrices
         dhh_all = da_all if mode != "gru" else xp.empty_like(da_all)
         db_hh = None
-        if mode == "lstm" and _jit.serial_usable(g, dc, self.gates, self.cs, W_hh):
-            step = _jit.lstm_kernels(x.dtype)[1]
+        if mode == "lstm" and kernels.serial_usable(g, dc, self.gates, self.cs, W_hh):
+            step = lstm_kernels.cell_kernels(x.dtype)[1]
             gc = xp.ascontiguousarray(g)
             for t in range(T - 1, -1, -1):  # each step: one kernel pass, then the GEMM
                 step(dh, gc[t], dc, self.gates[t], self.tcs[t], self.cs[t], da_all[t])
@@ -176,14 +179,16 @@ class RecurrentLayer(Function):
         if self.has_bias:
             db_ih = backend.sum_axes(xp, flat, (0,))
             grads += [db_ih, db_hh if mode == "gru" else db_ih]
-        return tuple(Tensor._make(a) for a in grads)
+        return tuple(grads)
 
 
 def recurrent_layer(
     mode: str, x: Tensor, h0: Tensor, c0, W_ih, W_hh, b_ih=None, b_hh=None
-) -> Tensor:
-    """Run one recurrent layer over a (T, B, I) sequence; see ``RecurrentLayer``."""
+) -> tuple:
+    """Run one recurrent layer over a (T, B, I) sequence: (all hidden states (T, B, H), the last
+    hidden state (B, H), the last cell state (B, H) or None). See ``RecurrentLayer``."""
     inputs = [x, h0] + ([c0] if mode == "lstm" else []) + [W_ih, W_hh]
     if b_ih is not None:
         inputs += [b_ih, b_hh]
-    return RecurrentLayer.apply(*inputs, mode=mode, has_bias=b_ih is not None)
+    outs = RecurrentLayer.apply(*inputs, mode=mode, has_bias=b_ih is not None)
+    return outs if mode == "lstm" else (*outs, None)

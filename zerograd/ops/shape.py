@@ -18,6 +18,8 @@ def _shape(shape) -> tuple:
 
 
 class Reshape(Function):
+    shape: tuple
+
     def forward(self, x):
         return x.reshape(self.shape)
 
@@ -26,6 +28,8 @@ class Reshape(Function):
 
 
 class Transpose(Function):
+    axes: tuple
+
     def forward(self, x):
         return x.transpose(self.axes)
 
@@ -35,6 +39,8 @@ class Transpose(Function):
 
 
 class BroadcastTo(Function):
+    shape: tuple
+
     def forward(self, x):
         return self.xp.broadcast_to(x, self.shape)
 
@@ -45,16 +51,13 @@ class BroadcastTo(Function):
 class SumTo(Function):
     """Sum a broadcast array back to ``shape``: the engine's un-broadcasting step."""
 
+    shape: tuple
+
     def forward(self, x):
-        lead = x.ndim - len(self.shape)
-        axes = tuple(range(lead)) + tuple(
-            i + lead for i, n in enumerate(self.shape) if n == 1 and x.shape[i + lead] != 1
-        )
-        y = backend.sum_axes(self.xp, x, axes, keepdims=True) if axes else x
-        return y.reshape(self.shape)
+        return backend.sum_to(x, self.shape)
 
     def backward(self, gy):
-        return gy.broadcast_to(self.inputs[0].shape)
+        return self.xp.broadcast_to(gy, self.inputs[0].shape)
 
 
 def reshape(x: Tensor, shape) -> Tensor:
@@ -146,6 +149,8 @@ def sum_to(x: Tensor, shape) -> Tensor:
 
 
 class Concat(Function):
+    axis: int
+
     def forward(self, *xs):
         return self.xp.concatenate(xs, axis=self.axis)
 
@@ -159,6 +164,8 @@ class Concat(Function):
 
 
 class Stack(Function):
+    axis: int
+
     def forward(self, *xs):
         return self.xp.stack(xs, axis=self.axis)
 
@@ -196,8 +203,32 @@ def stack(tensors, axis: int = 0) -> Tensor:
     return Stack.apply(*xs, axis=axis)
 
 
-def split(x: Tensor, indices_or_sections, axis: int = 0) -> list:
-    """Split along ``axis`` as ``numpy.split``: into N equal sections, or at the given indices."""
+class Split(Function):
+    """One input, one output per section; the gradient joins the sections' gradients again."""
+
+    bounds: list  # section i is [bounds[i], bounds[i + 1]) along ``axis``
+    axis: int
+
+    def forward(self, x):
+        lead = (slice(None),) * self.axis
+        b = self.bounds
+        return tuple(x[lead + (slice(b[i], b[i + 1]),)] for i in range(len(b) - 1))
+
+    def backward(self, *gys):
+        xp, shape = self.xp, list(self.inputs[0].shape)
+        parts = []
+        for g, lo, hi in zip(gys, self.bounds[:-1], self.bounds[1:]):
+            if g is None:  # a section nobody used: zeros in its place
+                shape[self.axis] = hi - lo
+                g = xp.zeros(tuple(shape), dtype=self.inputs[0].dtype)
+            parts.append(g)
+        return xp.concatenate(parts, axis=self.axis)
+
+
+def split(x: Tensor, indices_or_sections, axis: int = 0) -> tuple:
+    """Split along ``axis`` as ``numpy.split`` (into N equal sections, or at the given indices);
+    a tuple of Tensors, as PyTorch's ``split`` returns."""
+    x = _tensor(x)
     n = x.shape[axis]
     axis = axis % x.ndim
     if isinstance(indices_or_sections, int):
@@ -208,15 +239,20 @@ def split(x: Tensor, indices_or_sections, axis: int = 0) -> list:
         step = n // indices_or_sections
         bounds = list(range(0, n + 1, step))
     else:
-        bounds = [0, *indices_or_sections, n]
-    lead = (slice(None),) * axis
-    return [x[lead + (slice(a, b),)] for a, b in zip(bounds[:-1], bounds[1:])]
+        bounds = [0, *(builtins.min(builtins.max(int(i), 0), n) for i in indices_or_sections), n]
+        if bounds != sorted(bounds):  # sections that overlap (NumPy allows it): one slice each
+            lead = (slice(None),) * axis
+            return tuple(x[lead + (slice(a, b),)] for a, b in zip(bounds[:-1], bounds[1:]))
+    return Split.apply(x, bounds=bounds, axis=axis)
 
 
 # --- padding and repetition ----------------------------------------------------------------------
 
 
 class Pad(Function):
+    pad_width: tuple
+    value: float
+
     def forward(self, x):
         return self.xp.pad(x, self.pad_width, mode="constant", constant_values=self.value)
 
@@ -243,6 +279,9 @@ def pad(x: Tensor, pad_width, mode: str = "constant", constant_values=0) -> Tens
 class SegmentSum(Function):
     """Sum consecutive runs of ``counts`` elements along ``axis`` (the backward of repeat)."""
 
+    counts: object
+    axis: int
+
     def forward(self, x):
         starts = self.xp.concatenate(
             [self.xp.zeros(1, dtype=int), self.xp.cumsum(self.counts)[:-1]]
@@ -254,18 +293,20 @@ class SegmentSum(Function):
         return out
 
     def backward(self, gy):
-        return repeat(gy, self.counts, self.axis)
+        return self.xp.repeat(gy, self.counts, axis=self.axis)
 
 
 class Repeat(Function):
+    repeats: object
+    axis: int
+
     def forward(self, x):
-        return self.xp.repeat(x, self.repeats, axis=self.axis)
+        xp = self.xp
+        self.counts = xp.broadcast_to(xp.asarray(self.repeats), (x.shape[self.axis],))
+        return xp.repeat(x, self.repeats, axis=self.axis)
 
     def backward(self, gy):
-        counts = self.xp.broadcast_to(
-            self.xp.asarray(self.repeats), (self.inputs[0].shape[self.axis],)
-        )
-        return SegmentSum.apply(gy, counts=counts, axis=self.axis)
+        return SegmentSum.call(gy, counts=self.counts, axis=self.axis)
 
 
 def repeat(x: Tensor, repeats, axis=None) -> Tensor:
@@ -279,6 +320,8 @@ def repeat(x: Tensor, repeats, axis=None) -> Tensor:
 
 
 class Tile(Function):
+    reps: tuple
+
     def forward(self, x):
         return self.xp.tile(x, self.reps)
 

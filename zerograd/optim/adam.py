@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 from zerograd import backend
-from zerograd.ops import _jit
+from zerograd.optim import _adam_kernel
 from zerograd.optim.optimizer import Optimizer
 
 
@@ -57,10 +57,9 @@ class Adam(Optimizer):
         if wd and not self.decoupled:
             g = g + wd * p.data
         decay = 1 - lr * wd if wd and self.decoupled else 1.0
-        if not group["amsgrad"] and _jit.serial_usable(
-            p.data, g, m, v, contiguous=True
-        ):  # one fused pass
-            _jit.adam_step(p.data, g, m, v, b1, b2, step_size, bc2_sqrt, group["eps"], decay)
+        if not group["amsgrad"] and _adam_kernel.usable(p.data, g, m, v):  # one fused pass
+            eps = group["eps"]
+            _adam_kernel.adam_step(p.data, g, m, v, b1, b2, step_size, bc2_sqrt, eps, decay)
             return
         if decay != 1.0:
             p.data *= decay

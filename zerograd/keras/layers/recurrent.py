@@ -92,7 +92,7 @@ class _RNN(Layer):
         x = inputs.swapaxes(0, 1)  # (T, B, F)
         if self.go_backwards:
             x = x[::-1]
-        B, T = inputs.shape[0], x.shape[0]
+        B = inputs.shape[0]
         zeros = Tensor._make(x.xp.zeros((B, self.units), x.dtype))
         states = (
             list(initial_state)
@@ -102,11 +102,7 @@ class _RNN(Layer):
         h0 = states[0] if states else zeros
         c0 = states[1] if len(states) > 1 else zeros
         mode = {"SimpleRNN": f"rnn_{self.activation}", "LSTM": "lstm", "GRU": "gru"}[name]
-        y = recurrent_layer(mode, x, h0, c0, *self._weights())
-        c_last = None
-        if mode == "lstm":
-            c_last, y = y[T], y[:T]
-        h_last = y[T - 1]
+        y, h_last, c_last = recurrent_layer(mode, x, h0, c0, *self._weights())
         out = y.swapaxes(0, 1) if self.return_sequences else h_last
         if not self.return_state:
             return out

@@ -97,14 +97,12 @@ class RNNBase(Module):
                 params = [getattr(self, n + sfx) for n in ("weight_ih", "weight_hh")]
                 if self.bias:
                     params += [getattr(self, "bias_ih" + sfx), getattr(self, "bias_hh" + sfx)]
-                y = recurrent_layer(
+                y, h_last, c_last = recurrent_layer(
                     self.mode, seq, h0[k], c0[k] if self.mode == "lstm" else None, *params
                 )
-                T = seq.shape[0]
                 if self.mode == "lstm":
-                    c_n.append(y[T])
-                    y = y[:T]
-                h_n.append(y[T - 1])
+                    c_n.append(c_last)
+                h_n.append(h_last)
                 outs.append(y[::-1] if d else y)
             x = outs[0] if dirs == 1 else concat(outs, axis=-1)
             if self.dropout and self.training and layer < self.num_layers - 1:

@@ -1,0 +1,133 @@
+"""``zerograd train fashion-mnist``: the demo CNN trained end to end with the Keras facade."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import zerograd as zg
+from zerograd import keras
+from zerograd.keras.datasets import fashion_mnist
+from zerograd.keras.utils import plot_history
+
+log = logging.getLogger(__name__)
+
+PLOT_EXTRA = "zerograd[extras]"  # the extra of pyproject.toml that brings matplotlib
+
+
+@dataclass
+class TrainConfig:
+    """Options of ``zerograd train``; ``limit`` 0 uses all 60,000 training images."""
+
+    task: str = "fashion-mnist"
+    epochs: int = 3
+    batch_size: int = 64
+    lr: float = 1e-3
+    limit: int = 0
+    out: str = "runs/fashion-mnist"
+    seed: int = 0
+
+
+def build_cnn() -> keras.Sequential:
+    """A small CNN for 28x28x1 images: two conv blocks, then a dense classifier."""
+    L = keras.layers
+    return keras.Sequential(
+        [
+            L.Conv2D(32, 3, padding="same", activation="relu", input_shape=(28, 28, 1)),
+            L.MaxPooling2D(2),
+            L.Conv2D(64, 3, padding="same", activation="relu"),
+            L.MaxPooling2D(2),
+            L.Flatten(),
+            L.Dropout(0.3),
+            L.Dense(128, activation="relu"),
+            L.Dense(10, activation="softmax"),
+        ],
+        name="fashion_cnn",
+    )
+
+
+def _plot(history, path: Path) -> str | None:
+    """The learning curves as a PNG; None (and a warning saying how to get them) without
+    matplotlib, an optional dependency: the trained model matters more than its plot."""
+    try:
+        return plot_history(history, path, title="Fashion-MNIST CNN (zerograd)")
+    except ImportError as e:
+        if e.name is None or e.name.split(".")[0] != "matplotlib":
+            raise
+        log.warning(
+            "learning curves not plotted: matplotlib is not installed "
+            "(pip install '%s' or pip install matplotlib)",
+            PLOT_EXTRA,
+        )
+        return None
+
+
+def train_fashion_mnist(config: TrainConfig, verbose: bool = True) -> dict:
+    """Train the CNN on Fashion-MNIST; save the model, history.csv, the curves and result.json
+    under ``config.out``.
+
+    Args:
+        config: the run's options.
+        verbose: show the model summary and a progress bar (or a line per epoch when not a tty).
+
+    Returns:
+        test loss and accuracy, training time, sizes and the paths written.
+
+    Example:
+        >>> train_fashion_mnist(TrainConfig(limit=600, epochs=1, out="runs/small"))["test_accuracy"]
+    """
+    if config.task != "fashion-mnist":
+        raise ValueError(f"train: expected task 'fashion-mnist', received {config.task!r}")
+    zg.manual_seed(config.seed)
+    (x_train, y_train), (x_test, y_test) = fashion_mnist.load_data()
+    if config.limit:
+        n_test = max(config.limit // 4, 100)
+        x_train, y_train = x_train[: config.limit], y_train[: config.limit]
+        x_test, y_test = x_test[:n_test], y_test[:n_test]
+    x_train = (x_train.astype("float32") / 255.0)[..., None]  # (N, 28, 28, 1), channels last
+    x_test = (x_test.astype("float32") / 255.0)[..., None]
+    model = build_cnn()
+    model.compile(
+        optimizer=keras.optimizers.Adam(config.lr),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+    if verbose:
+        model.summary(print_fn=log.info)
+    out = Path(config.out)
+    out.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    history = model.fit(
+        x_train,
+        y_train,
+        batch_size=config.batch_size,
+        epochs=config.epochs,
+        validation_split=0.1,
+        verbose="auto" if verbose else 0,
+        callbacks=[keras.callbacks.CSVLogger(out / "history.csv")],
+    )
+    seconds = time.perf_counter() - t0
+    loss, acc = model.evaluate(x_test, y_test, batch_size=256, verbose=0)
+    model.save(out / "model.keras")
+    curves = _plot(history, out / "learning_curves.png")
+    result = {
+        "test_loss": round(loss, 4),
+        "test_accuracy": round(acc, 4),
+        "train_seconds": round(seconds, 1),
+        "epochs": config.epochs,
+        "train_samples": len(x_train),
+        "params": model.count_params(),
+        "model": str(out / "model.keras"),
+        "curves": curves,
+    }
+    (out / "result.json").write_text(json.dumps(result, indent=1))
+    log.info("test accuracy: %.4f  (test loss %.4f, %.0f s of training)", acc, loss, seconds)
+    log.info(
+        "model saved to %s%s",
+        out / "model.keras",
+        f", learning curves in {curves}" if curves else "",
+    )
+    return result

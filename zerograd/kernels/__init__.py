@@ -1,0 +1,100 @@
+"""Fused CPU kernels compiled with numba, used where it is installed (``zerograd[fast]`` extra).
+
+NumPy runs one pass over memory per operation and uses one thread for elementwise work. The
+kernels do a whole activation or row-wise normalisation in one pass, on all cores. One module per
+op, beside the op that calls it: ``gelu`` (erf, GELU in its erf and tanh forms, and the gradient),
+``softmax`` (over the last axis, with the attention scale and an additive mask folded in, and its
+gradient), ``layer_norm``, ``conv`` (bias + ReLU, the ReLU gradient), ``pool`` (channels-last
+max-pool backward), ``lstm`` (the cell, forward and backward), ``attention`` (without gradients,
+block by block on a thread pool); ``exp`` holds the vectorised exps they share. The Adam step sits
+beside its optimizer (``zerograd.optim._adam_kernel``).
+
+Each kernel has a NumPy twin in the op that calls it; the tests run both and compare them.
+``ZEROGRAD_JIT=0`` in the environment turns the kernels off. Kernels compile on first use and
+are cached on disk by numba. The sizes from which they run are in ``zerograd.tuning``.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from zerograd import tuning
+
+try:  # an optional dependency: every kernel has a NumPy fallback in the calling op
+    import numba
+except ImportError:  # pragma: no cover - exercised where numba is absent
+    numba = None
+
+ENABLED = numba is not None and os.environ.get("ZEROGRAD_JIT", "1") != "0"
+FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+
+if numba is not None:
+    # no nnan/ninf: masks use -inf and NaN must propagate
+    _FAST = {"contract", "reassoc"}
+    # error_model="numpy": a division by zero gives inf/NaN as in NumPy. numba's default checks
+    # every division and raises, and that branch keeps loops with a division from vectorising
+    # (an Adam step: 0.75 ms with it, 0.10 ms without).
+    _opts = dict(fastmath=_FAST, cache=True, error_model="numpy")
+    jit = numba.njit(parallel=True, nogil=True, **_opts)  # on all cores
+    jit_serial = numba.njit(inline="always", **_opts)  # element and row helpers, inlined
+    jit_nogil = numba.njit(nogil=True, **_opts)  # serial, for work split by the caller
+else:  # pragma: no cover
+    jit = jit_serial = jit_nogil = None
+
+
+def usable(*arrays) -> bool:
+    """True when the parallel kernels may run on these arrays: numba present and enabled, NumPy
+    float32 or float64 arrays, the first of at least ``tuning.KERNEL_MIN_SIZE`` elements (CuPy
+    arrays, other dtypes and small arrays take the NumPy/CuPy path)."""
+    if not ENABLED or not arrays:
+        return False
+    if getattr(arrays[0], "size", 0) < tuning.KERNEL_MIN_SIZE:  # the first: the work
+        return False
+    for a in arrays:
+        if type(a) is not np.ndarray or a.dtype not in FLOATS:
+            return False
+    return True
+
+
+def serial_usable(*arrays, contiguous: bool = False) -> bool:
+    """The serial kernels (the LSTM cell, the Adam step) may run: NumPy float32/float64 arrays of
+    one dtype, of any size (no threads to start); C-contiguous too when ``contiguous``."""
+    if not ENABLED:
+        return False
+    d = arrays[0].dtype
+    return d in FLOATS and all(
+        type(a) is np.ndarray and a.dtype == d and (a.flags.c_contiguous or not contiguous)
+        for a in arrays
+    )
+
+
+def rows(a: np.ndarray) -> np.ndarray:
+    """``a`` as C-contiguous (rows, last axis) for the row-wise kernels."""
+    return np.ascontiguousarray(a).reshape(-1, a.shape[-1])
+
+
+_pool = None  # (pid, ThreadPoolExecutor): made on first use, again after a fork
+
+
+def parallel_parts(fn, items) -> None:
+    """fn(part) for ``items`` split into one contiguous part per thread (numba's thread count):
+    the first part on this thread, the others on a pool. Errors of any part are raised here."""
+    global _pool
+    n = min(len(items), numba.get_num_threads())
+    if n <= 1:
+        fn(items)
+        return
+    if _pool is None or _pool[0] != os.getpid():  # a forked child does not have the threads
+        from concurrent.futures import ThreadPoolExecutor
+
+        _pool = (os.getpid(), ThreadPoolExecutor(max_workers=n - 1, thread_name_prefix="zerograd"))
+    bounds = [len(items) * i // n for i in range(n + 1)]
+    parts = [items[bounds[i] : bounds[i + 1]] for i in range(n)]
+    futures = [_pool[1].submit(fn, part) for part in parts[1:]]
+    try:
+        fn(parts[0])
+    finally:
+        for f in futures:
+            f.result()

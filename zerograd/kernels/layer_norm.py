@@ -1,0 +1,84 @@
+"""Layer norm over the last axis and its gradient, row by row on all cores (the backward
+recomputes the row statistics instead of saving them)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from zerograd.kernels import jit, jit_serial, numba, rows
+
+if numba is not None:
+
+    @jit_serial
+    def _row_stats(xr, eps):
+        """Mean and 1 / sqrt(variance + eps) of one row (two passes: no cancellation)."""
+        n = xr.size
+        s = 0.0
+        for j in range(n):
+            s += xr[j]
+        mu = s / n
+        v = 0.0
+        for j in range(n):
+            d = xr[j] - mu
+            v += d * d
+        return mu, 1.0 / math.sqrt(v / n + eps)
+
+    @jit
+    def _layer_norm_rows(x, w, b, eps, out):
+        n_rows, n = x.shape
+        for r in numba.prange(n_rows):
+            mu, k = _row_stats(x[r], eps)
+            for j in range(n):
+                out[r, j] = (x[r, j] - mu) * k * w[j] + b[j]
+
+    @jit
+    def _layer_norm_grad_rows(x, g, w, eps, gx, gxhat):
+        """Row-wise layer-norm backward (statistics recomputed): gx, and g * xhat for the weight's
+        gradient (summed over rows by the caller)."""
+        n_rows, n = x.shape
+        for r in numba.prange(n_rows):
+            mu, k = _row_stats(x[r], eps)
+            a = 0.0  # mean of g * w
+            b = 0.0  # mean of g * w * xhat
+            for j in range(n):
+                xh = (x[r, j] - mu) * k
+                gw = g[r, j] * w[j]
+                a += gw
+                b += gw * xh
+                gxhat[r, j] = g[r, j] * xh
+            a /= n
+            b /= n
+            for j in range(n):
+                xh = (x[r, j] - mu) * k
+                gx[r, j] = k * (g[r, j] * w[j] - a - xh * b)
+
+
+def _affine(a, x: np.ndarray, fill: float) -> np.ndarray:
+    """A layer norm's weight or bias as a contiguous row in x's dtype (``fill`` when absent)."""
+    n = x.shape[-1]
+    if a is None:
+        return np.full(n, fill, x.dtype)
+    return np.ascontiguousarray(a, dtype=x.dtype).reshape(n)
+
+
+def layer_norm(x: np.ndarray, w, b, eps: float) -> np.ndarray:
+    """Layer norm over the last axis, row by row (the backward recomputes the statistics)."""
+    xr = rows(x)
+    w, b = _affine(w, x, 1), _affine(b, x, 0)
+    out = np.empty(xr.shape, dtype=x.dtype)
+    _layer_norm_rows(xr, w, b, float(eps), out)
+    return out.reshape(x.shape)
+
+
+def layer_norm_grad(x: np.ndarray, g: np.ndarray, w, eps: float):
+    """Gradients of row-wise layer norm: (gx, gw, gb) with gw, gb summed over all rows."""
+    xr = rows(x)
+    gr = rows(np.broadcast_to(g, x.shape).astype(x.dtype, copy=False))
+    w = _affine(w, x, 1)
+    gx = np.empty(xr.shape, dtype=x.dtype)
+    gxhat = np.empty(xr.shape, dtype=x.dtype)
+    _layer_norm_grad_rows(xr, gr, w, float(eps), gx, gxhat)
+    ones = np.ones(xr.shape[0], dtype=x.dtype)
+    return gx.reshape(x.shape), ones @ gxhat, ones @ gr

@@ -1,0 +1,115 @@
+"""Softmax over the last axis, softmax(x * scale + bias) with an additive mask folded in, and its
+gradient: one pass per row, rows on all cores (or, for attention blocks, on the caller's thread)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from zerograd.kernels import jit, jit_nogil, jit_serial, numba, rows
+
+if numba is not None:
+    from zerograd.kernels.exp import exp32_neg, exp_neg
+
+    def _make_softmax(exp, ftype):
+        """Softmax kernels for one float type: softmax(x * scale + bias) over the last axis of 4-D
+        C-contiguous arrays. ``bias`` has size 1 or x's size on each leading axis (broadcast by
+        index, never copied to x's size) and x's size on the last. A row that is all -inf, or has
+        a NaN or +inf, gives NaN (as the NumPy path and PyTorch)."""
+
+        @jit_serial
+        def row(xr, br, sc, orow):
+            n = xr.size
+            m = ftype(-np.inf)
+            for c in range(n):
+                m = max(m, xr[c] * sc + br[c])
+            t = ftype(0.0)
+            for c in range(n):
+                e = exp(xr[c] * sc + br[c] - m)
+                orow[c] = e
+                t += e
+            inv = ftype(1.0) / t
+            for c in range(n):
+                orow[c] *= inv
+
+        @jit_serial
+        def row_at(x, bias, r, sc, out):  # row r of the 4-D x, with its row of the bias
+            d1, d2 = x.shape[1], x.shape[2]
+            i, j, k = r // (d1 * d2), (r // d2) % d1, r % d2
+            b0, b1, b2 = bias.shape[0] > 1, bias.shape[1] > 1, bias.shape[2] > 1
+            row(x[i, j, k], bias[i if b0 else 0, j if b1 else 0, k if b2 else 0], sc, out[i, j, k])
+
+        # Two functions, not one decorated twice: numba's disk cache keys a function by its code
+        # and closure, not by `parallel`, so one would load the other's machine code (a parallel
+        # kernel on a worker thread then crashes the workqueue layer).
+        @jit
+        def parallel(x, bias, scale, out):  # on all cores
+            for r in numba.prange(x.shape[0] * x.shape[1] * x.shape[2]):
+                row_at(x, bias, r, ftype(scale), out)
+
+        @jit_nogil
+        def serial(x, bias, scale, out):  # one block of attention, on a worker thread
+            for r in range(x.shape[0] * x.shape[1] * x.shape[2]):
+                row_at(x, bias, r, ftype(scale), out)
+
+        return parallel, serial
+
+    # float32 in float32 with the vectorised exp; float64 with the float64 one
+    _softmax_f32, _softmax_block_f32 = _make_softmax(exp32_neg, np.float32)
+    _softmax_f64, _softmax_block_f64 = _make_softmax(exp_neg, np.float64)
+
+    @jit
+    def _softmax_grad_rows(p, g, scale, out):
+        """out = scale * p * (g - sum(g * p)) row by row: the softmax backward (with the scale of
+        the scores folded in)."""
+        n_rows, n = p.shape
+        for r in numba.prange(n_rows):
+            d = 0.0
+            for j in range(n):
+                d += g[r, j] * p[r, j]
+            for j in range(n):
+                out[r, j] = scale * p[r, j] * (g[r, j] - d)
+
+
+def kernels_for(dtype):
+    """(parallel kernel, serial kernel) of the softmax for a float dtype: each takes a 4-D x, a
+    bias as ``bias4`` gives it, the scale and the output."""
+    if dtype == np.float32:
+        return _softmax_f32, _softmax_block_f32
+    return _softmax_f64, _softmax_block_f64
+
+
+def as4d(a: np.ndarray) -> np.ndarray:
+    """Leading size-1 axes up to 4-D, or leading axes merged down to 4-D (contiguous input)."""
+    if a.ndim <= 4:
+        return a.reshape((1,) * (4 - a.ndim) + a.shape)
+    return a.reshape(-1, *a.shape[-3:])
+
+
+def bias4(bias, shape, dtype) -> np.ndarray:
+    """An additive mask as the kernels take it: 4-D, last axis full, leading axes of size 1 or as
+    ``shape``'s (leading axes merged when ``shape`` has more than 4)."""
+    n = shape[-1]
+    if bias is None:
+        return np.zeros((1, 1, 1, n), dtype)
+    b = bias.astype(dtype, copy=False)
+    b = b.reshape((1,) * (len(shape) - b.ndim) + b.shape)
+    if b.shape[-1] != n or b.ndim > 4:  # broadcast along the row, or merged axes: copy
+        b = np.broadcast_to(b, shape)
+    return np.ascontiguousarray(as4d(b) if b.ndim <= 4 else b.reshape(-1, *shape[-3:]))
+
+
+def softmax_last(x: np.ndarray, scale: float = 1.0, bias: np.ndarray | None = None) -> np.ndarray:
+    """softmax(x * scale + bias) over the last axis; ``bias`` broadcasts to ``x`` (not copied)."""
+    out = np.empty(x.shape, dtype=x.dtype)
+    x4 = as4d(np.ascontiguousarray(x))
+    parallel = kernels_for(x.dtype)[0]
+    parallel(x4, bias4(bias, x.shape, x.dtype), float(scale), out.reshape(x4.shape))
+    return out
+
+
+def softmax_grad(p: np.ndarray, g: np.ndarray, scale: float = 1.0) -> np.ndarray:
+    """The gradient of ``softmax_last`` given its output ``p`` and the output's gradient ``g``."""
+    out = np.empty(p.shape, dtype=p.dtype)
+    gr = rows(np.broadcast_to(g, p.shape))
+    _softmax_grad_rows(rows(p), gr, p.dtype.type(scale), out.reshape(gr.shape))
+    return out
