@@ -49,10 +49,12 @@ def test_erf_and_gelu_against_torch(path, dtype):
         [x[:-3]],
         dtype,
     )
-    for approximate in ("none", "tanh"):  # values at inf, -inf and NaN as PyTorch's
+    for approximate in ("none", "tanh"):  # values at inf, -inf and NaN as the math has them
         got = F.gelu(zg.tensor(x[-3:]), approximate=approximate).numpy()
-        want = TF.gelu(torch.from_numpy(x[-3:]), approximate=approximate).numpy()
-        np.testing.assert_array_equal(got, want)
+        # PyTorch's float64 result: its float32 CPU kernel gives NaN at +inf on some processors
+        # (seen on an AMD EPYC), so its float32 values at inf are not a fixed reference
+        want = TF.gelu(torch.from_numpy(x[-3:].astype(np.float64)), approximate=approximate)
+        np.testing.assert_array_equal(got, want.numpy().astype(dtype))
 
 
 def test_float32_erf_one_formula_on_both_paths(monkeypatch):
