@@ -204,11 +204,14 @@ class BERT(nn.Module):
                 raise ValueError(
                     f"BERT: expected {name} of the input_ids' shape {ids.shape}, received {tuple(np.shape(a))}"
                 )
-        mask = None
+        x = self.embeddings(Tensor(ids), Tensor(types))  # (B, T, C)
+        mask = None  # additive, built once for every layer
         if attention_mask is not None:
-            keep = _ints(attention_mask).astype(bool)
-            mask = keep[:, None, None, :]  # (B, 1, 1, T): True = may attend
-        x = self.embeddings(Tensor(ids), Tensor(types))
+            B, T = ids.shape
+            keep = x.xp.asarray(_ints(attention_mask).astype(bool))  # (B, T): 1 = a token
+            mask = F.attention_bias(
+                x.xp, (B, 1, T, T), x.dtype, allowed={"attention_mask": keep[:, None, None, :]}
+            )  # (B, 1, 1, T)
         x = self.encoder(x, mask)
         pooled = self.pooler(x) if self.pooler is not None else None
         return x, pooled

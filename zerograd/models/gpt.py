@@ -70,9 +70,10 @@ class CausalSelfAttention(nn.Module):
         if past is not None:  # the KV cache: keys and values of earlier tokens
             k, v = concat([past[0], k], axis=2), concat([past[1], v], axis=2)
         S = k.shape[2]
-        mask = np.tril(np.ones((T, S), bool), k=S - T)  # token i sees earlier tokens and itself
+        # token i sees earlier tokens and itself; one token after a cache sees every key (None)
+        bias = F.attention_bias(q.xp, (T, S), q.dtype, causal="lower_right")  # (T, S)
         y = F.scaled_dot_product_attention(
-            q, k, v, attn_mask=mask, dropout_p=self.attn_p, training=self.training
+            q, k, v, attn_mask=bias, dropout_p=self.attn_p, training=self.training
         )
         y = y.swapaxes(1, 2).reshape((B, T, C))
         return self.resid_dropout(self.c_proj(y)), (k, v)

@@ -14,7 +14,10 @@ from zerograd.ops.activation import (  # noqa: F401
     silu,
     softmax,
 )
-from zerograd.ops.attention import scaled_dot_product_attention  # noqa: F401, E402
+from zerograd.ops.attention import (  # noqa: F401, E402
+    attention_bias,
+    scaled_dot_product_attention,
+)
 
 # --- convolution, pooling, attention (zerograd/ops/conv.py, pool.py, attention.py) ---
 from zerograd.ops.conv import conv1d, conv2d, conv_transpose2d  # noqa: F401

@@ -1,54 +1,111 @@
-"""Scaled dot-product attention, built from differentiable ops."""
+"""Scaled dot-product attention, built from differentiable ops, and the one helper that turns
+attention masks into an additive bias."""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 
 import numpy as np
 
-from zerograd import kernels
-from zerograd.autograd import Function, is_grad_enabled
+from zerograd.autograd import is_grad_enabled
+from zerograd.backend import Array
 from zerograd.kernels import attention as attention_kernels
-from zerograd.kernels import softmax as softmax_kernels
-from zerograd.ops.activation import dropout
+from zerograd.ops.activation import Softmax, dropout
 from zerograd.ops.linalg import matmul
 from zerograd.tensor import Tensor
 
 
-class ScaledMaskedSoftmax(Function):
-    """softmax(x * scale + bias) over the last axis in one op; ``bias`` is a constant additive mask
-    (0 where allowed, -inf where masked) broadcastable to x, or None. Saves the scale multiply and
-    the masking pass of the attention scores, and runs as fused kernels where numba is present."""
+def attention_bias(
+    xp,
+    shape: tuple,
+    dtype,
+    *,
+    causal: bool | str = False,
+    allowed: Mapping | None = None,
+    additive: Mapping | None = None,
+    fill: float = -math.inf,
+    op: str = "attention",
+) -> Array | None:
+    """The additive mask of attention scores of ``shape`` (..., L, S): 0 where a query may attend
+    a key, ``fill`` where it may not, plus any additive masks; None when nothing is masked.
 
-    scale: float
-    bias: object  # additive mask (0 / -inf) or None
+    Every attention in zerograd builds its mask here; each caller first turns its own convention
+    (PyTorch's MultiheadAttention: True = masked; Keras: 1 = allowed) into ``allowed``.
 
-    def forward(self, x):
-        bias = self.bias
-        if kernels.usable(x, *(() if bias is None else (bias,))):  # size: of x alone
-            p = softmax_kernels.softmax_last(x, self.scale, bias)
-            self.save_for_backward(p)
-            return p
-        xp = self.xp
-        z = x * x.dtype.type(self.scale)
-        if bias is not None:
-            z += bias
-        z -= z.max(axis=-1, keepdims=True)
-        xp.exp(z, out=z)
-        z /= z.sum(axis=-1, keepdims=True)
-        self.save_for_backward(z)
-        return z
+    Args:
+        xp: the array module (numpy or cupy) of the scores.
+        shape: the shape of the scores, (..., L, S); every mask must broadcast to it.
+        dtype: the scores' float dtype, which the bias takes.
+        causal: True (or ``"upper_left"``) lets query i attend keys j <= i, as PyTorch's
+            ``is_causal`` and Keras's ``use_causal_mask``; ``"lower_right"`` aligns the last query
+            with the last key (query i attends keys j <= i + S - L), as decoding with a key/value
+            cache needs.
+        allowed: named boolean masks, True where a query may attend (the name is for errors).
+        additive: named float masks, added to the scores.
+        fill: the bias where a boolean or causal mask forbids: -inf (PyTorch) or a large
+            negative number (Keras's -1e9, which keeps a fully masked row finite).
+        op: the op or layer named in errors.
 
-    def backward(self, gy):
-        (p,) = self.saved
-        if kernels.usable(p, gy):  # arrays: one pass, the same derivative
-            return softmax_kernels.softmax_grad(p, gy, self.scale)
-        return (p * (gy - (gy * p).sum(axis=-1, keepdims=True))) * self.scale
+    Returns:
+        An array broadcastable to ``shape`` (the caller's own array when it is the only, additive,
+        mask of the right dtype), or None.
+
+    Example:
+        >>> keep = np.array([[True, True, False]])            # (B, S): the last key is padding
+        >>> attention_bias(np, (1, 3, 3), np.float32, causal=True,
+        ...                allowed={"padding": keep[:, None, :]})[0]
+        array([[  0., -inf, -inf],
+               [  0.,   0., -inf],
+               [  0.,   0., -inf]], dtype=float32)
+    """
+    dtype = np.dtype(dtype)
+    shape = tuple(shape)
+    L, S = shape[-2:]
+    keep = None  # boolean: True where every mask allows
+    if causal:
+        if causal not in (True, "upper_left", "lower_right"):
+            raise ValueError(
+                f"{op}: causal must be True, 'upper_left' or 'lower_right', received {causal!r}"
+            )
+        k = S - L if causal == "lower_right" else 0
+        if k < S - 1:  # else the triangle covers every key: nothing is masked
+            keep = xp.tri(L, S, k, dtype=bool)
+    for name, m in (allowed or {}).items():
+        _check_broadcast(xp, op, name, m, shape)
+        if m.dtype != bool:
+            raise TypeError(
+                f"{op}: {name} must be boolean (True = may attend), received dtype {m.dtype}"
+            )
+        keep = m if keep is None else keep & m
+    # one fill where any mask forbids, not one per mask: a fully masked row holds the scores plus
+    # `fill`, which a float32 -1e9 absorbs (uniform weights, as Keras's where-fill gives)
+    bias = None if keep is None else xp.where(keep, dtype.type(0), dtype.type(fill))
+    for name, m in (additive or {}).items():
+        _check_broadcast(xp, op, name, m, shape)
+        if m.dtype.kind not in "fiu":
+            raise TypeError(
+                f"{op}: {name} must be an additive float mask, received dtype {m.dtype}"
+            )
+        m = m.astype(dtype, copy=False)
+        bias = m if bias is None else bias + m
+    return bias
 
 
-def causal_mask(xp, L: int, S: int):
-    """Boolean (L, S) mask, True where query i may attend to key j (j <= i)."""
-    return xp.tril(xp.ones((L, S), dtype=bool))
+def _check_broadcast(xp, op: str, name: str, m: Array, shape: tuple) -> None:
+    try:
+        ok = xp.broadcast_shapes(m.shape, shape) == shape
+    except ValueError:
+        ok = False
+    if not ok:
+        raise ValueError(
+            f"{op}: {name} of shape {tuple(m.shape)} does not broadcast to the attention scores "
+            f"of shape {shape}"
+        )
+
+
+def _as_array(xp, m):
+    return m.data if isinstance(m, Tensor) else xp.asarray(m)
 
 
 def scaled_dot_product_attention(
@@ -60,61 +117,67 @@ def scaled_dot_product_attention(
     is_causal: bool = False,
     scale: float | None = None,
     training: bool = True,
-) -> Tensor:
+    return_weights: bool = False,
+) -> Tensor | tuple[Tensor, Tensor]:
     """softmax(q k^T * scale + mask) v over (..., L, E) queries and (..., S, E) keys.
 
-    ``attn_mask``: boolean (True = may attend, as PyTorch) or additive float, broadcastable to
-    (..., L, S). ``is_causal`` adds the lower-triangular mask.
+    Args:
+        q, k, v: (..., L, E) queries, (..., S, E) keys and (..., S, Ev) values; the leading axes
+            broadcast.
+        attn_mask: boolean (True = may attend, as PyTorch) or additive float, broadcastable to
+            (..., L, S); ``attention_bias`` builds one from other conventions.
+        dropout_p: dropout on the attention weights when ``training``.
+        is_causal: adds the lower-triangular mask (query i attends keys j <= i).
+        scale: multiplies the scores; 1/sqrt(E) by default.
+        return_weights: also return the attention weights (the softmax, before dropout).
+
+    Returns:
+        The (..., L, Ev) output, or ``(output, weights)`` with (..., L, S) weights, both
+        differentiable.
 
     Example:
         >>> q = zg.randn(2, 4, 5, 8)            # (B, heads, L, E)
         >>> F.scaled_dot_product_attention(q, q, q, is_causal=True).shape
         (2, 4, 5, 8)
     """
+    op = "scaled_dot_product_attention"
     if q.shape[-1] != k.shape[-1] or k.shape[-2] != v.shape[-2]:
         raise ValueError(
-            f"scaled_dot_product_attention: expected q (..., L, E), k (..., S, E), v (..., S, Ev), received shapes {q.shape}, {k.shape}, {v.shape}"
+            f"{op}: expected q (..., L, E), k (..., S, E), v (..., S, Ev), received shapes "
+            f"{q.shape}, {k.shape}, {v.shape}"
         )
     L, S = q.shape[-2], k.shape[-2]
     scale = 1 / math.sqrt(q.shape[-1]) if scale is None else scale
     xp = q.xp
-    dtype = np.result_type(q.dtype, k.dtype)
     try:
         shape = xp.broadcast_shapes(q.shape[:-2], k.shape[:-2]) + (L, S)
     except ValueError:
         raise ValueError(
-            f"scaled_dot_product_attention: the leading (batch, head) axes of q {q.shape} and k {k.shape} do not broadcast"
+            f"{op}: the leading (batch, head) axes of q {q.shape} and k {k.shape} do not broadcast"
         ) from None
-    bias = None  # additive mask: 0 where allowed, -inf where masked
-    if is_causal:
-        bias = xp.where(causal_mask(xp, L, S), dtype.type(0), dtype.type(-np.inf))
+    masks = {}
     if attn_mask is not None:
-        m = attn_mask.data if isinstance(attn_mask, Tensor) else xp.asarray(attn_mask)
-        if m.dtype == bool:
-            m = xp.where(m, dtype.type(0), dtype.type(-np.inf))
-        else:
-            m = m.astype(dtype)
-        bias = m if bias is None else bias + m
-    if bias is not None:
-        try:
-            ok = xp.broadcast_shapes(bias.shape, shape) == shape
-        except ValueError:
-            ok = False
-        if not ok:
-            raise ValueError(
-                f"scaled_dot_product_attention: attn_mask of shape {bias.shape} does not broadcast "
-                f"to the attention scores of shape {shape}"
-            ) from None
+        masks["attn_mask"] = _as_array(xp, attn_mask)
+    bias = attention_bias(
+        xp,
+        shape,
+        np.result_type(q.dtype, k.dtype),
+        causal=is_causal,
+        allowed={n: m for n, m in masks.items() if m.dtype == bool},
+        additive={n: m for n, m in masks.items() if m.dtype != bool},
+        op=op,
+    )
+    drop = dropout_p > 0 and training
     no_grad = not (is_grad_enabled() and (q.requires_grad or k.requires_grad or v.requires_grad))
     if (
         no_grad
-        and not (dropout_p > 0 and training)
+        and not drop
+        and not return_weights
         and attention_kernels.attention_usable(q.data, k.data, v.data)
     ):
         y = attention_kernels.attention(q.data, k.data, v.data, bias, scale)  # fused, blocked
         return Tensor._make(y)
     scores = matmul(q, k.swapaxes(-1, -2))  # (..., L, S); scaled inside the softmax
-    weights = ScaledMaskedSoftmax.apply(scores, scale=scale, bias=bias)
-    if dropout_p > 0 and training:
-        weights = dropout(weights, dropout_p)
-    return matmul(weights, v)
+    weights = Softmax.apply(scores, axis=-1, scale=scale, bias=bias)  # scaled and masked inside
+    y = matmul(dropout(weights, dropout_p) if drop else weights, v)  # (..., L, Ev)
+    return (y, weights) if return_weights else y

@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import math
-
-import numpy as np
-
 import zerograd.nn.functional as F
 from zerograd.keras import initializers
 from zerograd.keras.base import Layer, _as_tensors, _is_symbolic
-from zerograd.ops.elementwise import where
+from zerograd.ops.attention import attention_bias
 from zerograd.ops.linalg import matmul
 from zerograd.tensor import Tensor
 
@@ -83,24 +79,34 @@ class MultiHeadAttention(Layer):
     ):
         query, value, key = inputs
         q, k, v = self._proj(query, "query"), self._proj(key, "key"), self._proj(value, "value")
-        scores = matmul(q, k.swapaxes(-1, -2)) * (1 / math.sqrt(self.key_dim))  # (B, h, L, S)
-        L, S = scores.shape[-2:]
-        allowed = None
-        if attention_mask is not None:
-            m = (
-                attention_mask.data
-                if isinstance(attention_mask, Tensor)
-                else np.asarray(attention_mask)
-            )
-            allowed = m.astype(bool)[:, None] if m.ndim == 3 else m.astype(bool)
-        if use_causal_mask:
-            causal = np.tril(np.ones((L, S), bool))
-            allowed = causal if allowed is None else allowed & causal
-        if allowed is not None:
-            scores = where(allowed, scores, -1e9)  # Keras masks with a large negative number
-        weights = F.softmax(scores, axis=-1)
-        attn = F.dropout(weights, self.dropout, bool(training)) if self.dropout else weights
-        ctx = matmul(attn, v).swapaxes(1, 2)  # (B, L, h, dv)
+        B, h, L, _ = q.shape
+        S = k.shape[2]
+        xp = q.xp
+        allowed = {}
+        if attention_mask is not None:  # 1 where a query may attend
+            m = attention_mask.data if isinstance(attention_mask, Tensor) else attention_mask
+            m = xp.asarray(m).astype(bool)
+            allowed["attention_mask"] = m[:, None] if m.ndim == 3 else m  # (B, 1, L, S)
+        bias = attention_bias(
+            xp,
+            (B, h, L, S),
+            q.dtype,
+            causal=use_causal_mask,
+            allowed=allowed,
+            fill=-3e4 if q.dtype == xp.float16 else -1e9,  # Keras's large negative number
+            op=f"MultiHeadAttention '{self.name}'",
+        )
+        y = F.scaled_dot_product_attention(
+            q,
+            k,
+            v,
+            attn_mask=bias,
+            dropout_p=self.dropout,
+            training=bool(training),
+            return_weights=return_attention_scores,
+        )  # scaled by 1 / sqrt(key_dim)
+        y, weights = y if return_attention_scores else (y, None)  # (B, h, L, dv), (B, h, L, S)
+        ctx = y.swapaxes(1, 2)  # (B, L, h, dv)
         Wo = self.output_kernel
         out = matmul(ctx.reshape((*ctx.shape[:2], -1)), Wo.reshape((-1, Wo.shape[-1])))
         if self.use_bias:

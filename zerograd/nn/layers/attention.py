@@ -11,10 +11,10 @@ from zerograd.nn.layers.linear import Linear
 from zerograd.nn.layers.norm import LayerNorm
 from zerograd.nn.module import Module
 from zerograd.nn.parameter import Parameter
-from zerograd.ops.activation import dropout, gelu, softmax
-from zerograd.ops.attention import causal_mask
-from zerograd.ops.elementwise import relu, where
-from zerograd.ops.linalg import linear, matmul
+from zerograd.ops.activation import gelu
+from zerograd.ops.attention import attention_bias, scaled_dot_product_attention
+from zerograd.ops.elementwise import relu
+from zerograd.ops.linalg import linear
 from zerograd.tensor import Tensor
 
 
@@ -112,34 +112,18 @@ class MultiheadAttention(Module):
         q = q.reshape((B, L, h, d)).swapaxes(1, 2)  # (B, h, L, d)
         k = k.reshape((B, S, h, d)).swapaxes(1, 2)  # (B, h, S, d)
         v = v.reshape((B, S, h, d)).swapaxes(1, 2)
-        scores = matmul(q, k.swapaxes(-1, -2)) * (1 / np.sqrt(d))  # (B, h, L, S)
-        xp = q.xp
-        allowed = xp.ones((1, 1, L, S), dtype=bool)
-        if is_causal and attn_mask is None:
-            allowed = allowed & causal_mask(xp, L, S)
-        if attn_mask is not None:
-            m = attn_mask.data if isinstance(attn_mask, Tensor) else xp.asarray(attn_mask)
-            if m.ndim == 3:
-                m = m.reshape(B, h, L, S)
-            if m.dtype == bool:
-                allowed = allowed & ~m
-            else:
-                scores = scores + Tensor._make(m.astype(scores.dtype))
-        if key_padding_mask is not None:
-            kp = (
-                key_padding_mask.data
-                if isinstance(key_padding_mask, Tensor)
-                else xp.asarray(key_padding_mask)
-            )
-            if kp.dtype == bool:
-                allowed = allowed & ~kp[:, None, None, :]
-            else:
-                scores = scores + Tensor._make(kp[:, None, None, :].astype(scores.dtype))
-        if not allowed.all():
-            scores = where(allowed, scores, -np.inf)
-        weights = softmax(scores, axis=-1)
-        attn = dropout(weights, self.dropout, self.training) if self.dropout > 0 else weights
-        out = matmul(attn, v).swapaxes(1, 2).reshape((B, L, self.embed_dim))  # (B, L, E)
+        bias = self._bias(q.xp, (B, h, L, S), q.dtype, attn_mask, key_padding_mask, is_causal)
+        y = scaled_dot_product_attention(
+            q,
+            k,
+            v,
+            attn_mask=bias,
+            dropout_p=self.dropout,
+            training=self.training,
+            return_weights=need_weights,
+        )
+        y, weights = y if need_weights else (y, None)  # (B, h, L, d), (B, h, L, S)
+        out = y.swapaxes(1, 2).reshape((B, L, self.embed_dim))  # (B, L, E)
         out = self.out_proj(out)
         if unbatched:
             out = out.squeeze(0)
@@ -149,6 +133,40 @@ class MultiheadAttention(Module):
             return out, None
         w = weights.mean(axis=1) if average_attn_weights else weights
         return out, (w.squeeze(0) if unbatched else w)
+
+    def _bias(self, xp, shape, dtype, attn_mask, key_padding_mask, is_causal):
+        """PyTorch's masks (boolean True = may NOT attend, or additive float) as one additive
+        bias for scores of ``shape`` (B, h, L, S)."""
+        B, h, L, S = shape
+        masks = {}
+        if attn_mask is not None:
+            m = attn_mask.data if isinstance(attn_mask, Tensor) else xp.asarray(attn_mask)
+            if m.ndim == 3:  # (B * heads, L, S)
+                if m.shape != (B * h, L, S):
+                    raise ValueError(
+                        f"MultiheadAttention expected a 3-D attn_mask of shape {(B * h, L, S)} "
+                        f"(batch * heads, L, S), received shape {m.shape}"
+                    )
+                m = m.reshape(shape)
+            masks["attn_mask"] = m
+        if key_padding_mask is not None:
+            kp = key_padding_mask
+            kp = kp.data if isinstance(kp, Tensor) else xp.asarray(kp)
+            if kp.shape != (B, S):
+                raise ValueError(
+                    f"MultiheadAttention expected key_padding_mask of shape (B, S) = {(B, S)}, "
+                    f"received shape {kp.shape}"
+                )
+            masks["key_padding_mask"] = kp[:, None, None, :]
+        return attention_bias(
+            xp,
+            shape,
+            dtype,
+            causal=is_causal and attn_mask is None,  # with a mask, is_causal is only a hint
+            allowed={n: ~m for n, m in masks.items() if m.dtype == bool},
+            additive={n: m for n, m in masks.items() if m.dtype != bool},
+            op="MultiheadAttention",
+        )
 
     def extra_repr(self) -> str:
         return f"embed_dim={self.embed_dim}, num_heads={self.num_heads}"
