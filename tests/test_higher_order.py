@@ -173,3 +173,11 @@ def test_max_with_indices_matches_torch_and_sends_the_gradient_to_the_first_max(
     assert v.shape == (1, 3) and i.numpy().tolist() == [[0, 1, 1]]
     with pytest.raises(ValueError, match="topk: k must be in"):
         zg.topk(x, 4, axis=1)
+
+
+def test_to_dot_draws_an_op_with_several_outputs_once():
+    x = zg.ones(2, 6, requires_grad=True)
+    a, b, c = zg.split(x, 3, axis=1)
+    dot = zg.utils.to_dot((a * b + c).sum())
+    assert dot.count('label="Split"') == 1
+    assert dot.count(f"t{id(x)} -> f{id(a.creator)};") == 1

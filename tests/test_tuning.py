@@ -14,7 +14,9 @@ import pytest
 import zerograd as zg
 
 BUNDLED_OPENBLAS = (
-    len(glob.glob(os.path.join(os.path.dirname(np.__file__), os.pardir, "numpy.libs", "*openblas*")))
+    len(
+        glob.glob(os.path.join(os.path.dirname(np.__file__), os.pardir, "numpy.libs", "*openblas*"))
+    )
     == 1
 )
 try:

@@ -1,7 +1,11 @@
 """Array namespace, devices, dtypes and the random generator.
 
-Every op reaches its arrays through this module, so the same op code runs on NumPy (CPU) and on
-CuPy (GPU). Nothing above this module imports numpy for array math.
+Every op computes through the array namespace of its inputs (``backend.namespace(a)``, an op's
+``self.xp``), so the same op code runs on NumPy (CPU) and on CuPy (GPU). Above this module, numpy
+itself is used only for what is not array math on a tensor's data: dtypes and constants
+(``np.float32``, ``np.inf``, ``np.finfo``), floating-point error states, arrays built on the host
+and then moved to the tensor's device (the creation functions, the adaptive-pooling matrices,
+user-given targets and indices), and the CPU-only numba kernels in ``kernels/``.
 """
 
 from __future__ import annotations

@@ -455,9 +455,7 @@ def test_cross_entropy_double_backward_against_torch():
 SECOND_ORDER_CONV_ROWS = [r for r in CONV_ROWS if not r[0].startswith("conv_transpose")]
 
 
-@pytest.mark.parametrize(
-    "row", SECOND_ORDER_CONV_ROWS, ids=[r[0] for r in SECOND_ORDER_CONV_ROWS]
-)
+@pytest.mark.parametrize("row", SECOND_ORDER_CONV_ROWS, ids=[r[0] for r in SECOND_ORDER_CONV_ROWS])
 def test_conv_pool_second_order_vs_torch(row):
     # convolutions and pooling are differentiable twice: their gradients are ops too
     _, zf, tf, shapes = row

@@ -199,7 +199,9 @@ def test_kernels_skip_other_arrays():
     assert not kernels.usable(np.zeros(n, np.float16))
     assert not kernels.usable(np.zeros(n - 1, np.float32))  # small: NumPy is faster
     assert not kernels.usable([1.0] * n)
-    assert kernels.usable(np.zeros(n, np.float32)) == (kernels.numba is not None and kernels.ENABLED)
+    assert kernels.usable(np.zeros(n, np.float32)) == (
+        kernels.numba is not None and kernels.ENABLED
+    )
 
 
 @needs_numba
@@ -285,7 +287,9 @@ def test_float32_softmax_exp_accuracy():
     x = x.astype(np.float32)
     out = np.empty_like(x)
     rows = (1, 1, -1, 1)
-    softmax_kernels._softmax_f32(x.reshape(rows), np.zeros((1, 1, 1, 1), np.float32), 1.0, out.reshape(rows))
+    softmax_kernels._softmax_f32(
+        x.reshape(rows), np.zeros((1, 1, 1, 1), np.float32), 1.0, out.reshape(rows)
+    )
     assert np.all(out[:-1] == 1.0) and np.isnan(out[-1])  # one-element rows; all -inf gives NaN
     got = np.array([exp_kernels.exp32_neg(np.float32(v)) for v in x])
     want = np.exp(x.astype(np.float64))

@@ -182,14 +182,25 @@ class SiLU(Function):
 
 
 class Softmax(Function):
+    """softmax(x * scale + bias) along ``axis``: plain softmax (scale 1, no bias), and the
+    attention scores' softmax with the 1/sqrt(d) scale and an additive mask (0 where allowed,
+    -inf where masked, broadcastable to x) folded into the same pass."""
+
     axis: int
+    scale: float = 1.0
+    bias: object = None  # an array, or None
 
     def forward(self, x):
-        xp = self.xp
-        if self.axis in (-1, x.ndim - 1) and x.ndim and kernels.usable(x):
-            y = softmax_kernels.softmax_last(x)
+        bias = self.bias
+        last = x.ndim and self.axis in (-1, x.ndim - 1)
+        if last and kernels.usable(x, *(() if bias is None else (bias,))):  # size: of x alone
+            y = softmax_kernels.softmax_last(x, self.scale, bias)
         else:
-            y = xp.exp(x - x.max(axis=self.axis, keepdims=True))
+            y = x * x.dtype.type(self.scale)  # a fresh buffer, worked on in place
+            if bias is not None:
+                y += bias
+            y -= y.max(axis=self.axis, keepdims=True)
+            self.xp.exp(y, out=y)
             y /= y.sum(axis=self.axis, keepdims=True)
         self.save_for_backward(y)
         return y
@@ -197,8 +208,9 @@ class Softmax(Function):
     def backward(self, gy):
         (y,) = self.saved
         if y.ndim and self.axis in (-1, y.ndim - 1) and kernels.usable(y, gy):
-            return softmax_kernels.softmax_grad(y, gy)
-        return y * (gy - (gy * y).sum(axis=self.axis, keepdims=True))
+            return softmax_kernels.softmax_grad(y, gy, self.scale)
+        gx = y * (gy - (gy * y).sum(axis=self.axis, keepdims=True))
+        return gx * self.scale if self.scale != 1 else gx
 
 
 class LogSoftmax(Function):

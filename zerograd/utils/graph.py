@@ -32,10 +32,13 @@ def to_dot(y: Tensor, show_dtype: bool = False) -> str:
         fn = t.creator
         if fn is None:
             continue
+        lines.append(f"  f{id(fn)} -> t{id(t)};")
+        if id(fn) in seen:  # an op with several outputs: drawn once
+            continue
+        seen.add(id(fn))
         lines.append(
             f'  f{id(fn)} [label="{type(fn).__name__}", shape=ellipse, style=filled, fillcolor=lightgrey];'
         )
-        lines.append(f"  f{id(fn)} -> t{id(t)};")
         for x in fn.inputs:
             lines.append(f"  t{id(x)} -> f{id(fn)};")
             stack.append(x)
