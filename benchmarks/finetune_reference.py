@@ -8,17 +8,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
-import finetune_minilm as ex  # noqa: E402 - the same data loading and split as the zerograd run
-
-from zerograd.data import Tokenizer, train_test_split  # noqa: E402
+from zerograd.apps import finetune as ex  # the same data loading and split as the zerograd run
+from zerograd.data import Tokenizer
 
 
 class MeanPool(torch.nn.Module):
@@ -50,15 +47,8 @@ def main(argv=None) -> dict:
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
     torch.manual_seed(args.seed)
-    per_class = args.limit // len(ex.CATEGORIES) if args.limit else args.per_class
-    texts, labels = ex.load_fortunes(per_class=per_class, seed=args.seed)
-    x_tr, x_te, y_tr, y_te = train_test_split(
-        np.array(texts, dtype=object),
-        labels,
-        test_size=0.3,
-        random_state=args.seed,
-        stratify=labels,
-    )
+    config = ex.FinetuneConfig(per_class=args.per_class, limit=args.limit, seed=args.seed)
+    x_tr, x_te, y_tr, y_te = ex.fortune_split(config)
     tok = Tokenizer.from_file(str(Path(ex.minilm_dir()) / "tokenizer.json"))
     enc_tr = tok.encode_batch(list(x_tr), max_length=args.max_length, padding="max_length")
     enc_te = tok.encode_batch(list(x_te), max_length=args.max_length, padding="max_length")

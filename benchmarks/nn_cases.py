@@ -101,12 +101,12 @@ def lstm():
 def cnn_train():
     """One Adam step of the demo CNN (zerograd.keras, channels last) vs the same net in PyTorch, batch 64."""
     from zerograd import keras
-    from zerograd.cli import build_cnn
+    from zerograd.apps.train import build_cnn
 
     rng = np.random.default_rng(0)
     x = rng.random((64, 28, 28, 1)).astype(np.float32)
     y = rng.integers(0, 10, 64)
-    model = build_cnn(keras)
+    model = build_cnn()
     model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy")
     net = torch.nn.Sequential(
         torch.nn.Conv2d(1, 32, 3, padding=1),

@@ -181,3 +181,38 @@ def test_to_dot_draws_an_op_with_several_outputs_once():
     dot = zg.utils.to_dot((a * b + c).sum())
     assert dot.count('label="Split"') == 1
     assert dot.count(f"t{id(x)} -> f{id(a.creator)};") == 1
+
+
+class Cube(zg.autograd.Function):
+    """A user's op in the house style: its derivative once, for both engines."""
+
+    def forward(self, x):
+        self.save_for_backward(x)
+        return x * x * x
+
+    def backward(self, gy):
+        (x,) = self.saved
+        return gy * 3 * x * x
+
+
+class CubeOnArrays(Cube):
+    def backward(self, gy):
+        (x,) = self.saved
+        return 3 * gy.data * x.data * x.data if self.recording else 3 * gy * x * x
+
+
+def test_a_user_function_is_differentiable_twice():
+    x = zg.tensor([1.5, -2.0], dtype="float64", requires_grad=True)
+    (g,) = zg.autograd.grad(Cube.apply(x).sum(), [x], create_graph=True)
+    np.testing.assert_allclose(g.numpy(), 3 * x.numpy() ** 2)
+    g.sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), 6 * x.numpy())
+    assert zg.utils.gradcheck(lambda t: Cube.apply(t), x)
+
+
+def test_a_backward_that_leaves_the_graph_under_create_graph_is_an_error():
+    x = zg.tensor([1.5, -2.0], dtype="float64", requires_grad=True)
+    (g,) = zg.autograd.grad(CubeOnArrays.apply(x).sum(), [x])  # fine without create_graph
+    np.testing.assert_allclose(g.numpy(), 3 * x.numpy() ** 2)
+    with pytest.raises(zg.autograd.GraphError, match="CubeOnArrays.backward returned an array"):
+        zg.autograd.grad(CubeOnArrays.apply(x).sum(), [x], create_graph=True)

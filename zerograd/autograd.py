@@ -107,9 +107,11 @@ class Function:
         except (ValueError, TypeError, IndexError) as e:
             shapes = ", ".join(str(tuple(a.shape)) for a in arrays)
             raise type(e)(f"{cls.__name__}: {e} (input shapes {shapes})") from None
-        if type(y) is tuple:
-            return fn._outputs(tuple(Tensor._make(fn._as_array(a)) for a in y), inputs)
-        out = Tensor._make(fn._as_array(y))
+        if type(y) is not backend.np.ndarray:
+            if type(y) is tuple:
+                return fn._outputs(tuple(Tensor._make(fn._as_array(a)) for a in y), inputs)
+            y = fn._as_array(y)
+        out = Tensor._make(y)
         if _grad_enabled:
             for x in inputs:
                 if x.requires_grad:
@@ -273,14 +275,20 @@ def _run(root: Tensor, gy: Tensor, retain_graph: bool, create_graph: bool, wante
     handed = {id(gy.data)}  # arrays a leaf's .grad may not take over: the seed, those given out
     with enable_grad() if create_graph else no_grad():
         for fn in _topological(root):
-            outs = [o() for o in fn._outs]
-            gys = [None if o is None else grads.pop(id(o), None) for o in outs]
-            if all(g is None for g in gys):
-                continue
+            if len(fn._outs) == 1:  # the common case, kept lean: this loop is per op
+                out = fn._outs[0]()
+                gys = (grads.pop(id(out), None) if out is not None else None,)
+                if gys[0] is None:
+                    continue
+            else:
+                outs = [o() for o in fn._outs]
+                gys = [None if o is None else grads.pop(id(o), None) for o in outs]
+                if all(g is None for g in gys):
+                    continue
             if wanted is not None:
-                for o, g in zip(outs, gys):
-                    if g is not None and id(o) in wanted:
-                        wanted[id(o)] = g if create_graph else Tensor._make(g)
+                for o, g in zip(fn._outs, gys):
+                    if g is not None and id(o()) in wanted:
+                        wanted[id(o())] = g if create_graph else Tensor._make(g)
             gxs = _backward_recorded(fn, gys) if create_graph else fn.backward(*gys)
             if type(gxs) is not tuple:
                 gxs = (gxs,)

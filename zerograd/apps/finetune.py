@@ -132,6 +132,20 @@ def train(model, enc, y, epochs: int, lr: float, batch: int, seed: int, accum: i
             opt.step()
 
 
+def fortune_split(config: FinetuneConfig) -> tuple:
+    """The fortunes that ``config`` asks for, split 70/30 and stratified by category:
+    (texts_train, texts_test, labels_train, labels_test)."""
+    per_class = config.limit // len(CATEGORIES) if config.limit else config.per_class
+    texts, labels = load_fortunes(per_class=per_class, seed=config.seed)
+    return train_test_split(
+        np.array(texts, dtype=object),
+        labels,
+        test_size=0.3,
+        random_state=config.seed,
+        stratify=labels,
+    )
+
+
 def run(config: FinetuneConfig) -> dict:
     """The three fine-tunings on one split; writes ``<out>/result.json``.
 
@@ -146,15 +160,7 @@ def run(config: FinetuneConfig) -> dict:
         >>> run(FinetuneConfig(limit=36, epochs=1))["lora"]["test_accuracy"]
     """
     zg.manual_seed(config.seed)
-    per_class = config.limit // len(CATEGORIES) if config.limit else config.per_class
-    texts, labels = load_fortunes(per_class=per_class, seed=config.seed)
-    x_tr, x_te, y_tr, y_te = train_test_split(
-        np.array(texts, dtype=object),
-        labels,
-        test_size=0.3,
-        random_state=config.seed,
-        stratify=labels,
-    )
+    x_tr, x_te, y_tr, y_te = fortune_split(config)
     tok = Tokenizer.from_file(os.path.join(minilm_dir(), "tokenizer.json"))
     enc_tr = tok.encode_batch(list(x_tr), max_length=config.max_length, padding="max_length")
     enc_te = tok.encode_batch(list(x_te), max_length=config.max_length, padding="max_length")

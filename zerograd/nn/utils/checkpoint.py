@@ -9,7 +9,12 @@ from zerograd.tensor import Tensor
 
 class Checkpoint(Function):
     """Runs ``fn`` on the first ``n`` inputs without recording; the rest are the parameters ``fn``
-    uses, listed so that the output needs a gradient when only they do (frozen inputs, LoRA)."""
+    uses, listed so that the output needs a gradient when only they do (frozen inputs, LoRA).
+    Its backward runs a separate backward pass of ``fn``, which is not recorded."""
+
+    differentiable_backward = False
+    fn: object  # the checkpointed function of Tensors
+    n: int  # how many of the inputs are its arguments
 
     def forward(self, *arrays):
         self.rng_state = backend.rng().bit_generator.state  # replay the same dropout masks
