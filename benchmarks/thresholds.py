@@ -64,6 +64,28 @@ def gelu_step(n: int):
     return step
 
 
+def layer_norm_step(n: int):
+    x = zg.randn(n // 256, 256, requires_grad=True)
+    w, b = zg.ones(256, requires_grad=True), zg.zeros(256, requires_grad=True)
+
+    def step():
+        x.grad = w.grad = b.grad = None
+        F.layer_norm(x, 256, w, b).sum().backward()
+
+    return step
+
+
+def softmax_step(n: int):
+    x = zg.randn(n // 128, 128, requires_grad=True)
+    g = zg.randn(n // 128, 128)
+
+    def step():
+        x.grad = None
+        F.softmax(x, axis=-1).backward(g)
+
+    return step
+
+
 def column_sums(n: int):
     a = np.random.default_rng(0).standard_normal((n // 64, 64)).astype(np.float32)
     return lambda: backend.sum_axes(np, a, (0,))
@@ -88,26 +110,31 @@ def main() -> None:
     sweep(
         "GELU forward + backward, float32",
         "KERNEL_MIN_SIZE",
-        [1 << k for k in range(10, 19, 2)],
+        [1 << k for k in (10, 12, 14)] + [24576, 1 << 15, 49152, 1 << 16, 1 << 18],
         gelu_step,
     )
+    for title, make in [
+        ("layer norm forward + backward over 256 features, float32", layer_norm_step),
+        ("softmax forward + backward over 128 classes, float32", softmax_step),
+    ]:
+        sweep(title, "KERNEL_MIN_SIZE", [1 << k for k in (12, 13, 14, 15, 16, 18)], make)
     sweep(
         "sum over the leading axis of a (n/64, 64) float32 array",
         "SUM_AXES_GEMV_MIN_SIZE",
-        [1 << k for k in range(8, 17, 2)],
+        [1 << k for k in (8, 10, 12)] + [6144, 1 << 13, 12288, 1 << 14, 1 << 16],
         column_sums,
         paths=("GEMV", "sum"),
     )
     sweep(
         "Linear forward (n/256, 256) x (256, 256) + bias, float32",
         "LINEAR_BIAS_KERNEL_MIN_SIZE",
-        [1 << k for k in range(15, 22, 2)],
+        [1 << k for k in range(15, 24, 2)],
         linear_bias,
     )
     sweep(
         "Adam step, float32",
         "ADAM_PARALLEL_MIN_SIZE",
-        [1 << k for k in range(16, 23, 2)],
+        [1 << k for k in range(16, 25, 2)] + [3 << 21],
         adam_step,
         paths=("parallel", "serial"),
     )

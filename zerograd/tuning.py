@@ -21,18 +21,26 @@ logger = logging.getLogger(__name__)
 # --- when to run a fused kernel ------------------------------------------------------------------
 
 # Elements (of the first array given to ``kernels.usable``) from which the parallel numba kernels
-# run: below, starting the threads costs more than NumPy's passes. Chosen with the LSTM rewrite
-# (commit d7cda65, "jit kernels only on arrays of 16k elements or more"); no timing was recorded.
-KERNEL_MIN_SIZE = 1 << 14
+# run: below, starting the threads (about 0.2 ms a call) costs more than NumPy's passes.
+# ``python -m benchmarks.thresholds``, 2-core Xeon, float32, forward + backward, kernel / NumPy:
+#   GELU        16k 1.68, 32k 1.15, 48k 0.66, 64k 0.72, 256k 0.54
+#   layer norm  16k 1.97, 32k 1.43, 64k 1.08, 256k 0.73  (rows of 256)
+#   softmax     16k 3.84, 32k 2.10, 64k 1.42, 256k 0.84  (rows of 128)
+# It was 16k (commit d7cda65, no timing recorded); 64k is where GELU, the most common, gains and
+# layer norm breaks even.
+KERNEL_MIN_SIZE = 1 << 16
 
 # Output elements from which Linear's bias add is a numba pass on all cores rather than NumPy's
 # ``y += b``: on smaller outputs, starting the kernel's threads next to the BLAS threads still
-# spinning after the product costs more than the pass (commit 04be5f2; no timing recorded).
+# spinning after the product costs more than the pass (commit 04be5f2). On 2 cores the pass gains
+# nothing at any size (benchmarks.thresholds, the whole Linear forward, kernel / NumPy: 128k 1.07,
+# 512k 1.03, 2M 1.02, 8M 1.01); with more cores a memory-bound pass can use more bandwidth.
 LINEAR_BIAS_KERNEL_MIN_SIZE = 1 << 19
 
 # Elements from which the fused Adam/AdamW step runs on all cores; below, the serial kernel (no
-# thread start) on one (commit cf1f6a0; no timing recorded for the switch point). The fused step
-# itself: 0.10 ms against 0.75 ms with numba's checked divisions (see ``kernels``).
+# thread start) on one (commit cf1f6a0). Measured (benchmarks.thresholds, float32, parallel /
+# serial): 64k 4.04, 256k 1.32, 1M 0.82, 4M 0.55, 16M 0.54. The fused step itself: 0.10 ms against
+# 0.75 ms with numba's checked divisions (see ``kernels``).
 ADAM_PARALLEL_MIN_SIZE = 1 << 20
 
 # Attention without gradients runs block by block on a thread pool (``kernels.attention``): a
@@ -48,8 +56,10 @@ ATTENTION_MAX_HEAD = 1 << 18
 
 # Elements from which ``backend.sum_axes`` sums leading axes as one matrix-vector product (a bias
 # gradient): NumPy's column sums walk the array row by row and are several times slower, and less
-# accurate, than BLAS; on small arrays the call overhead dominates (no timing recorded).
-SUM_AXES_GEMV_MIN_SIZE = 4096
+# accurate, than BLAS; on small arrays the call overhead dominates. Measured (benchmarks.thresholds,
+# (n/64, 64) float32, GEMV / sum): 4096 1.34, 6144 0.94, 8192 0.92, 16k 0.57, 64k 0.29. It was
+# 4096 (no timing recorded).
+SUM_AXES_GEMV_MIN_SIZE = 1 << 13
 
 # Constant Tensors the engine keeps for Python numbers in expressions (``x * 0.5``), reused per
 # (type, value, dtype); after this many distinct values (a schedule's learning rates, say) the
