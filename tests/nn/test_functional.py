@@ -244,6 +244,13 @@ def test_functional_gradcheck(row):
     assert zg.utils.gradcheck(zf, *xs)
 
 
+@pytest.mark.parametrize("row", ROWS, ids=[r[0] for r in ROWS])
+def test_functional_second_order_vs_torch(row):
+    # every derivative is written once, so the functional ops are twice differentiable too
+    _, zf, tf, shapes, domain = row
+    check_second_order(zf, tf, make_inputs(shapes, domain))
+
+
 def test_softmax_and_cross_entropy_are_stable_at_huge_logits():
     x = np.array([[1e4, 0.0, -1e4], [-1e4, 1e4, 1e4]], dtype=np.float32)
     for zf, tf in [

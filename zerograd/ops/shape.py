@@ -216,11 +216,12 @@ class Split(Function):
 
     def backward(self, *gys):
         xp, shape = self.xp, list(self.inputs[0].shape)
+        used = next(g for g in gys if g is not None)  # the engine calls with at least one
         parts = []
         for g, lo, hi in zip(gys, self.bounds[:-1], self.bounds[1:]):
-            if g is None:  # a section nobody used: zeros in its place
+            if g is None:  # a section nobody used: zeros in its place, on the gradient's device
                 shape[self.axis] = hi - lo
-                g = xp.zeros(tuple(shape), dtype=self.inputs[0].dtype)
+                g = xp.zeros_like(used, shape=tuple(shape))
             parts.append(g)
         return xp.concatenate(parts, axis=self.axis)
 

@@ -8,7 +8,6 @@ use is here; a name missing from it fails loudly, never silently falls back to a
 
 from __future__ import annotations
 
-from zerograd import backend
 from zerograd.ops.activation import erf  # noqa: F401 - re-exported for backwards
 from zerograd.ops.elementwise import (  # noqa: F401 - the namespace is these names
     abs,
@@ -35,13 +34,10 @@ def sign(x: Tensor) -> Tensor:
     return Tensor._make(x.xp.sign(x.data))
 
 
-def zeros(shape, dtype=None) -> Tensor:
-    return Tensor._make(backend.np.zeros(shape, dtype=dtype))
+def zeros_like(x: Tensor, shape=None) -> Tensor:
+    """A constant on ``x``'s device, with its dtype (and its shape unless ``shape`` is given)."""
+    return Tensor._make(x.xp.zeros_like(x.data, shape=shape))
 
 
-def zeros_like(x: Tensor) -> Tensor:
-    return Tensor._make(x.xp.zeros_like(x.data))
-
-
-def ones_like(x: Tensor) -> Tensor:
-    return Tensor._make(x.xp.ones_like(x.data))
+def ones_like(x: Tensor, shape=None) -> Tensor:
+    return Tensor._make(x.xp.ones_like(x.data, shape=shape))
