@@ -103,6 +103,31 @@ def adam_step(n: int):
     return opt.step
 
 
+def attention_no_grad(shape):
+    B, H, L, E = shape
+    q, k, v = (zg.randn(B, H, L, E) for _ in range(3))
+
+    def run():
+        with zg.no_grad():
+            F.scaled_dot_product_attention(q, k, v)
+
+    return run
+
+
+def block_sweep() -> None:
+    """ATTENTION_BLOCK is a size to choose, not a switch: time MiniLM's attention at each value."""
+    shape = (32, 12, 64, 32)  # MiniLM in bert_infer: batch 32, 12 heads, 64 tokens, head size 32
+    print(f"\nattention without gradients, (B, H, L, E) = {shape}, float32")
+    print(f"{'ATTENTION_BLOCK':>16} {'ms':>10}")
+    old = tuning.ATTENTION_BLOCK
+    try:
+        for block in [1 << k for k in range(12, 20)]:
+            tuning.ATTENTION_BLOCK = block
+            print(f"{block:>16} {best_ms(attention_no_grad(shape)):>10.3f}")
+    finally:
+        tuning.ATTENTION_BLOCK = old
+
+
 def main() -> None:
     if not kernels.ENABLED:
         raise SystemExit("benchmarks.thresholds: numba is not installed or ZEROGRAD_JIT=0")
@@ -130,6 +155,15 @@ def main() -> None:
         "LINEAR_BIAS_KERNEL_MIN_SIZE",
         [1 << k for k in range(15, 24, 2)],
         linear_bias,
+    )
+    block_sweep()
+    print("\n(per head L * S * E for heads of E = 64 on a batch of 8 x 4 heads)")
+    sweep(
+        "attention without gradients: blocked threads or NumPy's batched products",
+        "ATTENTION_MAX_HEAD",
+        [64 * 64 * 64, 128 * 128 * 64, 256 * 256 * 64],
+        lambda n: attention_no_grad((8, 4, int(round((n / 64) ** 0.5)), 64)),
+        paths=("batched", "blocked"),
     )
     sweep(
         "Adam step, float32",

@@ -45,13 +45,15 @@ ADAM_PARALLEL_MIN_SIZE = 1 << 20
 
 # Attention without gradients runs block by block on a thread pool (``kernels.attention``): a
 # block's scores and weights (two buffers of this many elements, 256 KiB each in float32) stay in
-# one core's cache between its two matrix products (commit 9b0ee56; no timing recorded for the
-# block size).
+# one core's cache between its two matrix products (commit 9b0ee56). Measured on MiniLM's
+# attention (benchmarks.thresholds, (32, 12, 64, 32) float32, ms): 4k 10.0, 16k 3.7, 32k 3.4,
+# 64k 3.1, 128k 2.9, 256k 2.9, 512k 3.3: a flat optimum from 64k to 256k.
 ATTENTION_BLOCK = 1 << 16
 
 # L * S * E per head above which attention without gradients takes NumPy's batched products: each
 # block's products run on one thread, and above this size a head's product is large enough for
-# OpenBLAS's own threads (no timing recorded).
+# OpenBLAS's own threads. Measured (benchmarks.thresholds, 8 x 4 heads of E = 64, batched /
+# blocked): 256k 1.81, 1M 0.98, 4M 1.07: blocked wins clearly up to here and breaks even above.
 ATTENTION_MAX_HEAD = 1 << 18
 
 # Elements from which ``backend.sum_axes`` sums leading axes as one matrix-vector product (a bias
