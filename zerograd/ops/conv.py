@@ -146,12 +146,11 @@ class Conv2d(_Conv):
         )
         if len(need) == 2:
             return gx, gW
-        gb = None
-        if need[2]:
-            o = W.shape[3] if self.channels_last else W.shape[0]
-            g2 = gy.reshape((-1, o)) if self.channels_last else gy.swapaxes(0, 1).reshape((o, -1)).T
-            gb = backend.sum_axes(self.xp, g2, (0,))
-        return gx, gW, gb
+        if not need[2]:
+            return gx, gW, None
+        if self.channels_last:  # the bias gradient: a sum over all but the channel axis
+            return gx, gW, backend.sum_axes(self.xp, gy.reshape((-1, gy.shape[-1])), (0,))
+        return gx, gW, gy.sum(axis=(0, 2, 3))
 
 
 class Conv2dInputGrad(_Conv):
