@@ -112,6 +112,7 @@ class SoftmaxCrossEntropy(Function):
     scol: object = None  # label smoothing: per-class factor
 
     coef = None
+    lse: object  # set by forward: the log-sum-exp of each row, for the backward
 
     def forward(self, x):
         self.save_for_backward(x)

@@ -48,6 +48,11 @@ class MaxPool2d(Function):
     stride: tuple
     dilation: tuple
     pads: tuple  # ((top, bottom), (left, right))
+    # set by forward: the output and padded sizes, and the arrays that locate the maxima
+    out_hw: tuple
+    padded_shape: tuple
+    x: object
+    y: object
 
     def forward(self, x):
         xp = self.xp
@@ -152,6 +157,8 @@ class AvgPool2d(Function):
     padding: tuple
     count_include_pad: bool
     dtype: object
+    padded_shape: tuple  # set by forward, with the divisor of each window
+    div: object
 
     def forward(self, x):
         xp = self.xp

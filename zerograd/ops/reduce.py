@@ -166,6 +166,7 @@ class TopK(Function):
     k: int
     axis: int
     largest: bool
+    indices: object  # set by forward: where the values came from
 
     def forward(self, x):
         xp = self.xp

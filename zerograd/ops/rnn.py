@@ -17,13 +17,21 @@ from zerograd.tensor import Tensor
 
 
 class RecurrentLayer(Function):
-    """mode 'lstm' | 'gru' | 'rnn_tanh' | 'rnn_relu'. Three outputs: the hidden states of all steps
-    (T, B, H), the last hidden state (B, H) and, for an LSTM, the last cell state (B, H) (else
-    None). Its backward (BPTT on arrays) is not itself differentiable."""
+    """mode 'lstm' | 'gru' | 'rnn_tanh' | 'rnn_relu'. Its outputs: the hidden states of all steps
+    (T, B, H), the last hidden state (B, H) and, for an LSTM only, the last cell state (B, H). Its
+    backward (BPTT on arrays) is not itself differentiable: a second derivative would need the
+    recurrence again as per-step ops, a third forward beside the kernel and NumPy ones."""
 
     differentiable_backward = False
     mode: str
     has_bias: bool
+    # set by forward, for the backward: the hidden states (T + 1 steps), the GRU gates per
+    # step, the LSTM's gates, cells and tanh(cells)
+    hs: object
+    cache: list
+    gates: object
+    cs: object
+    tcs: object
 
     def forward(self, x, h0, *rest):
         xp = self.xp

@@ -300,6 +300,7 @@ class SegmentSum(Function):
 class Repeat(Function):
     repeats: object
     axis: int
+    counts: object  # set by forward: the repeat count of each element
 
     def forward(self, x):
         xp = self.xp
