@@ -474,3 +474,18 @@ def test_conv_transpose_double_backward_is_a_clear_error():
     w = zg.randn(2, 2, 3, 3, requires_grad=True)
     with pytest.raises(zg.autograd.GraphError, match="ConvTranspose2d: its backward is not"):
         zg.autograd.grad(F.conv_transpose2d(x, w).sum(), [x], create_graph=True)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize(
+    "zf, tf",
+    [
+        (F.gelu, TF.gelu),
+        (lambda t: F.gelu(t, approximate="tanh"), lambda t: TF.gelu(t, approximate="tanh")),
+        (zg.erf, torch.erf),
+    ],
+    ids=["gelu", "gelu_tanh", "erf"],
+)
+def test_gelu_and_erf_of_a_0d_tensor(zf, tf, dtype):
+    # 0-d arithmetic gives NumPy scalars: the in-place passes must still work (float32 crashed)
+    check_against_torch(zf, tf, [np.array(0.7)], dtype=dtype)

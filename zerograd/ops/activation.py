@@ -67,6 +67,8 @@ def erf_array(x):
     """erf on a NumPy/CuPy array, elementwise: the fused kernel where numba runs; otherwise
     float32 and float16 by the kernel's rational fit (within 3.7e-7), float64 by Chebyshev fits
     (~3e-15)."""
+    if x.ndim == 0:  # 0-d arithmetic gives NumPy scalars, which the in-place steps cannot write
+        return erf_array(x.reshape(1)).reshape(())
     if kernels.usable(x):
         return gelu_kernels.erf(x)
     if x.dtype != np.float64:
@@ -131,6 +133,28 @@ class ELU(Function):
         return self.xp.where(x > 0, gy, gy * (y + self.alpha))
 
 
+def _gelu_array(xp, x, approximate: str):
+    """GELU of an array: the fused kernel where numba runs, else NumPy passes in place."""
+    if x.ndim == 0:  # 0-d arithmetic gives NumPy scalars, which the in-place steps cannot write
+        return _gelu_array(xp, x.reshape(1), approximate).reshape(())
+    if kernels.usable(x):
+        return gelu_kernels.gelu(x, approximate)
+    if approximate == "tanh":  # 0.5 x (1 + tanh u) = x sigmoid(2u): one exp, no tanh
+        u = x * x
+        u *= -2 * 0.044715 * math.sqrt(2 / math.pi)
+        u -= 2 * math.sqrt(2 / math.pi)
+        u *= x
+        with np.errstate(over="ignore"):
+            xp.exp(u, out=u)
+        u += 1
+        return xp.divide(x, u, out=u)
+    y = erf_array(x * (1 / math.sqrt(2)))
+    y += 1
+    y *= x
+    y *= 0.5
+    return y
+
+
 class GELU(Function):
     """x * Phi(x) exactly (erf) or with the tanh approximation."""
 
@@ -138,23 +162,7 @@ class GELU(Function):
 
     def forward(self, x):
         self.save_for_backward(x)
-        xp = self.xp
-        if kernels.usable(x):
-            return gelu_kernels.gelu(x, self.approximate)
-        if self.approximate == "tanh":  # 0.5 x (1 + tanh u) = x sigmoid(2u): one exp, no tanh
-            u = x * x
-            u *= -2 * 0.044715 * math.sqrt(2 / math.pi)
-            u -= 2 * math.sqrt(2 / math.pi)
-            u *= x
-            with np.errstate(over="ignore"):
-                xp.exp(u, out=u)
-            u += 1
-            return xp.divide(x, u, out=u)
-        y = erf_array(x * (1 / math.sqrt(2)))
-        y += 1
-        y *= x
-        y *= 0.5
-        return y
+        return _gelu_array(self.xp, x, self.approximate)
 
     def backward(self, gy):
         (x,) = self.saved
