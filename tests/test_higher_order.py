@@ -216,3 +216,19 @@ def test_a_backward_that_leaves_the_graph_under_create_graph_is_an_error():
     np.testing.assert_allclose(g.numpy(), 3 * x.numpy() ** 2)
     with pytest.raises(zg.autograd.GraphError, match="CubeOnArrays.backward returned an array"):
         zg.autograd.grad(CubeOnArrays.apply(x).sum(), [x], create_graph=True)
+
+
+def test_gradients_of_0d_tensors_are_arrays():
+    # arithmetic on 0-d NumPy arrays gives NumPy scalars; gradients stay arrays, so an optimizer
+    # can update in place
+    x = zg.tensor(0.7, requires_grad=True)
+    (x.exp() * x).backward()
+    assert type(x.grad.data) is np.ndarray and x.grad.shape == ()
+    (g,) = zg.autograd.grad((x * x) * x, [x])
+    assert type(g.data) is np.ndarray
+    np.testing.assert_allclose(g.numpy(), 3 * 0.7**2, rtol=1e-6)
+    p = zg.nn.Parameter(zg.tensor(0.5))
+    opt = zg.optim.Adam([p], lr=0.1)
+    (p * p).backward()
+    opt.step()
+    np.testing.assert_allclose(p.numpy(), 0.4, rtol=1e-6)

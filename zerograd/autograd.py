@@ -288,7 +288,7 @@ def _run(root: Tensor, gy: Tensor, retain_graph: bool, create_graph: bool, wante
             if wanted is not None:
                 for o, g in zip(fn._outs, gys):
                     if g is not None and id(o()) in wanted:
-                        wanted[id(o())] = g if create_graph else Tensor._make(g)
+                        wanted[id(o())] = g if create_graph else Tensor._make(_array(g))
             gxs = _backward_recorded(fn, gys) if create_graph else fn.backward(*gys)
             if type(gxs) is not tuple:
                 gxs = (gxs,)
@@ -302,9 +302,11 @@ def _run(root: Tensor, gy: Tensor, retain_graph: bool, create_graph: bool, wante
                 elif wanted is None:
                     _accumulate(x, gx, create_graph, handed)
                 elif id(x) in wanted:
-                    g = gx if create_graph else Tensor._make(gx)
                     prev = wanted[id(x)]
-                    wanted[id(x)] = g if prev is None else prev + g
+                    if create_graph:
+                        wanted[id(x)] = gx if prev is None else prev + gx
+                    else:
+                        wanted[id(x)] = Tensor._make(gx if prev is None else _array(prev.data + gx))
             if not retain_graph:
                 fn.release()
 
@@ -362,8 +364,10 @@ def _fit(fn: Function, x: Tensor, gx, create_graph: bool):
                 f"{type(fn).__name__}.backward returned an array under create_graph=True: its "
                 "gradient was computed outside the graph"
             )
-    elif type(gx) is Tensor:  # a backward that reached for Tensors (self.inputs): its values
-        gx = gx.data
+    elif type(gx) is not backend.np.ndarray:
+        # a backward that reached for Tensors (self.inputs): its values; a NumPy scalar (arithmetic
+        # on 0-d arrays gives them): an array again
+        gx = gx.data if type(gx) is Tensor else _array(gx)
     if gx.shape != x.shape:
         try:
             if create_graph:
@@ -398,7 +402,14 @@ def _accumulate(x: Tensor, gx, create_graph: bool, handed: set | None = None) ->
         else:  # a view, the seed, or an array already given to a leaf (a + b): own a copy
             x.grad = Tensor._make(gx.copy())
     else:
-        x.grad = Tensor._make(x.grad.data + gx)
+        x.grad = Tensor._make(_array(x.grad.data + gx))
+
+
+def _array(a):
+    """``a`` as an array: arithmetic on 0-d NumPy arrays gives NumPy scalars."""
+    if type(a) is backend.np.ndarray or backend.is_device_array(a):
+        return a
+    return backend.np.asarray(a)
 
 
 def grad(outputs: Tensor, inputs, grad_outputs=None, retain_graph=None, create_graph=False):
