@@ -162,8 +162,9 @@ class Function:
         return self._outs[0]()
 
     @property
-    def needs_grad(self) -> tuple:
-        return tuple(x.requires_grad for x in self.inputs)
+    def needs_grad(self) -> list:
+        """Which inputs need a gradient, in order."""
+        return [x.requires_grad for x in self.inputs]
 
     def forward(self, *xs):
         raise NotImplementedError
@@ -289,7 +290,10 @@ def _run(root: Tensor, gy: Tensor, retain_graph: bool, create_graph: bool, wante
                 for o, g in zip(fn._outs, gys):
                     if g is not None and id(o()) in wanted:
                         wanted[id(o())] = g if create_graph else Tensor._make(_array(g))
-            gxs = _backward_recorded(fn, gys) if create_graph else fn.backward(*gys)
+            if create_graph:
+                gxs = _backward_recorded(fn, gys)
+            else:
+                gxs = fn.backward(*gys) if len(gys) > 1 else fn.backward(gys[0])
             if type(gxs) is not tuple:
                 gxs = (gxs,)
             for x, gx in zip(fn.inputs, gxs):
