@@ -232,3 +232,54 @@ def test_gradients_of_0d_tensors_are_arrays():
     (p * p).backward()
     opt.step()
     np.testing.assert_allclose(p.numpy(), 0.4, rtol=1e-6)
+
+
+@pytest.mark.parametrize("indices", [[-2], [1, -1], [2, 9], [-9, 3], [3, 1], [0], [5], 5])
+def test_split_follows_numpy(indices):
+    a = np.arange(10.0).reshape(2, 5)
+    x = zg.tensor(a, requires_grad=True)
+    got = zg.split(x, indices, axis=1)
+    want = np.split(a, indices, axis=1)
+    assert [p.numpy().tolist() for p in got] == [p.tolist() for p in want]
+    sum(
+        ((p * (i + 1)).sum() for i, p in enumerate(got)), zg.tensor(0.0, dtype="float64")
+    ).backward()
+    expect = np.zeros_like(a)  # each element's weight: the number of the sections it lies in
+    for i, p in enumerate(np.split(np.arange(10).reshape(2, 5), indices, axis=1)):
+        for v in p.ravel():
+            expect.flat[v] += i + 1
+    np.testing.assert_array_equal(x.grad.numpy(), expect)
+
+
+@pytest.mark.parametrize("pool", ["max", "avg"])
+def test_pooling_gradient_outlives_the_pooling_graph(pool):
+    # the gradient ops carry their own copy of the windows: freeing the forward graph (a backward
+    # without retain_graph) leaves the recorded gradient differentiable, as in PyTorch
+    rng = np.random.default_rng(6)
+    a, wa = rng.standard_normal((1, 2, 4, 4)), rng.standard_normal((1, 2, 2, 2))
+    zf, tf = {"max": (F.max_pool2d, TF.max_pool2d), "avg": (F.avg_pool2d, TF.avg_pool2d)}[pool]
+    x, w = zg.tensor(a, requires_grad=True), zg.tensor(wa, requires_grad=True)
+    loss = (zf(x, 2) * w).sum()
+    (g,) = zg.autograd.grad(loss, [x], create_graph=True)  # the pooling's gradient of w
+    loss.backward()  # frees the forward graph
+    w.grad = None
+    (g * g).sum().backward()
+    t, tw = torch.tensor(a, requires_grad=True), torch.tensor(wa, requires_grad=True)
+    tloss = (tf(t, 2) * tw).sum()
+    (tg,) = torch.autograd.grad(tloss, [t], create_graph=True)
+    tloss.backward()
+    (th,) = torch.autograd.grad((tg * tg).sum(), [tw])
+    np.testing.assert_allclose(w.grad.numpy(), th.numpy(), rtol=1e-10, atol=1e-12)
+
+
+def test_a_constant_sharing_an_input_array_stays_constant_when_recording():
+    # x * x.detach(): both operands hold one array; only the first is differentiable
+    a = np.array([0.5, -1.2, 2.0])
+    p = zg.Tensor(a, requires_grad=True)
+    (g,) = zg.autograd.grad((p * a * p).sum(), [p], create_graph=True)  # a: p's own array
+    g.sum().backward()
+    np.testing.assert_allclose(p.grad.numpy(), 2 * a)
+    x = zg.tensor(a, requires_grad=True)
+    (g,) = zg.autograd.grad((x * x.detach()).sum(), [x], create_graph=True)
+    np.testing.assert_allclose(g.numpy(), a)
+    assert not g.requires_grad  # d/dx of x * const is a constant

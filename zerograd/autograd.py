@@ -1,9 +1,9 @@
 """Define-by-run autograd: ``Function`` (a forward/backward pair), the backward engine, no_grad.
 
-A ``Function.forward`` works on backend arrays; its ``backward`` works on Tensors, built from the
-same differentiable ops. The engine runs backward under ``no_grad`` (cheap, no graph) unless
-``create_graph=True``, in which case the backward pass is itself recorded and can be
-differentiated again (Hessian-vector products, gradient penalties).
+A ``Function.forward`` works on backend arrays; its ``backward`` states the derivative once, in
+operators that arrays and Tensors share. The engine runs it on plain arrays (cheap, no graph)
+unless ``create_graph=True``; then it runs the same backward on Tensors, so the backward pass is
+itself recorded and can be differentiated again (Hessian-vector products, gradient penalties).
 """
 
 from __future__ import annotations
@@ -71,7 +71,8 @@ class Function:
     Subclasses implement ``forward(*arrays)``, returning an array or a tuple of arrays (an op with
     several outputs), and ``backward(*gys)``, returning one gradient per input (``None`` for an input
     that needs none). ``forward`` keeps what ``backward`` needs with ``save_for_backward``.
-    Keyword arguments of ``apply`` become attributes (``Sum.apply(x, axis=0)`` gives ``self.axis``);
+    Keyword arguments of ``apply`` become attributes (``Sum.apply(x, axes=(0,), keepdims=False)``
+    gives ``self.axes`` and ``self.keepdims``);
     subclasses declare them as class annotations.
 
     ``backward`` is written with Python operators, array methods (``.sum(axis=)``, ``.reshape``,
@@ -153,7 +154,8 @@ class Function:
         return a
 
     def save_for_backward(self, *values) -> None:
-        """Keep arrays for ``backward`` (an input's or the output's array: no copy is made)."""
+        """Keep arrays for ``backward``: inputs first, in their order, then outputs and others (no
+        copy is made)."""
         self.saved = values
 
     @property
@@ -325,7 +327,7 @@ def _backward_recorded(fn: Function, gys: list):
     from zerograd.ops import tensor_xp
 
     saved, xp = fn.saved, fn.xp
-    fn.saved = tuple(_saved_tensor(fn, a) for a in saved)
+    fn.saved = tuple(_saved_tensor(fn, a, i) for i, a in enumerate(saved))
     fn.xp, fn.recording = tensor_xp, True
     try:
         return fn.backward(*gys)
@@ -333,10 +335,14 @@ def _backward_recorded(fn: Function, gys: list):
         fn.saved, fn.xp, fn.recording = saved, xp, False
 
 
-def _saved_tensor(fn: Function, a):
-    """The Tensor behind a saved array: an input or an output of ``fn``, else a constant."""
+def _saved_tensor(fn: Function, a, position: int):
+    """The Tensor behind the ``position``-th saved array: an input or an output of ``fn``, else a
+    constant. Inputs are saved in their own order, so the input at the same position is tried
+    first: two inputs may share one array (``x * x.detach()``), and only one of them is this one."""
     if a is None or isinstance(a, Tensor):
         return a
+    if position < len(fn.inputs) and fn.inputs[position].data is a:
+        return fn.inputs[position]
     for x in fn.inputs:
         if x.data is a:
             return x

@@ -1,8 +1,8 @@
 """Every size threshold and tuning constant of zerograd, and its process-wide CPU settings.
 
 The constants say when a fused kernel or a thread pool is worth starting; each comes with the
-measurement that chose it (or says that none was recorded). Code reads them as ``tuning.NAME`` at
-call time, so a test or a benchmark may change them.
+measurement that chose it. Code reads the thresholds as ``tuning.NAME`` at call time, so a test or
+a benchmark may change them; the two process-wide values are the defaults of ``set_cpu_tuning``.
 
 The process-wide settings: ``import zerograd`` shortens the spin time of NumPy's bundled OpenBLAS
 threads and gives numba its own thread pool (``set_cpu_tuning``), which keeps the speed measured

@@ -489,3 +489,18 @@ def test_conv_transpose_double_backward_is_a_clear_error():
 def test_gelu_and_erf_of_a_0d_tensor(zf, tf, dtype):
     # 0-d arithmetic gives NumPy scalars: the in-place passes must still work (float32 crashed)
     check_against_torch(zf, tf, [np.array(0.7)], dtype=dtype)
+
+
+@pytest.mark.parametrize("affine", ["weight", "bias"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_layer_norm_with_only_a_weight_or_only_a_bias(affine, dtype):
+    # the op's inputs are (x, weight, bias) less the missing ones: a lone bias is not a weight
+    rng = np.random.default_rng(0)
+    x, p = rng.standard_normal((3, 5)), rng.standard_normal(5)
+    kw = lambda p: {affine: p}  # noqa: E731
+    check_against_torch(
+        lambda x, p: F.layer_norm(x, 5, **kw(p)),
+        lambda x, p: TF.layer_norm(x, (5,), **kw(p)),
+        [x, p],
+        dtype=dtype,
+    )

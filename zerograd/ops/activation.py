@@ -261,14 +261,25 @@ def silu(x: Tensor) -> Tensor:
     return SiLU.apply(float_operand(x))
 
 
+def _class_axis(x: Tensor, axis: int, op: str) -> int:
+    if not -x.ndim <= axis < x.ndim:
+        raise ValueError(
+            f"{op}: axis {axis} is out of range for a tensor of {x.ndim} dimensions "
+            f"(shape {x.shape})"
+        )
+    return axis
+
+
 def softmax(x: Tensor, axis: int = -1) -> Tensor:
     """exp(x) / sum(exp(x)) along ``axis``, shifted by the max (no overflow)."""
-    return Softmax.apply(float_operand(x), axis=axis)
+    x = float_operand(x)
+    return Softmax.apply(x, axis=_class_axis(x, axis, "softmax"))
 
 
 def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
     """log(softmax(x)) computed as x - logsumexp(x): stable for large logits."""
-    return LogSoftmax.apply(float_operand(x), axis=axis)
+    x = float_operand(x)
+    return LogSoftmax.apply(x, axis=_class_axis(x, axis, "log_softmax"))
 
 
 # --- dropout, one_hot ----------------------------------------------------------------------------

@@ -30,10 +30,10 @@ class MatMul(Function):
             g2 = xp.expand_dims(g2, -1)
         ga = gb = None
         if need_a:
-            ga = g2 @ b2.mT
+            ga = g2 @ b2.swapaxes(-1, -2)  # not .mT: NumPy 1.x arrays lack it
             ga = ga.squeeze(-2) if a.ndim == 1 else ga
         if need_b:
-            gb = a2.mT @ g2
+            gb = a2.swapaxes(-1, -2) @ g2
             gb = gb.squeeze(-1) if b.ndim == 1 else gb
         return ga, gb  # batch axes are summed away by the engine
 

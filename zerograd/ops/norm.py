@@ -32,7 +32,9 @@ class LayerNorm(Function):
     has_weight: bool
     has_bias: bool
 
-    def forward(self, x, weight=None, bias=None):
+    def forward(self, x, *affine):  # (weight, bias), (weight,), (bias,) or ()
+        weight = affine[0] if self.has_weight else None
+        bias = affine[-1] if self.has_bias else None
         self.save_for_backward(x, weight)
         xp = self.xp
         if self.axes == (x.ndim - 1,) and kernels.usable(

@@ -33,43 +33,24 @@ def _offset_view(a, i: int, j: int, out_hw, stride, dilation, channels_last: boo
     return a[:, rows, cols] if channels_last else a[:, :, rows, cols]
 
 
-class MaxPool2d(Function):
-    """Max over windows as a running ``maximum`` over the kh*kw offset views (NaN propagates, as
-    PyTorch); the gradient goes to the first maximum of each window (a window whose maximum is NaN
-    passes none).
+class _MaxPool(Function):
+    """What max pooling and the two ops of its gradient share: the windows' geometry, and the
+    input and output arrays that locate each window's first maximum (constants for every order of
+    gradient). The gradient ops get their own copy of it, so they outlive the pooling op's graph."""
 
-    ``channels_last=True`` pools (N, H, W, C) arrays in place of (N, C, H, W): the Keras layers use
-    it, so no layout transposes are needed on either side. The gradient is the op
-    ``MaxPool2dScatter``, linear in ``gy``; its own gradient gathers at the same maxima
-    (``MaxPool2dGather``), and the two are each other's gradients."""
-
-    channels_last = False
+    channels_last = False  # (N, H, W, C) arrays, as the Keras layers
     kernel: tuple
     stride: tuple
     dilation: tuple
     pads: tuple  # ((top, bottom), (left, right))
-    # set by forward: the output and padded sizes, and the arrays that locate the maxima
-    out_hw: tuple
+    out_hw: tuple  # set by the pooling's forward, as are the three below
     padded_shape: tuple
     x: object
     y: object
 
-    def forward(self, x):
-        xp = self.xp
-        (kh, kw), (ph, pw) = self.kernel, self.pads
-        pads = ((0, 0), ph, pw, (0, 0)) if self.channels_last else ((0, 0), (0, 0), ph, pw)
-        xpad = xp.pad(x, pads, constant_values=-np.inf) if sum(ph) + sum(pw) else x
-        hw = xpad.shape[1:3] if self.channels_last else xpad.shape[2:4]
-        self.out_hw = tuple(
-            (n - d * (k - 1) - 1) // s + 1
-            for n, k, s, d in zip(hw, self.kernel, self.stride, self.dilation)
-        )
-        self.padded_shape = xpad.shape
-        y = self.view(xpad, 0, 0).copy()
-        for k in range(1, kh * kw):
-            xp.maximum(y, self.view(xpad, *divmod(k, kw)), out=y)
-        self.x, self.y = x, y  # where the maxima are: constants for every order of gradient
-        return y
+    def geometry(self) -> dict:
+        names = ("channels_last", "kernel", "stride", "dilation", "pads", "out_hw", "padded_shape")
+        return {n: getattr(self, n) for n in names} | {"x": self.x, "y": self.y}
 
     def view(self, a, i: int, j: int):
         return _offset_view(a, i, j, self.out_hw, self.stride, self.dilation, self.channels_last)
@@ -97,66 +78,96 @@ class MaxPool2d(Function):
             yield i, j, xp.greater(hit, taken)  # hit and not taken (NumPy's where= is slow)
             taken |= hit
 
+
+class MaxPool2d(_MaxPool):
+    """Max over windows as a running ``maximum`` over the kh*kw offset views (NaN propagates, as
+    PyTorch); the gradient goes to the first maximum of each window (a window whose maximum is NaN
+    passes none).
+
+    ``channels_last=True`` pools (N, H, W, C) arrays in place of (N, C, H, W): the Keras layers use
+    it, so no layout transposes are needed on either side. The gradient is the op
+    ``MaxPool2dScatter``, linear in ``gy``; its own gradient gathers at the same maxima
+    (``MaxPool2dGather``), and the two are each other's gradients."""
+
+    def forward(self, x):
+        xp = self.xp
+        (kh, kw), (ph, pw) = self.kernel, self.pads
+        pads = ((0, 0), ph, pw, (0, 0)) if self.channels_last else ((0, 0), (0, 0), ph, pw)
+        xpad = xp.pad(x, pads, constant_values=-np.inf) if sum(ph) + sum(pw) else x
+        hw = xpad.shape[1:3] if self.channels_last else xpad.shape[2:4]
+        self.out_hw = tuple(
+            (n - d * (k - 1) - 1) // s + 1
+            for n, k, s, d in zip(hw, self.kernel, self.stride, self.dilation)
+        )
+        self.padded_shape = xpad.shape
+        y = self.view(xpad, 0, 0).copy()
+        for k in range(1, kh * kw):
+            xp.maximum(y, self.view(xpad, *divmod(k, kw)), out=y)
+        self.x, self.y = x, y
+        return y
+
     def backward(self, gy):
-        return MaxPool2dScatter.call(gy, pool=self)
+        return MaxPool2dScatter.call(gy, **self.geometry())
 
 
-class MaxPool2dScatter(Function):
+class MaxPool2dScatter(_MaxPool):
     """Each window's gradient added at its first maximum (the max-pool's input gradient)."""
 
-    pool: MaxPool2d
-
     def forward(self, g):
-        pool, xp = self.pool, self.xp
-        if pool.channels_last and kernels.usable(g, pool.x, pool.y):  # one pass, samples parallel
-            x = pool.pad(pool.x, -np.inf)
-            args = (pool.kernel, pool.stride, pool.dilation)
-            gx = pool_kernels.max_pool_grad_nhwc(x, pool.y, g, *args)
-            return pool.unpad(gx)
-        overlap = any(k > s for k, s in zip(pool.kernel, pool.stride)) or pool.dilation != (1, 1)
-        hw = pool.padded_shape[1:3] if pool.channels_last else pool.padded_shape[2:4]
-        tiles = pool.kernel == pool.stride and pool.dilation == (1, 1) and not overlap
-        tiles = tiles and pool.padded_shape == pool.x.shape
-        tiles = tiles and all(o * k == n for o, k, n in zip(pool.out_hw, pool.kernel, hw))
-        gx = (xp.empty if tiles else xp.zeros)(pool.padded_shape, g.dtype)  # tiles: all written
-        for i, j, first in pool.winners():
-            gv = pool.view(gx, i, j)
+        xp = self.xp
+        if self.channels_last and kernels.usable(g, self.x, self.y):  # one pass, in parallel
+            x = self.pad(self.x, -np.inf)
+            args = (self.kernel, self.stride, self.dilation)
+            return self.unpad(pool_kernels.max_pool_grad_nhwc(x, self.y, g, *args))
+        overlap = any(k > s for k, s in zip(self.kernel, self.stride)) or self.dilation != (1, 1)
+        hw = self.padded_shape[1:3] if self.channels_last else self.padded_shape[2:4]
+        tiles = not overlap and self.kernel == self.stride and self.padded_shape == self.x.shape
+        tiles = tiles and all(o * k == n for o, k, n in zip(self.out_hw, self.kernel, hw))
+        gx = (xp.empty if tiles else xp.zeros)(self.padded_shape, g.dtype)  # tiles: all written
+        for i, j, first in self.winners():
+            gv = self.view(gx, i, j)
             if overlap:
                 gv += g * first
             else:
                 xp.multiply(g, first, out=gv)
-        return pool.unpad(gx)
+        return self.unpad(gx)
 
     def backward(self, ggx):
-        return MaxPool2dGather.call(ggx, pool=self.pool)
+        return MaxPool2dGather.call(ggx, **self.geometry())
 
 
-class MaxPool2dGather(Function):
+class MaxPool2dGather(_MaxPool):
     """The value at each window's first maximum (the gradient of ``MaxPool2dScatter``)."""
 
-    pool: MaxPool2d
-
     def forward(self, gx):
-        pool = self.pool
-        gpad = pool.pad(gx, 0)
-        out = self.xp.zeros(pool.y.shape, dtype=gx.dtype)
-        for i, j, first in pool.winners():
-            out += pool.view(gpad, i, j) * first
+        gpad = self.pad(gx, 0)
+        out = self.xp.zeros(self.y.shape, dtype=gx.dtype)
+        for i, j, first in self.winners():
+            out += self.view(gpad, i, j) * first
         return out
 
     def backward(self, gg):
-        return MaxPool2dScatter.call(gg, pool=self.pool)
+        return MaxPool2dScatter.call(gg, **self.geometry())
 
 
-class AvgPool2d(Function):
-    """Mean over windows; its gradient is ``AvgPool2dGrad``, whose gradient is this op again."""
+class _AvgPool(Function):
+    """What average pooling and its gradient share: the windows and how each is counted."""
 
     kernel: tuple
     stride: tuple
-    pads: tuple
+    pads: tuple  # ((top, bottom), (left, right)), with what ceil_mode adds
     padding: tuple
     count_include_pad: bool
     dtype: object
+
+    def params(self) -> dict:
+        names = ("kernel", "stride", "pads", "padding", "count_include_pad", "dtype")
+        return {n: getattr(self, n) for n in names}
+
+
+class AvgPool2d(_AvgPool):
+    """Mean over windows; its gradient is ``AvgPool2dGrad``, whose gradient is this op again."""
+
     padded_shape: tuple  # set by forward, with the divisor of each window
     div: object
 
@@ -186,30 +197,28 @@ class AvgPool2d(Function):
             ones = xp.pad(ones, ((0, 0), (0, 0), ph, pw))
         return windows(xp, ones, kh, kw, self.stride, (1, 1)).sum(axis=(4, 5)).astype(self.dtype)
 
-    def params(self) -> dict:
-        names = ("kernel", "stride", "pads", "padding", "count_include_pad", "dtype")
-        return {n: getattr(self, n) for n in names}
-
     def backward(self, gy):
-        return AvgPool2dGrad.call(gy, pool=self)
+        shapes = dict(padded_shape=self.padded_shape, div=self.div)
+        return AvgPool2dGrad.call(gy, **shapes, **self.params())
 
 
-class AvgPool2dGrad(Function):
+class AvgPool2dGrad(_AvgPool):
     """Each window's gradient spread evenly over the pixels it averaged."""
 
-    pool: AvgPool2d
+    padded_shape: tuple
+    div: object
 
     def forward(self, g):
-        pool, xp = self.pool, self.xp
-        kh, kw = pool.kernel
-        g = g / pool.div
+        xp = self.xp
+        kh, kw = self.kernel
+        g = g / self.div
         cols = xp.broadcast_to(g[..., None, None], (*g.shape, kh, kw))
-        gx = col2im(xp, cols, pool.padded_shape, pool.stride, (1, 1), g.dtype)
-        (ph, pw) = pool.pads
+        gx = col2im(xp, cols, self.padded_shape, self.stride, (1, 1), g.dtype)
+        (ph, pw) = self.pads
         return gx[:, :, ph[0] : gx.shape[2] - ph[1], pw[0] : gx.shape[3] - pw[1]]
 
     def backward(self, ggx):
-        return AvgPool2d.call(ggx, **self.pool.params())
+        return AvgPool2d.call(ggx, **self.params())
 
 
 def _pool_args(x: Tensor, kernel_size, stride, padding, dilation, ceil_mode, op: str) -> dict:

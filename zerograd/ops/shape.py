@@ -240,7 +240,9 @@ def split(x: Tensor, indices_or_sections, axis: int = 0) -> tuple:
         step = n // indices_or_sections
         bounds = list(range(0, n + 1, step))
     else:
-        bounds = [0, *(builtins.min(builtins.max(int(i), 0), n) for i in indices_or_sections), n]
+        # as slice bounds: a negative index counts from the end, and all are clipped to [0, n]
+        cuts = (int(i) + n if int(i) < 0 else int(i) for i in indices_or_sections)
+        bounds = [0, *(builtins.min(builtins.max(i, 0), n) for i in cuts), n]
         if bounds != sorted(bounds):  # sections that overlap (NumPy allows it): one slice each
             lead = (slice(None),) * axis
             return tuple(x[lead + (slice(a, b),)] for a, b in zip(bounds[:-1], bounds[1:]))

@@ -1,6 +1,6 @@
 """Fine-tuning tools: freezing by name, new heads, LoRA adapters, gradient checkpointing."""
 
-from zerograd.nn.utils import checkpoint  # its home is nn.utils; kept here for old imports
+from zerograd.peft.checkpoint import checkpoint  # its home is nn.utils; kept for old imports
 from zerograd.peft.lora import (
     LoRALinear,
     apply_lora,

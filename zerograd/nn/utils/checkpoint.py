@@ -15,6 +15,7 @@ class Checkpoint(Function):
     differentiable_backward = False
     fn: object  # the checkpointed function of Tensors
     n: int  # how many of the inputs are its arguments
+    rng_state: dict  # set by forward: the generator's state, to replay dropout in backward
 
     def forward(self, *arrays):
         self.rng_state = backend.rng().bit_generator.state  # replay the same dropout masks
