@@ -283,3 +283,14 @@ def test_a_constant_sharing_an_input_array_stays_constant_when_recording():
     (g,) = zg.autograd.grad((x * x.detach()).sum(), [x], create_graph=True)
     np.testing.assert_allclose(g.numpy(), a)
     assert not g.requires_grad  # d/dx of x * const is a constant
+
+
+def test_edge_cases_of_repeat_split_and_topk():
+    x = zg.ones(2, 3, requires_grad=True)
+    (x.repeat(0, axis=1).sum() + x.sum()).backward()  # an empty repeat has a zero gradient
+    np.testing.assert_array_equal(x.grad.numpy(), np.ones((2, 3)))
+    assert [p.shape for p in zg.split(zg.ones(2, 0), 3, axis=1)] == [(2, 0)] * 3
+    u = np.array([3, 0, 7, 1], dtype=np.uint8)  # unsigned: the largest without wrapping
+    values, indices = zg.topk(zg.tensor(u), 2)
+    tv, ti = torch.topk(torch.tensor(u), 2)
+    assert values.numpy().tolist() == tv.tolist() and indices.numpy().tolist() == ti.tolist()

@@ -173,7 +173,9 @@ class TopK(Function):
         if self.k == 1:  # max/min: the first of equal values, as argmax
             idx = (x.argmax if self.largest else x.argmin)(axis=self.axis, keepdims=True)
         else:
-            key = -x if self.largest else x
+            key = x.astype(xp.int64) if x.dtype.kind == "b" else x
+            if self.largest:  # descending, ties in order; no negation of unsigned values
+                key = key.max() - key if key.dtype.kind == "u" else -key
             idx = xp.argsort(key, axis=self.axis, kind="stable")
             idx = xp.take(idx, xp.arange(self.k), axis=self.axis)
         self.indices = idx

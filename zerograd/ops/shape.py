@@ -238,7 +238,7 @@ def split(x: Tensor, indices_or_sections, axis: int = 0) -> tuple:
                 f"split: axis {axis} of size {n} does not divide into {indices_or_sections} equal sections"
             )
         step = n // indices_or_sections
-        bounds = list(range(0, n + 1, step))
+        bounds = [i * step for i in range(indices_or_sections + 1)]
     else:
         # as slice bounds: a negative index counts from the end, and all are clipped to [0, n]
         cuts = (int(i) + n if int(i) < 0 else int(i) for i in indices_or_sections)
@@ -289,7 +289,11 @@ class SegmentSum(Function):
         starts = self.xp.concatenate(
             [self.xp.zeros(1, dtype=int), self.xp.cumsum(self.counts)[:-1]]
         )
-        out = self.xp.add.reduceat(x, starts, axis=self.axis) if x.shape[self.axis] else x
+        if not x.shape[self.axis]:  # every run is empty
+            shape = list(x.shape)
+            shape[self.axis] = len(self.counts)
+            return self.xp.zeros(tuple(shape), dtype=x.dtype)
+        out = self.xp.add.reduceat(x, starts, axis=self.axis)
         empty = self.counts == 0  # reduceat copies the next element for an empty run
         if empty.any():
             out[(slice(None),) * self.axis + (empty,)] = 0
