@@ -53,7 +53,7 @@ _TANH_Q = (
 )
 
 if numba is not None:
-    from zerograd.kernels.exp import exp_neg
+    from zerograd.kernels import exp_neg
 
     p0, p1, p2, p3, p4, p5 = ERF_P
     q0, q1, q2, q3, q4, q5 = ERF_Q

@@ -8,7 +8,7 @@ import numpy as np
 from zerograd.kernels import jit_nogil, jit_serial, numba
 
 if numba is not None:
-    from zerograd.kernels.exp import exp32_neg, exp_neg
+    from zerograd.kernels import exp32_neg, exp_neg
 
     def _make_lstm(exp, ftype):
         """LSTM cell kernels for one float type, given its exp for arguments <= 0: sigmoid and

@@ -8,7 +8,7 @@ import numpy as np
 from zerograd.kernels import jit, jit_nogil, jit_serial, numba, rows
 
 if numba is not None:
-    from zerograd.kernels.exp import exp32_neg, exp_neg
+    from zerograd.kernels import exp32_neg, exp_neg
 
     def _make_softmax(exp, ftype):
         """Softmax kernels for one float type: softmax(x * scale + bias) over the last axis of 4-D
