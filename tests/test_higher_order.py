@@ -294,3 +294,17 @@ def test_edge_cases_of_repeat_split_and_topk():
     values, indices = zg.topk(zg.tensor(u), 2)
     tv, ti = torch.topk(torch.tensor(u), 2)
     assert values.numpy().tolist() == tv.tolist() and indices.numpy().tolist() == ti.tolist()
+
+
+def test_leaf_gradients_under_create_graph_are_their_own_arrays():
+    # a + b hands both leaves one gradient, and a sum's is a read-only broadcast view: each .grad
+    # is its own writable array, so clipping in place works and touches one leaf only
+    a, b = zg.randn(3, requires_grad=True), zg.randn(3, requires_grad=True)
+    (a + b).sum().backward(create_graph=True)
+    assert a.grad is not b.grad and a.grad.data is not b.grad.data
+    zg.nn.utils.clip_grad_norm_([a, b], 0.1)
+    np.testing.assert_allclose(np.sqrt((a.grad.numpy() ** 2).sum() * 2), 0.1, rtol=1e-5)
+    x = zg.randn(2, 3, requires_grad=True)
+    ((x * x).sum() * 1.0).backward(create_graph=True)
+    (x.grad * x.grad).sum().backward()  # the copy is recorded: still differentiable
+    np.testing.assert_allclose(x.grad.numpy(), 2 * x.numpy() + 8 * x.numpy(), rtol=1e-5)

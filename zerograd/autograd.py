@@ -401,18 +401,26 @@ def _fit(fn: Function, x: Tensor, gx, create_graph: bool):
 
 
 def _accumulate(x: Tensor, gx, create_graph: bool, handed: set | None = None) -> None:
-    """Add ``gx`` (a Tensor when recording, else an array) into ``x.grad``."""
+    """Add ``gx`` (a Tensor when recording, else an array) into ``x.grad``.
+
+    A leaf takes a fresh gradient array as it is; a view (read-only, when broadcast), the seed, or
+    an array another leaf already holds (``a + b`` gives both the same) is copied first, so every
+    ``.grad`` may be changed in place (gradient clipping) without touching another's."""
+    if x.grad is not None:
+        x.grad = x.grad + gx if create_graph else Tensor._make(_array(x.grad.data + gx))
+        return
+    a = gx.data if create_graph else gx
+    fresh = handed is not None and getattr(a, "base", 0) is None and id(a) not in handed
     if create_graph:
-        x.grad = gx if x.grad is None else x.grad + gx
-    elif x.grad is None:
-        if handed is not None and getattr(gx, "base", 0) is None and id(gx) not in handed:
-            # a fresh array that no other leaf holds (an op's own result, not a view): take it
-            handed.add(id(gx))
-            x.grad = Tensor._make(gx)
-        else:  # a view, the seed, or an array already given to a leaf (a + b): own a copy
-            x.grad = Tensor._make(gx.copy())
+        if not fresh:
+            from zerograd.ops.elementwise import copy
+
+            gx = copy(gx)  # recorded: the copy stays differentiable
+        x.grad = gx
     else:
-        x.grad = Tensor._make(_array(x.grad.data + gx))
+        x.grad = Tensor._make(gx if fresh else gx.copy())
+    if handed is not None:
+        handed.add(id(x.grad.data))
 
 
 def _array(a):
