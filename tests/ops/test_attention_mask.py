@@ -4,6 +4,7 @@ conventions, errors, and the weights and their gradients against PyTorch."""
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as TF
 
 import zerograd as zg
 import zerograd.nn as nn
@@ -223,3 +224,25 @@ def test_return_weights_double_backward_against_torch(path):
     tq.sum().backward()
     for z, t in zip(zs, ts):
         np.testing.assert_allclose(z.grad.numpy(), t.grad.numpy(), atol=1e-10)
+
+
+@pytest.mark.parametrize("causal", [False, True])
+def test_a_float_mask_that_requires_grad_gets_its_gradient(causal):
+    # a learned additive bias (relative positions, ALiBi slopes trained): as PyTorch's sdpa
+    rng = np.random.default_rng(11)
+    q, k, v = (rng.standard_normal((2, 3, 4, 8)) for _ in range(3))
+    m = rng.standard_normal((4, 4))
+    zs = [zg.tensor(a, requires_grad=True) for a in (q, k, v, m)]
+    ts = [torch.tensor(a, requires_grad=True) for a in (q, k, v, m)]
+    zy = F.scaled_dot_product_attention(*zs[:3], attn_mask=zs[3], is_causal=causal)
+    if causal:  # PyTorch takes no mask with is_causal: the causal part as a -inf mask of its own
+        tri = torch.ones(4, 4, dtype=torch.bool).tril()
+        tmask = ts[3].masked_fill(~tri, float("-inf"))
+    else:
+        tmask = ts[3]
+    ty = TF.scaled_dot_product_attention(*ts[:3], attn_mask=tmask)
+    np.testing.assert_allclose(zy.numpy(), ty.detach().numpy(), rtol=1e-10, atol=1e-12)
+    (zy * zy).sum().backward()
+    (ty * ty).sum().backward()
+    for z, t in zip(zs, ts):
+        np.testing.assert_allclose(z.grad.numpy(), t.grad.numpy(), rtol=1e-9, atol=1e-12)

@@ -155,9 +155,17 @@ def scaled_dot_product_attention(
         raise ValueError(
             f"{op}: the leading (batch, head) axes of q {q.shape} and k {k.shape} do not broadcast"
         ) from None
+    # a float mask that requires grad (a learned bias) is added to the scores as an op; every
+    # other mask is a constant folded into the softmax
+    learned = isinstance(attn_mask, Tensor) and attn_mask.requires_grad and is_grad_enabled()
     masks = {}
     if attn_mask is not None:
         masks["attn_mask"] = _as_array(xp, attn_mask)
+        if learned and masks["attn_mask"].dtype.kind == "f":
+            _check_broadcast(xp, op, "attn_mask", attn_mask.data, shape)
+            masks.pop("attn_mask")
+        else:
+            learned = False
     bias = attention_bias(
         xp,
         shape,
@@ -168,7 +176,8 @@ def scaled_dot_product_attention(
         op=op,
     )
     drop = dropout_p > 0 and training
-    no_grad = not (is_grad_enabled() and (q.requires_grad or k.requires_grad or v.requires_grad))
+    needs = q.requires_grad or k.requires_grad or v.requires_grad or learned
+    no_grad = not (is_grad_enabled() and needs)
     if (
         no_grad
         and not drop
@@ -178,6 +187,8 @@ def scaled_dot_product_attention(
         y = attention_kernels.attention(q.data, k.data, v.data, bias, scale)  # fused, blocked
         return Tensor._make(y)
     scores = matmul(q, k.swapaxes(-1, -2))  # (..., L, S); scaled inside the softmax
+    if learned:
+        scores, scale = scores * scale + attn_mask, 1.0
     weights = Softmax.apply(scores, axis=-1, scale=scale, bias=bias)  # scaled and masked inside
     y = matmul(dropout(weights, dropout_p) if drop else weights, v)  # (..., L, Ev)
     return (y, weights) if return_weights else y
