@@ -146,10 +146,8 @@ class Function:
         return fn.forward(*values)
 
     def _as_array(self, y):
-        if type(y) is backend.np.ndarray or backend.is_device_array(y):
-            return y
-        a = self.xp.asarray(y)  # NumPy returns scalars from 0-d results
-        if self.saved:  # keep what forward saved tied to the output
+        a = _array(y)  # NumPy returns scalars from 0-d results
+        if a is not y and self.saved:  # keep what forward saved tied to the output
             self.saved = tuple(a if s is y else s for s in self.saved)
         return a
 

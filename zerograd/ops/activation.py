@@ -12,6 +12,7 @@ from zerograd.kernels import gelu as gelu_kernels
 from zerograd.kernels import softmax as softmax_kernels
 from zerograd.kernels.gelu import ERF_CLAMP, ERF_P, ERF_Q
 from zerograd.ops.elementwise import Sigmoid, float_operand, sigmoid_array
+from zerograd.ops.reduce import normalize_axis
 from zerograd.tensor import Tensor
 
 # --- erf -----------------------------------------------------------------------------------------
@@ -203,11 +204,14 @@ class Softmax(Function):
         last = x.ndim and self.axis in (-1, x.ndim - 1)
         if last and kernels.usable(x, *(() if bias is None else (bias,))):  # size: of x alone
             y = softmax_kernels.softmax_last(x, self.scale, bias)
-        else:
-            y = x * x.dtype.type(self.scale)  # a fresh buffer, worked on in place
-            if bias is not None:
-                y += bias
-            y -= y.max(axis=self.axis, keepdims=True)
+        else:  # one fresh buffer, worked on in place
+            if self.scale == 1 and bias is None:
+                y = x - x.max(axis=self.axis, keepdims=True)
+            else:
+                y = x * x.dtype.type(self.scale)
+                if bias is not None:
+                    y += bias
+                y -= y.max(axis=self.axis, keepdims=True)
             self.xp.exp(y, out=y)
             y /= y.sum(axis=self.axis, keepdims=True)
         self.save_for_backward(y)
@@ -261,25 +265,18 @@ def silu(x: Tensor) -> Tensor:
     return SiLU.apply(float_operand(x))
 
 
-def _class_axis(x: Tensor, axis: int, op: str) -> int:
-    if not -x.ndim <= axis < x.ndim:
-        raise ValueError(
-            f"{op}: axis {axis} is out of range for a tensor of {x.ndim} dimensions "
-            f"(shape {x.shape})"
-        )
-    return axis
-
-
 def softmax(x: Tensor, axis: int = -1) -> Tensor:
     """exp(x) / sum(exp(x)) along ``axis``, shifted by the max (no overflow)."""
     x = float_operand(x)
-    return Softmax.apply(x, axis=_class_axis(x, axis, "softmax"))
+    (axis,) = normalize_axis(axis, x.ndim, "softmax")
+    return Softmax.apply(x, axis=axis)
 
 
 def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
     """log(softmax(x)) computed as x - logsumexp(x): stable for large logits."""
     x = float_operand(x)
-    return LogSoftmax.apply(x, axis=_class_axis(x, axis, "log_softmax"))
+    (axis,) = normalize_axis(axis, x.ndim, "log_softmax")
+    return LogSoftmax.apply(x, axis=axis)
 
 
 # --- dropout, one_hot ----------------------------------------------------------------------------
