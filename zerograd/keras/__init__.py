@@ -7,12 +7,15 @@ from zerograd.keras import (
     layers,
     losses,
     metrics,
+    ops,
     optimizers,
+    random,
     regularizers,
 )
 from zerograd.keras.base import Input, Layer
 from zerograd.keras.models import Model, Sequential
 from zerograd.keras.saving import load_model
+from zerograd.keras.variables import Variable
 
 
 def __getattr__(name):

@@ -53,6 +53,14 @@ def get(identifier):
         return identifier
     if isinstance(identifier, str) and identifier in ALL:
         return ALL[identifier]
+    if isinstance(identifier, dict) and identifier.get("class_name") == "function":
+        return get(identifier.get("config"))  # Keras's serialized function
+    if isinstance(identifier, str):  # a registered (or custom_objects=) function
+        from zerograd.keras.saving.registry import lookup_custom
+
+        found = lookup_custom([identifier, identifier.rsplit(">", 1)[-1]])
+        if found is not None:
+            return found
     raise ValueError(f"unknown activation: expected one of {sorted(ALL)}, received {identifier!r}")
 
 
@@ -60,4 +68,6 @@ def serialize(fn) -> str:
     for name, f in ALL.items():
         if f is fn:
             return name
-    return getattr(fn, "__name__", "linear")
+    from zerograd.keras.saving.registry import get_registered_name
+
+    return get_registered_name(fn) if hasattr(fn, "__name__") else "linear"

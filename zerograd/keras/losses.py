@@ -100,8 +100,15 @@ class Loss:
         self.name = name or _snake(type(self).__name__)
         self.reduction, self.options = reduction, options
 
+    def call(self, y_true, y_pred):
+        """Per-sample losses; subclasses (custom losses) override this, as in Keras."""
+        return type(self).fn(y_true, y_pred, **self.options)
+
     def __call__(self, y_true, y_pred, sample_weight=None):
-        per_sample = type(self).fn(y_true, y_pred, **self.options)
+        y_pred = y_pred if isinstance(y_pred, Tensor) else Tensor(np.asarray(y_pred))
+        if type(self).call is not Loss.call:  # a custom loss: y_true as a Tensor, as Keras gives
+            y_true = _t(y_true, y_pred)
+        per_sample = self.call(y_true, y_pred)
         if sample_weight is not None:
             w = (
                 sample_weight

@@ -5,7 +5,13 @@ from __future__ import annotations
 import numpy as np
 
 from zerograd.keras.base import InputLayer, KerasTensor, Layer, _flatten, snake_case, unique_name
+from zerograd.keras.functional import init_graph, run_graph
+from zerograd.keras.layer_state import layer_scope
 from zerograd.keras.training import TrainingMixin
+
+
+class UnknownArgumentError(TypeError, ValueError):
+    """An unrecognized keyword argument (a TypeError; a ValueError too, as Keras raises)."""
 
 
 class Model(TrainingMixin, Layer):
@@ -19,51 +25,73 @@ class Model(TrainingMixin, Layer):
     """
 
     def __init__(self, *args, **kwargs):
+        if len(args) > 2:
+            raise TypeError(
+                f"{type(self).__name__}: expected at most 2 positional arguments (inputs, outputs), "
+                f"received {len(args)}"
+            )
         inputs = kwargs.pop("inputs", args[0] if args else None)
         outputs = kwargs.pop("outputs", args[1] if len(args) > 1 else None)
+        unknown = sorted(set(kwargs) - {"name", "trainable", "dtype"})
+        if unknown:
+            raise UnknownArgumentError(
+                f"{type(self).__name__}: unrecognized keyword arguments {unknown}; a Model takes "
+                "inputs, outputs, name, trainable and dtype"
+            )
+        if (inputs is None) != (outputs is None):
+            raise ValueError(
+                f"{type(self).__name__}: a functional model needs both inputs and outputs, "
+                f"received inputs={inputs!r}, outputs={outputs!r}"
+            )
         default = "functional" if inputs is not None else snake_case(type(self).__name__)
-        name = kwargs.pop("name", None) or unique_name(default)
-        super().__init__(
-            name=name, **{k: v for k, v in kwargs.items() if k in ("trainable", "dtype")}
-        )
+        kwargs["name"] = kwargs.get("name") or unique_name(default)
+        super().__init__(**kwargs)
         self.compiled = False
         self.__dict__["_functional"] = inputs is not None
         if inputs is not None:
-            self._init_graph(inputs, outputs)
+            init_graph(self, inputs, outputs)
 
-    # --- functional graph ------------------------------------------------------------------------
-    def _init_graph(self, inputs, outputs) -> None:
-        if isinstance(outputs, Layer):
-            outputs = _chain_uncalled_layers(inputs, outputs)
-        self.__dict__["_inputs"] = _flatten(inputs)
-        self.__dict__["_outputs"] = _flatten(outputs)
-        self.__dict__["_multi_in"] = isinstance(inputs, (list, tuple))
-        self.__dict__["_multi_out"] = isinstance(outputs, (list, tuple))
-        order, seen = [], set()
+    # --- functional graph (functional.py) ---------------------------------------------------------
+    @property
+    def inputs(self) -> list:
+        """The input KerasTensors (functional models, and Sequential models once built)."""
+        return list(self._graph_part("_inputs", "inputs"))
 
-        def visit(kt: KerasTensor) -> None:
-            if id(kt) in seen:
-                return
-            seen.add(id(kt))
-            for parent in _flatten(kt.inbound) if kt.inbound is not None else []:
-                visit(parent)
-            order.append(kt)
+    @property
+    def outputs(self) -> list:
+        return list(self._graph_part("_outputs", "outputs"))
 
-        for out in self._outputs:
-            visit(out)
-        for kt in order:
-            if kt.inbound is None and not any(kt is i for i in self._inputs):
-                raise ValueError(
-                    f"Model '{self.name}': output depends on an input that is not in inputs ({kt.name})"
-                )
-        self.__dict__["_nodes"] = [kt for kt in order if kt.inbound is not None]
-        layers = []
-        for kt in order:
-            if kt.layer not in layers:
-                layers.append(kt.layer)
-        for layer in layers:
-            self.add_module(layer.name, layer)
-        self.built = True
+    @property
+    def input(self):
+        ins = self._graph_part("_inputs", "input")
+        return ins if self.__dict__.get("_multi_in") else ins[0]
+
+    @property
+    def output(self):
+        outs = self._graph_part("_outputs", "output")
+        if self.__dict__.get("_output_keys") is not None:
+            return dict(zip(self._output_keys, outs))
+        return outs if self.__dict__.get("_multi_out") else outs[0]
+
+    @property
+    def input_shape(self):
+        """The input KerasTensor's shape (a list of shapes for several inputs)."""
+        shapes = [kt.shape for kt in self._graph_part("_inputs", "input_shape")]
+        return shapes if len(shapes) > 1 else shapes[0]
+
+    @property
+    def output_shape(self):
+        shapes = [kt.shape for kt in self._graph_part("_outputs", "output_shape")]
+        return shapes if len(shapes) > 1 else shapes[0]
+
+    def _graph_part(self, key: str, what: str) -> list:
+        part = self.__dict__.get(key)
+        if not part:
+            raise AttributeError(
+                f"{type(self).__name__} '{self.name}' has no {what}: it is not a functional model "
+                "(nor a Sequential model built with an input shape)"
+            )
+        return part
 
     @property
     def layers(self) -> list:
@@ -80,63 +108,65 @@ class Model(TrainingMixin, Layer):
     def call(self, inputs, training=None, mask=None):
         if not self._functional:
             raise NotImplementedError(f"{type(self).__name__}: subclassed models define call()")
-        given = _flatten(inputs) if self._multi_in else [inputs]
-        if len(given) != len(self._inputs):
-            raise ValueError(
-                f"Model '{self.name}' expected {len(self._inputs)} inputs, received {len(given)}"
-            )
-        values = {id(kt): t for kt, t in zip(self._inputs, given)}
-        for kt_in, t in zip(self._inputs, given):
-            want = kt_in.shape[1:]
-            if tuple(t.shape[1:]) != tuple(want) and None not in want:
-                raise ValueError(
-                    f"Model '{self.name}' expected input {kt_in.name} of shape (batch, {', '.join(map(str, want))}), received shape {t.shape}"
-                )
-        done = {}
-        for kt in self._nodes:
-            if id(kt) in values:
-                continue
-            key = id(kt.layer), id(kt.inbound)
-            if key not in done:
-                args = [values[id(p)] for p in _flatten(kt.inbound)]
-                arg = args if isinstance(kt.inbound, (list, tuple)) else args[0]
-                done[key] = kt.layer(arg, **{**kt.kwargs, "training": training})
-            out = done[key]
-            siblings = _flatten(out)
-            index = int(kt.name.rsplit("_out", 1)[1]) if "_out" in (kt.name or "") else 0
-            values[id(kt)] = siblings[index] if isinstance(out, (list, tuple)) else out
-        outs = [values[id(o)] for o in self._outputs]
-        return outs if self._multi_out else outs[0]
+        return run_graph(self, inputs, training)
 
     def __call__(self, inputs, *args, **kwargs):
         if not self._functional and not self.built and not _is_kt(inputs):
             self.built = True
         return super().__call__(inputs, *args, **kwargs)
 
-    def build(self, input_shape) -> None:
-        """Subclassed models build their layers on the first real call."""
+    def build(self, input_shape=None) -> None:
+        """Subclassed models build their layers on the first call; ``build(shape)`` makes that
+        call on zeros of ``shape`` (None axes taken as 1)."""
+        if self._functional or input_shape is None:
+            return
+        from zerograd.autograd import no_grad
+
+        zeros = np.zeros(tuple(1 if d is None else d for d in input_shape), dtype=np.float32)
+        with no_grad():
+            was = self.training
+            self.eval()
+            self(zeros)
+            self.train(was)
 
     # --- summary, config, weights ------------------------------------------------------------------
-    def summary(self, print_fn=None, line_length: int = 78) -> None:
-        """Print layers, output shapes and parameter counts (as Keras's summary)."""
+    def summary(
+        self,
+        line_length: int | None = None,
+        positions=None,
+        print_fn=None,
+        expand_nested: bool = False,
+        show_trainable: bool = False,
+        layer_range=None,
+    ) -> None:
+        """Print layers, output shapes and parameter counts (as Keras's summary); layers not built
+        yet show '?' and '0 (unbuilt)'."""
+        for arg, value in (("positions", positions), ("layer_range", layer_range)):
+            if value is not None:
+                raise ValueError(f"Model.summary: {arg}= is not supported, received {value!r}")
+        if expand_nested:
+            raise ValueError("Model.summary: expand_nested=True is not supported")
         print_fn = print_fn or print
+        line_length = line_length or 78
         rows = [
             (
                 f"{layer.name} ({type(layer).__name__})",
                 _shape_text(layer),
-                f"{layer.count_params():,}",
+                f"{layer.count_params():,}" if layer.built else "0 (unbuilt)",
+                "Y" if layer.trainable else "N",
             )
             for layer in self._summary_layers()
         ]
         total = self.count_params()
-        trainable = sum(p.size for p in self.parameters() if p.requires_grad)
+        trainable = sum(v.size for v in self.trainable_weights)
         w = (line_length - 20) // 2
+        extra = f"{'Trainable':>10}" if show_trainable else ""
         print_fn(f'Model: "{self.name}"')
         print_fn("=" * line_length)
-        print_fn(f"{'Layer (type)':<{w}}{'Output Shape':<{w}}{'Param #':>20}")
+        print_fn(f"{'Layer (type)':<{w}}{'Output Shape':<{w}}{'Param #':>20}{extra}")
         print_fn("=" * line_length)
-        for name, shape, n in rows:
-            print_fn(f"{name:<{w}}{shape:<{w}}{n:>20}")
+        for name, shape, n, flag in rows:
+            print_fn(f"{name:<{w}}{shape:<{w}}{n:>20}{f'{flag:>10}' if show_trainable else ''}")
         print_fn("=" * line_length)
         print_fn(f"Total params: {total:,}")
         print_fn(f"Trainable params: {trainable:,}")
@@ -149,126 +179,50 @@ class Model(TrainingMixin, Layer):
             if isinstance(m, Layer) and not isinstance(m, InputLayer)
         ]
 
-    def get_weights(self) -> list:
-        return [p.numpy().copy() for p in self.parameters()]
-
     def get_config(self) -> dict:
-        if not self._functional:
-            raise NotImplementedError(
-                f"{type(self).__name__} is a subclassed model: save its weights with save_weights()"
-            )
-        index = {id(kt): i for i, kt in enumerate(self._inputs + self._nodes)}
-        nodes = []
-        for kt in self._nodes:
-            parents = [index[id(p)] for p in _flatten(kt.inbound)]
-            nodes.append(
-                {
-                    "layer": kt.layer.name,
-                    "inbound": parents,
-                    "list": isinstance(kt.inbound, (list, tuple)),
-                    "name": kt.name,
-                    "kwargs": {
-                        k: v
-                        for k, v in kt.kwargs.items()
-                        if isinstance(v, (int, float, str, bool, type(None)))
-                    },
-                }
-            )
-        return {
-            "name": self.name,
-            "layers": {
-                layer.name: {"class_name": type(layer).__name__, "config": layer.get_config()}
-                for layer in self.layers
-            },
-            "inputs": [
-                {"name": kt.name, "shape": list(kt.shape[1:]), "dtype": str(kt.dtype)}
-                for kt in self._inputs
-            ],
-            "nodes": nodes,
-            "outputs": [index[id(o)] for o in self._outputs],
-            "multi_in": self._multi_in,
-            "multi_out": self._multi_out,
-        }
+        """Keras 3's config: the functional graph, or a subclass's name and trainable flag."""
+        from zerograd.keras.saving.model_config import model_config
+
+        return model_config(self)
 
     @classmethod
-    def from_config(cls, config: dict):
-        from zerograd.keras.base import Input
-        from zerograd.keras.layers import deserialize
+    def from_config(cls, config: dict, custom_objects=None):
+        """Rebuild the model (fresh weights) from ``get_config()``'s dict."""
+        from zerograd.keras.saving.model_config import model_from_keras_config
+        from zerograd.keras.saving.registry import custom_object_scope
 
-        layers = {}
-        for name, spec in config["layers"].items():
-            if spec["class_name"] != "InputLayer":
-                layers[name] = deserialize(spec)
-        tensors = [
-            Input(shape=tuple(i["shape"]), dtype=i["dtype"], name=None) for i in config["inputs"]
-        ]
-        calls = {}
-        for node in config["nodes"]:
-            parents = [tensors[i] for i in node["inbound"]]
-            arg = parents if node["list"] else parents[0]
-            key = node["layer"], tuple(node["inbound"])
-            if key not in calls:
-                calls[key] = layers[node["layer"]](arg, **node["kwargs"])
-            out = calls[key]
-            index = int(node["name"].rsplit("_out", 1)[1]) if "_out" in node["name"] else 0
-            tensors.append(out[index] if isinstance(out, (list, tuple)) else out)
-        ins = [tensors[i] for i in range(len(config["inputs"]))]
-        outs = [tensors[i] for i in config["outputs"]]
-        return Model(
-            inputs=ins if config["multi_in"] else ins[0],
-            outputs=outs if config["multi_out"] else outs[0],
-            name=config["name"],
-        )
+        with custom_object_scope(custom_objects or {}):
+            return model_from_keras_config(cls, config, custom_objects)
 
-    def save(self, filepath, overwrite: bool = True) -> None:
-        """Architecture (JSON) and weights (safetensors) in one zip file; written atomically."""
-        from zerograd.keras.saving import save_model
+    def to_json(self, **kwargs) -> str:
+        """The model's architecture as a JSON string (``keras.models.model_from_json`` reads it)."""
+        import json
 
-        save_model(self, filepath)
+        from zerograd.keras.saving import serialize_keras_object
+
+        return json.dumps(serialize_keras_object(self), **kwargs)
+
+    def save(self, filepath, overwrite: bool = True, **kwargs) -> None:
+        """Architecture, weights and compiled state in one file; '.keras' is Keras 3's format."""
+        from zerograd.keras import saving
+
+        saving.save_model(self, filepath, overwrite=overwrite, **kwargs)
 
     def save_weights(self, filepath, overwrite: bool = True) -> None:
+        """Weights keyed by structure: '.weights.h5' is Keras's h5 layout, else safetensors."""
         from zerograd.keras.saving import save_weights
 
-        save_weights(self, filepath)
+        save_weights(self, filepath, overwrite=overwrite)
 
-    def load_weights(self, filepath) -> None:
+    def load_weights(self, filepath, skip_mismatch: bool = False) -> None:
+        """Weights from ``save_weights`` (zerograd or Keras) or a '.keras' file."""
         from zerograd.keras.saving import load_weights
 
-        load_weights(self, filepath)
+        load_weights(self, filepath, skip_mismatch=skip_mismatch)
 
 
 def _is_kt(x) -> bool:
     return any(isinstance(t, KerasTensor) for t in _flatten(x))
-
-
-def _chain_uncalled_layers(inputs, output_layer: Layer):
-    """``Model(inputs=Input(...), outputs=Dense(...))`` with layers made but never called: connect
-    the layers created after the input, in creation order, ending at ``output_layer``."""
-    import gc
-    import logging
-
-    start = min(getattr(kt, "creation_index", -1) for kt in _flatten(inputs))
-    layers = [
-        o
-        for o in gc.get_objects()
-        if isinstance(o, Layer) and not isinstance(o, (InputLayer, Model))
-    ]
-    chain = sorted(
-        (
-            la
-            for la in layers
-            if start < la.creation_index <= output_layer.creation_index and not la.built
-        ),
-        key=lambda la: la.creation_index,
-    )
-    logging.getLogger("zerograd.keras").warning(
-        "Model: outputs is a layer, not a tensor; connecting the uncalled layers %s in the order they were made",
-        [la.name for la in chain],
-    )
-    x = inputs
-    for layer in chain:
-        x = layer(x)
-    return x
 
 
 def _shape_text(layer) -> str:
@@ -277,54 +231,94 @@ def _shape_text(layer) -> str:
 
 
 class Sequential(Model):
-    """A linear stack of layers: ``Sequential([Dense(64, activation='relu', input_shape=(784,)), ...])``."""
+    """A linear stack of layers: ``Sequential([keras.Input(shape=(784,)), Dense(64), ...])``.
 
-    def __init__(self, layers=None, name: str | None = None, **kwargs):
-        super().__init__(name=name or unique_name("sequential"), **kwargs)
+    Once the input shape is known (an ``Input``, ``input_shape=`` on the first layer, or the first
+    call) the stack is a graph: ``model.inputs``/``outputs`` and each layer's ``input``/``output``
+    are KerasTensors, as in a functional model.
+    """
+
+    def __init__(self, layers=None, trainable: bool = True, name: str | None = None, **kwargs):
+        super().__init__(name=name or unique_name("sequential"), trainable=trainable, **kwargs)
         self.__dict__["_input_kt"] = None
         for layer in layers or []:
             self.add(layer)
 
     def add(self, layer) -> None:
-        """Append a layer (a KerasTensor from ``Input`` sets the input shape)."""
+        """Append a layer; ``keras.Input(...)`` (or an InputLayer) first sets the input shape."""
         if isinstance(layer, KerasTensor):
-            self.__dict__["_input_kt"] = layer
-            self._build_from(layer.shape[1:])
-            return
+            if not isinstance(layer.layer, InputLayer):
+                raise ValueError(
+                    f"Sequential '{self.name}'.add: a KerasTensor must come from keras.Input, "
+                    f"received {layer}"
+                )
+            layer = layer.layer
         if isinstance(layer, InputLayer):
+            if self.layers or self._input_kt is not None:
+                raise ValueError(
+                    f"Sequential '{self.name}'.add: an Input can only come first, before any layer"
+                )
+            self.__dict__["_input_kt"] = layer.output
             self._build_from(layer.shape)
             return
         if not isinstance(layer, Layer):
             raise TypeError(
-                f"Sequential '{self.name}': expected a keras Layer, received {type(layer).__name__}"
+                f"Sequential '{self.name}'.add: expected a keras Layer, received "
+                f"{type(layer).__name__}"
             )
-        self.add_module(layer.name, layer)
-        if len(self.layers) == 1 and layer._input_shape_arg is not None:
+        if layer.name in self._modules:
+            raise ValueError(
+                f"Sequential '{self.name}'.add: layer names must be unique; '{layer.name}' is "
+                "already in the model"
+            )
+        self._modules[layer.name] = layer  # not an attribute: names like "inputs" are taken
+        if self.__dict__.get("_outputs"):
+            self._append_to_graph(layer)
+        elif len(self.layers) == 1 and layer._input_shape_arg is not None:
             self._build_from(layer._input_shape_arg)
-        elif self.__dict__.get("_known_shape") is not None:
-            self._build_from(self._known_shape)
 
     def pop(self) -> Layer:
+        """Remove and return the last layer."""
+        if not self.layers:
+            raise TypeError(f"Sequential '{self.name}'.pop: there are no layers in the model")
         name = list(self._modules)[-1]
         layer = self._modules.pop(name)
         self.__dict__.pop(name, None)
+        if self.__dict__.get("_known_shape") is not None:
+            self._build_from(self._known_shape)
         return layer
 
-    def _build_from(self, shape) -> None:
-        """Run zeros of the input shape through the stack: builds every layer, records output shapes."""
-        from zerograd.autograd import no_grad
-        from zerograd.tensor import Tensor
+    def _build_from(self, shape, dtype=None) -> None:
+        """Call every layer on a symbolic input of ``shape`` (batch axis excluded): builds the
+        layers and records ``inputs``/``outputs`` and each layer's ``input``/``output``."""
+        from zerograd.keras.base import Input
 
-        self.__dict__["_known_shape"] = tuple(shape)
-        dtype = getattr(self._input_kt, "dtype", None) or np.float32
-        x = Tensor(np.zeros((2, *shape), dtype=dtype))
-        with no_grad():
-            was = self.training
-            self.eval()
-            for layer in self.layers:
-                x = layer(x, training=False)
-            self.train(was)
+        shape = tuple(shape)
+        kt = self.__dict__.get("_input_kt")
+        if kt is None or tuple(kt.shape[1:]) != shape:
+            kt = Input(shape=shape, dtype=dtype)
+        d = self.__dict__
+        d["_input_kt"], d["_known_shape"] = kt, shape
+        d["_inputs"], d["_outputs"] = [kt], [kt]
+        d["_multi_in"] = d["_multi_out"] = False
+        for layer in self.layers:
+            self._append_to_graph(layer)
         self.built = True
+
+    def _append_to_graph(self, layer) -> None:
+        with layer_scope(self):  # weight paths start with the model's name, as Keras's
+            out = layer(self._outputs[0])
+        if isinstance(out, (list, tuple)):
+            raise ValueError(
+                f"Sequential '{self.name}': every layer must have one output; '{layer.name}' "
+                f"returned {len(out)}"
+            )
+        self.__dict__["_outputs"] = [out]
+
+    def build(self, input_shape=None) -> None:
+        """Build the layers for inputs of ``input_shape`` (batch axis included)."""
+        if input_shape is not None and self.__dict__.get("_known_shape") is None:
+            self._build_from(tuple(input_shape)[1:])
 
     def call(self, inputs, training=None, mask=None):
         x = inputs
@@ -333,34 +327,22 @@ class Sequential(Model):
         return x
 
     def __call__(self, inputs, *args, **kwargs):
+        if self.__dict__.get("_known_shape") is None and self.layers:
+            shape = inputs.shape if hasattr(inputs, "shape") else np.shape(inputs)
+            dtype = getattr(inputs, "dtype", None)
+            if dtype is not None and np.dtype(dtype) == np.float64:
+                dtype = None  # NumPy floats run as the default float dtype
+            self._build_from(tuple(shape)[1:], dtype)
         if _is_kt(inputs):
             return Layer._symbolic_call(self, inputs, kwargs)
         return Layer.__call__(self, inputs, *args, **kwargs)
 
     def get_config(self) -> dict:
-        return {
-            "name": self.name,
-            "layers": [
-                {"class_name": type(layer).__name__, "config": layer.get_config()}
-                for layer in self.layers
-            ],
-            "input_shape": list(self._known_shape) if self.__dict__.get("_known_shape") else None,
-        }
+        """Keras 3's Sequential config: the InputLayer (when the shape is known), then layers."""
+        from zerograd.keras.saving.model_config import sequential_config
 
-    @classmethod
-    def from_config(cls, config: dict):
-        from zerograd.keras.layers import deserialize
-
-        model = cls(name=config["name"])
-        for spec in config["layers"]:
-            spec = {
-                **spec,
-                "config": {k: v for k, v in spec["config"].items() if k != "input_shape"},
-            }
-            model.add(deserialize(spec))
-        if config.get("input_shape"):
-            model._build_from(tuple(config["input_shape"]))
-        return model
+        return sequential_config(self)
 
 
-from zerograd.keras.saving import load_model  # noqa: E402, F401 - keras.models.load_model, as Keras
+from zerograd.keras.saving import load_model, model_from_json, save_model  # noqa: E402, F401 - keras.models.*
+from zerograd.keras.saving.clone import clone_model  # noqa: E402, F401

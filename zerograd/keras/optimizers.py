@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from zerograd import optim
+from zerograd.keras import schedules  # noqa: F401 - keras.optimizers.schedules
 
 
 class Optimizer:
@@ -26,6 +27,7 @@ class Optimizer:
             clipnorm or global_clipnorm,
             clipvalue,
         )
+        self.global_clipnorm = global_clipnorm
         self.name = name or type(self).__name__.lower()
         self.inner = None
         self.iterations = 0
@@ -53,12 +55,26 @@ class Optimizer:
 
     lr = learning_rate
 
-    def apply(self, params) -> None:
-        """One step on gradients already in ``.grad``."""
+    def apply(self, grads, trainable_variables=None) -> None:
+        """One step: ``apply(grads, trainable_variables)`` as Keras, or ``apply(params)`` on the
+        gradients already in ``.grad``. Only the variables given are updated."""
         from zerograd.nn.utils import clip_grad_norm_, clip_grad_value_
 
+        if trainable_variables is None:
+            params = list(grads)
+        else:
+            params = _set_grads(self, grads, trainable_variables)
         if self.inner is None:
             self.build(params)
+        known = {id(p) for g in self.inner.param_groups for p in g["params"]}
+        new = [p for p in params if id(p) not in known and p.requires_grad]
+        if new:
+            self.inner.add_param_group({"params": new})
+        chosen = {id(p) for p in params}
+        others = [p for g in self.inner.param_groups for p in g["params"] if id(p) not in chosen]
+        held = [(p, p.grad) for p in others if p.grad is not None]
+        for p, _ in held:  # a variable not given keeps its gradient but is not stepped
+            p.grad = None
         if self.clipnorm:
             clip_grad_norm_(params, self.clipnorm)
         if self.clipvalue:
@@ -67,10 +83,51 @@ class Optimizer:
             for g in self.inner.param_groups:
                 g["lr"] = self.current_lr()
         self.inner.step()
+        for p, g in held:
+            p.grad = g
         self.iterations += 1
 
+    def apply_gradients(self, grads_and_vars) -> None:
+        """One step from ``zip(grads, variables)`` pairs (Keras's older spelling of ``apply``)."""
+        pairs = list(grads_and_vars)
+        self.apply([g for g, _ in pairs], [v for _, v in pairs])
+
     def get_config(self) -> dict:
-        return {"learning_rate": self.learning_rate, **self.options()}
+        """Every constructor argument under Keras's names (Keras-only features at their off value)."""
+        from zerograd.keras.saving.keras_compat import init_params
+        from zerograd.keras.saving.serialization import serialize_keras_object
+
+        lr = self._lr
+        config = {
+            "name": self.name,
+            "learning_rate": serialize_keras_object(lr) if callable(lr) else float(lr),
+            "weight_decay": self.weight_decay,
+            "clipnorm": None if self.__dict__.get("global_clipnorm") else self.clipnorm,
+            "global_clipnorm": self.__dict__.get("global_clipnorm"),
+            "clipvalue": self.clipvalue,
+            "use_ema": False,
+            "ema_momentum": 0.99,
+            "ema_overwrite_frequency": None,
+            "loss_scale_factor": None,
+            "gradient_accumulation_steps": None,
+        }
+        for key in sorted(init_params(type(self)) - init_params(Optimizer)):
+            config[key] = getattr(self, key)
+        return config
+
+    @classmethod
+    def from_config(cls, config: dict, custom_objects=None):
+        """The optimizer ``get_config()`` (zerograd's or Keras's) describes; a learning-rate
+        schedule is rebuilt from its config."""
+        from zerograd.keras.saving.keras_compat import builtin_kwargs
+        from zerograd.keras.saving.serialization import deserialize_keras_object
+
+        config = dict(config)
+        if isinstance(config.get("learning_rate"), dict):
+            config["learning_rate"] = deserialize_keras_object(
+                config["learning_rate"], custom_objects
+            )
+        return cls(**builtin_kwargs(cls, config, custom_objects))
 
 
 class SGD(Optimizer):
@@ -170,3 +227,27 @@ def get(identifier) -> Optimizer:
     raise ValueError(
         f"unknown optimizer: expected one of {sorted(NAMES)} or an Optimizer, received {identifier!r}"
     )
+
+
+def _set_grads(optimizer, grads, variables) -> list:
+    """Put ``grads`` into the ``.grad`` of the parameters behind ``variables``."""
+    import numpy as np
+
+    from zerograd.tensor import Tensor
+
+    grads, params = list(grads), [getattr(v, "value", v) for v in variables]
+    if len(grads) != len(params):
+        raise ValueError(
+            f"{type(optimizer).__name__}.apply: expected one gradient per variable, received "
+            f"{len(grads)} gradients for {len(params)} variables"
+        )
+    for p, g in zip(params, grads):
+        if g is not None and not isinstance(g, Tensor):
+            g = Tensor(np.asarray(g, dtype=p.dtype))
+        if g is not None and tuple(g.shape) != tuple(p.shape):
+            raise ValueError(
+                f"{type(optimizer).__name__}.apply: a gradient of shape {tuple(g.shape)} does not "
+                f"match its variable of shape {tuple(p.shape)}"
+            )
+        p.grad = g
+    return params

@@ -1,133 +1,147 @@
-"""compile / fit / evaluate / predict / train_on_batch for Keras models."""
+"""compile / fit / evaluate / predict for Keras models: data preparation (data_adapters), the
+overridable steps (train_step, test_step, predict_step), and the loops that call the callbacks."""
 
 from __future__ import annotations
 
-import sys
-
 import numpy as np
 
-from zerograd import backend
 from zerograd.autograd import no_grad
-from zerograd.keras import callbacks as cbks
-from zerograd.keras import losses as losses_mod
+from zerograd.keras import data_adapters as da
 from zerograd.keras import metrics as metrics_mod
 from zerograd.keras import optimizers
-from zerograd.tensor import Tensor
+from zerograd.keras.callback_base import CallbackList, History, pythonify_logs
+from zerograd.keras.compile_utils import CompileLoss, CompileMetrics, get_loss
+from zerograd.keras.training_steps import StepsMixin
 
 
-def _arrays(x):
-    if x is None:
-        return None
-    if isinstance(x, dict):
-        x = list(x.values())
-    if (
-        isinstance(x, (list, tuple))
-        and not np.isscalar(x[0])
-        and hasattr(x[0], "__len__")
-        and np.ndim(x[0]) >= 1
-        and len({len(a) for a in x}) == 1
-        and not isinstance(x[0], (int, float))
-    ):
-        if all(hasattr(a, "shape") for a in x):
-            return [_cast(a) for a in x]
-    return _cast(x)
-
-
-def _cast(a):
-    a = a.numpy() if isinstance(a, Tensor) else np.asarray(a)
-    return a.astype(backend.get_default_dtype()) if a.dtype == np.float64 else a
-
-
-def _take(x, idx):
-    return [a[idx] for a in x] if isinstance(x, list) else x[idx]
-
-
-def _length(x) -> int:
-    return len(x[0]) if isinstance(x, list) else len(x)
-
-
-def _tensor(x):
-    return [Tensor(a) for a in x] if isinstance(x, list) else Tensor(x)
-
-
-class TrainingMixin:
+class TrainingMixin(StepsMixin):
     """The Keras training API; expects ``self.__call__`` and ``self.parameters()``."""
 
-    def compile(self, optimizer="rmsprop", loss=None, metrics=None, loss_weights=None, **kwargs):
-        """Choose the optimizer, the loss and the metrics (names resolved as Keras does)."""
-        self.optimizer = optimizers.get(optimizer)
-        if isinstance(loss, (list, tuple)):
-            self.loss_fns = [losses_mod.get(lo) for lo in loss]
-        elif isinstance(loss, dict):
-            self.loss_fns = [losses_mod.get(lo) for lo in loss.values()]
-        else:
-            self.loss_fns = [losses_mod.get(loss)] if loss is not None else []
-        self.loss_weights = loss_weights
-        self._metric_specs = list(metrics or [])
-        self.metrics_objs = None
+    def compile(
+        self,
+        optimizer="rmsprop",
+        loss=None,
+        loss_weights=None,
+        metrics=None,
+        weighted_metrics=None,
+        run_eagerly=False,
+        steps_per_execution=1,
+        jit_compile="auto",
+        auto_scale_loss=True,
+    ):
+        """Choose the optimizer, the loss(es) and the metrics (per output: lists or dicts keyed by
+        output name). With an overridden ``train_step``, ``compile(optimizer=...)`` suffices.
+        ``run_eagerly``, ``jit_compile`` and ``auto_scale_loss`` change nothing here: zerograd
+        always runs eagerly and scales no loss."""
+        if steps_per_execution != 1:
+            raise ValueError(
+                f"{type(self).__name__}.compile: only steps_per_execution=1 is supported, "
+                f"received {steps_per_execution}"
+            )
+        if metrics is None and _names_metrics(loss_weights):
+            # zerograd's former order compile(optimizer, loss, metrics): metrics, not weights
+            metrics, loss_weights = loss_weights, None
+        self.optimizer = optimizers.get(optimizer) if optimizer is not None else None
+        specs = list(loss.values()) if isinstance(loss, dict) else loss
+        specs = specs if isinstance(specs, (list, tuple)) or specs is None else [specs]
+        self.loss_fns = [get_loss(s)[0] for s in (specs or []) if s is not None]  # checks names
+        names = self._output_names()
+        self.loss = loss
+        self._compile_loss = CompileLoss(loss, loss_weights, names) if loss is not None else None
+        self._compile_metrics = (
+            CompileMetrics(metrics, weighted_metrics, names)
+            if metrics or weighted_metrics
+            else None
+        )
+        self._loss_tracker = metrics_mod.Mean(name="loss")
+        self._metric_specs = list(metrics) if isinstance(metrics, (list, tuple)) else []
+        self._compile_config = {
+            "optimizer": optimizer,
+            "loss": loss,
+            "loss_weights": loss_weights,
+            "metrics": metrics,
+            "weighted_metrics": weighted_metrics,
+        }
         self.compiled = True
         self.stop_training = False
 
-    def _check_compiled(self, what: str) -> None:
-        if not getattr(self, "compiled", False) or not self.loss_fns:
+    def _assert_compiled(self, what: str) -> None:
+        if not getattr(self, "compiled", False):
             raise ValueError(
-                f"{type(self).__name__} '{self.name}': call compile(optimizer, loss) before {what}()"
+                f"{type(self).__name__} '{self.name}': call compile(optimizer, loss) before "
+                f"{what}()"
             )
 
-    def _make_metrics(self, y_true, y_pred) -> None:
-        if self.metrics_objs is None:
-            yp = y_pred[0] if isinstance(y_pred, list) else y_pred
-            yt = y_true[0] if isinstance(y_true, list) else y_true
-            self.metrics_objs = [
-                metrics_mod.get(m, self.loss_fns[0], yt, yp) for m in self._metric_specs
-            ]
+    # --- names and structures ----------------------------------------------------------------
+    def _output_names(self):
+        outputs = self.__dict__.get("_outputs")
+        if self.__dict__.get("_functional") and outputs:
+            return [kt.layer.name for kt in outputs]
+        layers = getattr(self, "layers", None) or []
+        if layers and any(c.__name__ == "Sequential" for c in type(self).__mro__):
+            return [layers[-1].name]
+        return None
 
-    def _compute_loss(self, y, y_pred, sample_weight=None):
-        preds = y_pred if isinstance(y_pred, list) else [y_pred]
-        targets = y if isinstance(y, list) else [y]
-        fns = self.loss_fns * len(preds) if len(self.loss_fns) == 1 else self.loss_fns
-        weights = (
-            self.loss_weights
-            if isinstance(self.loss_weights, (list, tuple))
-            else [1.0] * len(preds)
-        )
-        total = None
-        for fn, t, p, w in zip(fns, targets, preds, weights):
-            t = Tensor(t) if not isinstance(t, Tensor) else t
-            value = (
-                fn(t, p, sample_weight)
-                if isinstance(fn, losses_mod.Loss)
-                else _mean_weighted(fn(t, p), sample_weight)
+    def _align_inputs(self, x):
+        """A dict of inputs keyed by input name -> the model's input order."""
+        inputs = self.__dict__.get("_inputs")
+        if not (self.__dict__.get("_functional") and inputs):
+            return x
+        if isinstance(x, (list, tuple)) and len(x) != len(inputs):
+            if len(inputs) > 1 or all(hasattr(a, "shape") for a in x):
+                raise ValueError(
+                    f"Model '{self.name}' expects {len(inputs)} input(s) "
+                    f"{[kt.name for kt in inputs]}, received a list of {len(x)} arrays"
+                )
+        if not isinstance(x, dict):
+            return x
+        names = [kt.name for kt in inputs]
+        missing = [n for n in names if n not in x]
+        if missing:
+            raise ValueError(
+                f"Model '{self.name}': inputs given as a dict need one entry per input name "
+                f"{names}; missing {missing}, received keys {sorted(x)}"
             )
-            value = value * w if w != 1.0 else value
-            total = value if total is None else total + value
-        for penalty in self.losses:
-            total = total + penalty
-        return total
+        values = [x[n] for n in names]
+        return values if self.__dict__.get("_multi_in") else values[0]
 
-    def _update_metrics(self, y, y_pred, sample_weight=None) -> dict:
-        out = {}
-        yp = (y_pred[0] if isinstance(y_pred, list) else y_pred).detach()
-        yt = y[0] if isinstance(y, list) else y
-        for m in self.metrics_objs:
-            m.update_state(yt, yp, sample_weight)
-            out[m.name] = m.result()
-        return out
+    def _align_targets(self, y):
+        """Targets (or sample weights) keyed by output name -> one entry per output."""
+        if not isinstance(y, dict):
+            return y
+        names = self._output_names()
+        if not names:
+            return y
+        unknown = sorted(set(y) - set(names))
+        if unknown:
+            raise ValueError(
+                f"Model '{self.name}': targets given as a dict must be keyed by output names "
+                f"{names}; received unknown keys {unknown}"
+            )
+        values = [y.get(n) for n in names]
+        return values if len(values) > 1 else values[0]
 
-    def train_on_batch(
-        self, x, y=None, sample_weight=None, class_weight=None, return_dict: bool = False
-    ):
-        """One optimisation step on one batch; returns the loss (and metrics, accumulated until
-        ``reset_metrics()``)."""
-        self._check_compiled("train_on_batch")
-        x, y = _arrays(x), _arrays(y)
-        logs = self._train_step(x, y, _class_weights(y, sample_weight, class_weight))
-        return logs if return_dict else (logs["loss"] if len(logs) == 1 else list(logs.values()))
+    def _prepare(self, class_weight=None):
+        """Per batch: NumPy conversion, dicts to model order, class weights, then Tensors."""
 
-    def reset_metrics(self) -> None:
-        for m in self.metrics_objs or []:
-            m.reset_state()
+        def prepare(batch):
+            x, y, sw = da.unpack_x_y_sample_weight(batch)
+            x = self._align_inputs(da.map_structure(da.to_numpy, x))
+            y = self._align_targets(da.map_structure(da.to_numpy, y))
+            sw = self._align_targets(da.map_structure(da.to_numpy, sw))
+            if class_weight and y is not None and sw is None:
+                sw = da.class_weight_to_sample_weight(y, class_weight)
+            return da.to_tensors(da.pack_x_y_sample_weight(x, y, sw))
 
+        return prepare
+
+    def _iterator(self, x, y, sw, batch_size, steps, shuffle, class_weight, what):
+        if class_weight is not None and sw is not None and not da.is_batch_iterable(x):
+            raise ValueError(f"{what}: give class_weight or sample_weight, not both")
+        adapter = da.get_adapter(x, y, sw, batch_size, shuffle, what)
+        return da.EpochIterator(adapter, steps, self._prepare(class_weight))
+
+    # --- loops ---------------------------------------------------------------------------------
     def fit(
         self,
         x=None,
@@ -143,105 +157,77 @@ class TrainingMixin:
         sample_weight=None,
         initial_epoch: int = 0,
         steps_per_epoch=None,
-        **kwargs,
+        validation_steps=None,
+        validation_batch_size=None,
+        validation_freq=1,
     ):
-        """Train for ``epochs``; returns a History. Calling fit again continues from where it stopped."""
-        self._check_compiled("fit")
-        from zerograd.data import DataLoader
-
-        loader = x if isinstance(x, DataLoader) else None
-        batch_size = batch_size or 32
-        if loader is None:
-            x, y = _arrays(x), _arrays(y)
-            sample_weight = None if sample_weight is None else np.asarray(sample_weight)
-            if validation_split and validation_data is None:
-                n = _length(x)
-                cut = int(
-                    n * (1 - validation_split)
-                )  # the last fraction, before shuffling, as Keras
-                validation_data = (_take(x, slice(cut, None)), _take(y, slice(cut, None)))
-                x, y = _take(x, slice(0, cut)), _take(y, slice(0, cut))
-                if sample_weight is not None:
-                    sample_weight = sample_weight[:cut]
-            n = _length(x)
-            steps = -(-n // batch_size)
-        else:
-            steps = len(loader)
-        verbose = (1 if sys.stdout.isatty() else 2) if verbose == "auto" else verbose
-        history = getattr(self, "history", None) if initial_epoch else None
-        history = history if isinstance(history, cbks.History) else cbks.History()
-        cb_list = (
-            list(callbacks or []) + [history] + ([cbks.ProgressDisplay(verbose)] if verbose else [])
-        )
-        for cb in cb_list:
-            cb.set_model(self)
-            cb.set_params({"epochs": epochs, "steps": steps, "verbose": verbose})
-        self.stop_training = False
-        for cb in cb_list:
-            cb.on_train_begin()
-        for epoch in range(initial_epoch, epochs):
-            for cb in cb_list:
-                cb.on_epoch_begin(epoch)
-            if self.metrics_objs:
-                for m in self.metrics_objs:
-                    m.reset_state()
-            total, count = 0.0, 0
-            batches = (
-                loader
-                if loader is not None
-                else self._batches(x, y, sample_weight, batch_size, shuffle)
+        """Train for ``epochs`` over arrays, generators, PyDatasets or DataLoaders; returns the
+        History (``history.history`` holds 'loss', the metrics and the 'val_' entries)."""
+        self._assert_compiled("fit")
+        if validation_split and validation_data is None:
+            (x, y, sample_weight), validation_data = da.train_validation_split(
+                x, y, sample_weight, validation_split
             )
-            for step, batch in enumerate(batches):
-                bx, by = batch[0], batch[1]
-                bw = batch[2] if len(batch) > 2 else None
-                if loader is not None:
-                    bx, by = _arrays(bx), _arrays(by)
-                bw = _class_weights(by, bw, class_weight)
-                logs = self._train_step(bx, by, bw)
-                bs = _length(bx)
-                total += logs["loss"] * bs
-                count += bs
-                logs["loss"] = total / count
-                for cb in cb_list:
-                    cb.on_train_batch_end(step, logs)
+        iterator = self._iterator(
+            x, y, sample_weight, batch_size, steps_per_epoch, shuffle, class_weight, "fit"
+        )
+        val_iterator = None
+        if validation_data is not None:
+            vx, vy, vsw = da.unpack_x_y_sample_weight(validation_data)
+            val_iterator = self._iterator(
+                vx,
+                vy,
+                vsw,
+                validation_batch_size or batch_size,
+                validation_steps,
+                False,
+                None,
+                "fit (validation_data)",
+            )
+        verbose = 1 if verbose == "auto" else verbose
+        if not isinstance(callbacks, CallbackList):
+            callbacks = CallbackList(
+                callbacks,
+                add_history=True,
+                add_progbar=verbose != 0,
+                model=self,
+                verbose=verbose,
+                epochs=epochs,
+                steps=iterator.num_batches,
+            )
+        self.stop_training = False
+        training_logs = {}
+        callbacks.on_train_begin()
+        for epoch in range(initial_epoch, epochs):
+            self.reset_metrics()
+            callbacks.on_epoch_begin(epoch)
+            self.train()
+            logs, steps = {}, 0
+            for step, data in iterator:
+                callbacks.on_train_batch_begin(step)
+                logs = self.train_step(data)
+                callbacks.on_train_batch_end(step, logs)
+                steps += 1
                 if self.stop_training:
                     break
-            epoch_logs = {"loss": total / max(count, 1)}
-            epoch_logs.update({m.name: m.result() for m in self.metrics_objs or []})
-            if validation_data is not None:
-                vx, vy = validation_data[0], validation_data[1]
-                val = self.evaluate(vx, vy, batch_size=batch_size, verbose=0, return_dict=True)
-                epoch_logs.update({"val_" + k: v for k, v in val.items()})
-            for cb in cb_list:
-                cb.on_epoch_end(epoch, epoch_logs)
+            if steps == 0 and iterator.ran_out:
+                break  # a generator with nothing left: no epoch to report
+            epoch_logs = dict(self._metrics_or_logs(logs))
+            self.eval()
+            if val_iterator is not None and _should_eval(epoch, validation_freq):
+                val_logs = self.evaluate(
+                    callbacks=callbacks, return_dict=True, _iterator=val_iterator
+                )
+                epoch_logs.update({f"val_{k}": v for k, v in val_logs.items()})
+            callbacks.on_epoch_end(epoch, epoch_logs)
+            training_logs = epoch_logs
             if self.stop_training:
                 break
-        for cb in cb_list:
-            cb.on_train_end()
-        self.history = history
-        return history
-
-    def _batches(self, x, y, w, batch_size, shuffle):
-        n = _length(x)
-        order = backend.rng().permutation(n) if shuffle else np.arange(n)
-        for i in range(0, n, batch_size):
-            idx = order[i : i + batch_size]
-            yield _take(x, idx), _take(y, idx), (None if w is None else w[idx])
-
-    def _train_step(self, x, y, w) -> dict:
-        self.train()
-        y_pred = self(_tensor(x), training=True)
-        self._make_metrics(y, y_pred)
-        loss = self._compute_loss(y, y_pred, w)
-        params = [p for p in self.parameters() if p.requires_grad]
-        for p in params:
-            p.grad = None
-        loss.backward()
-        self.optimizer.apply(params)
-        logs = {"loss": float(loss.item())}
-        with no_grad():
-            logs.update(self._update_metrics(y, y_pred, w))
-        return logs
+        callbacks.on_train_end(training_logs)
+        history = [cb for cb in callbacks.callbacks if isinstance(cb, History)]
+        if history:
+            self.history = history[0]
+        return self.__dict__.get("history")
 
     def evaluate(
         self,
@@ -250,88 +236,138 @@ class TrainingMixin:
         batch_size=None,
         verbose="auto",
         sample_weight=None,
+        steps=None,
+        callbacks=None,
         return_dict: bool = False,
         **kwargs,
     ):
-        """Loss (and metrics) over the data, in inference mode."""
-        self._check_compiled("evaluate")
-        from zerograd.data import DataLoader
-
-        if isinstance(x, DataLoader):
-            batches = ((_arrays(bx), _arrays(by), None) for bx, by in x)
-        else:
-            x, y = _arrays(x), _arrays(y)
-            w = None if sample_weight is None else np.asarray(sample_weight)
-            batches = self._batches(x, y, w, batch_size or 32, False)
+        """Loss and metrics over the data, in inference mode: a scalar, a list (in
+        ``metrics_names`` order) or, with ``return_dict``, a dict."""
+        iterator = kwargs.pop("_iterator", None)
+        if kwargs:
+            raise TypeError(f"evaluate: unexpected keyword arguments {sorted(kwargs)}")
+        self._assert_compiled("evaluate")
+        if iterator is None:
+            iterator = self._iterator(
+                x, y, sample_weight, batch_size, steps, False, None, "evaluate"
+            )
+        verbose = 1 if verbose == "auto" else verbose
+        if not isinstance(callbacks, CallbackList):
+            callbacks = CallbackList(
+                callbacks,
+                add_progbar=verbose != 0,
+                model=self,
+                verbose=verbose,
+                epochs=1,
+                steps=iterator.num_batches,
+            )
         self.eval()
-        total, count = 0.0, 0
-        metrics = None
+        self.reset_metrics()
+        callbacks.on_test_begin()
+        logs = {}
         with no_grad():
-            for bx, by, bw in batches:
-                y_pred = self(_tensor(bx), training=False)
-                self._make_metrics(by, y_pred)
-                if metrics is None:
-                    metrics = self.metrics_objs
-                    for m in metrics:
-                        m.reset_state()
-                bs = _length(bx)
-                total += float(self._compute_loss(by, y_pred, bw).item()) * bs
-                count += bs
-                self._update_metrics(by, y_pred, bw)
-        logs = {"loss": total / max(count, 1)}
-        logs.update({m.name: m.result() for m in metrics or []})
-        if return_dict:
-            return logs
-        return logs["loss"] if len(logs) == 1 else list(logs.values())
+            for step, data in iterator:
+                callbacks.on_test_batch_begin(step)
+                logs = self.test_step(data)
+                callbacks.on_test_batch_end(step, logs)
+        logs = self._metrics_or_logs(logs)
+        callbacks.on_test_end(logs)
+        logs = _floats(logs)
+        return logs if return_dict else self._flatten_in_order(logs)
+
+    def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
+        """Outputs for ``x`` as NumPy arrays (a list for several outputs), batch by batch."""
+        iterator = self._iterator(x, None, None, batch_size, steps, False, None, "predict")
+        verbose = 1 if verbose == "auto" else verbose
+        if not isinstance(callbacks, CallbackList):
+            callbacks = CallbackList(
+                callbacks,
+                add_progbar=verbose != 0,
+                model=self,
+                verbose=verbose,
+                epochs=1,
+                steps=iterator.num_batches,
+            )
+        self.eval()
+        self.stop_predicting = False
+        callbacks.on_predict_begin()
+        outputs = []
+        with no_grad():
+            for step, data in iterator:
+                callbacks.on_predict_batch_begin(step)
+                batch = da.map_structure(da.to_numpy, self.predict_step(data))
+                outputs.append(batch)
+                callbacks.on_predict_batch_end(step, {"outputs": batch})
+                if self.stop_predicting:
+                    break
+        callbacks.on_predict_end()
+        if not outputs:
+            raise ValueError("predict: the input data gave no batches")
+        return _concatenate(outputs)
+
+    # --- single batches ------------------------------------------------------------------------
+    def train_on_batch(
+        self, x, y=None, sample_weight=None, class_weight=None, return_dict: bool = False
+    ):
+        """One optimisation step on one batch; returns the loss (and metrics) of that batch."""
+        self._assert_compiled("train_on_batch")
+        data = self._one_batch(x, y, sample_weight, class_weight, "train_on_batch")
+        self.reset_metrics()
+        self.train()
+        logs = _floats(self._metrics_or_logs(self.train_step(data)))
+        return logs if return_dict else self._flatten_in_order(logs)
 
     def test_on_batch(self, x, y=None, sample_weight=None, return_dict: bool = False):
-        return self.evaluate(
-            x,
-            y,
-            batch_size=_length(_arrays(x)),
-            sample_weight=sample_weight,
-            return_dict=return_dict,
-        )
-
-    def predict(self, x, batch_size=None, verbose="auto", **kwargs) -> np.ndarray:
-        """Outputs for ``x`` as NumPy arrays, in inference mode, batch by batch."""
-        from zerograd.data import DataLoader
-
+        """Loss (and metrics) of one batch, in inference mode."""
+        self._assert_compiled("test_on_batch")
+        data = self._one_batch(x, y, sample_weight, None, "test_on_batch")
+        self.reset_metrics()
         self.eval()
-        outs = []
         with no_grad():
-            if isinstance(x, DataLoader):
-                chunks = (_arrays(b[0] if isinstance(b, (list, tuple)) else b) for b in x)
-            else:
-                x = _arrays(x)
-                n, bs = _length(x), batch_size or 32
-                chunks = (_take(x, slice(i, i + bs)) for i in range(0, n, bs))
-            for chunk in chunks:
-                y = self(_tensor(chunk), training=False)
-                outs.append([t.numpy() for t in y] if isinstance(y, list) else y.numpy())
-        if outs and isinstance(outs[0], list):
-            return [np.concatenate(parts) for parts in zip(*outs)]
-        return np.concatenate(outs) if outs else np.zeros((0,))
+            logs = _floats(self._metrics_or_logs(self.test_step(data)))
+        return logs if return_dict else self._flatten_in_order(logs)
 
-    def predict_on_batch(self, x) -> np.ndarray:
-        return self.predict(x, batch_size=_length(_arrays(x)))
+    def predict_on_batch(self, x):
+        """Outputs of one batch as NumPy arrays."""
+        self.eval()
+        data = self._prepare()((x,))
+        with no_grad():
+            return da.map_structure(da.to_numpy, self.predict_step(data))
 
-
-def _mean_weighted(per_sample, sample_weight):
-    if sample_weight is None:
-        return per_sample.mean()
-    w = Tensor(np.asarray(sample_weight, dtype=per_sample.dtype))
-    return (per_sample * w.reshape(per_sample.shape)).mean()
+    def _one_batch(self, x, y, sw, class_weight, what):
+        if class_weight is not None and sw is not None:
+            raise ValueError(f"{what}: give class_weight or sample_weight, not both")
+        return self._prepare(class_weight)(da.pack_x_y_sample_weight(x, y, sw))
 
 
-def _class_weights(y, sample_weight, class_weight):
-    if not class_weight:
-        return sample_weight
-    labels = np.asarray(y[0] if isinstance(y, list) else y)
-    labels = (
-        labels.argmax(-1)
-        if labels.ndim > 1 and labels.shape[-1] > 1
-        else labels.reshape(len(labels), -1)[:, 0]
+def _names_metrics(spec) -> bool:
+    """A list of metric names/objects given where Keras puts ``loss_weights``."""
+    values = list(spec.values()) if isinstance(spec, dict) else spec
+    return isinstance(values, (list, tuple)) and any(
+        not isinstance(v, (int, float, type(None))) for v in values
     )
-    cw = np.array([class_weight.get(int(c), 1.0) for c in labels], dtype=np.float64)
-    return cw if sample_weight is None else cw * np.asarray(sample_weight)
+
+
+def _should_eval(epoch: int, validation_freq) -> bool:
+    if isinstance(validation_freq, int):
+        return (epoch + 1) % validation_freq == 0
+    if isinstance(validation_freq, (list, tuple, set)):
+        return epoch + 1 in validation_freq
+    raise ValueError(
+        f"fit: validation_freq must be an int or a list of epochs, received {validation_freq!r}"
+    )
+
+
+def _floats(logs):
+    if not isinstance(logs, dict):
+        return logs
+    return pythonify_logs(logs)
+
+
+def _concatenate(outputs: list):
+    first = outputs[0]
+    if isinstance(first, dict):
+        return {k: _concatenate([o[k] for o in outputs]) for k in first}
+    if isinstance(first, (list, tuple)):
+        return type(first)(_concatenate([o[i] for o in outputs]) for i in range(len(first)))
+    return np.concatenate(outputs)

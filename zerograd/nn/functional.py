@@ -20,7 +20,8 @@ from zerograd.ops.attention import (  # noqa: F401, E402
 )
 
 # --- convolution, pooling, attention (zerograd/ops/conv.py, pool.py, attention.py) ---
-from zerograd.ops.conv import conv1d, conv2d, conv_transpose2d  # noqa: F401
+from zerograd.ops.conv import conv1d, conv2d  # noqa: F401
+from zerograd.ops.conv_transpose import conv_transpose2d  # noqa: F401
 from zerograd.ops.elementwise import relu, sigmoid, tanh  # noqa: F401
 from zerograd.ops.index import embedding  # noqa: F401
 from zerograd.ops.linalg import linear  # noqa: F401
@@ -37,4 +38,10 @@ from zerograd.ops.loss import (  # noqa: F401
     smooth_l1_loss,
 )
 from zerograd.ops.norm import batch_norm, group_norm, layer_norm, rms_norm  # noqa: F401
-from zerograd.ops.pool import adaptive_avg_pool2d, avg_pool2d, max_pool2d  # noqa: F401
+from zerograd.ops.pool import (  # noqa: F401
+    adaptive_avg_pool2d,
+    avg_pool1d,
+    avg_pool2d,
+    max_pool1d,
+    max_pool2d,
+)

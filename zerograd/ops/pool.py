@@ -221,28 +221,59 @@ class AvgPool2dGrad(_AvgPool):
         return AvgPool2d.call(ggx, **self.params())
 
 
-def _pool_args(x: Tensor, kernel_size, stride, padding, dilation, ceil_mode, op: str) -> dict:
+def _pool_args(
+    x: Tensor, kernel_size, stride, padding, dilation, ceil_mode, op: str, channels_last=False
+) -> dict:
+    layout = "(N, H, W, C)" if channels_last else "(N, C, H, W)"
     if x.ndim != 4:
-        raise ValueError(f"{op}: expected input of shape (N, C, H, W), received shape {x.shape}")
+        raise ValueError(f"{op}: expected input of shape {layout}, received shape {x.shape}")
     k = pair(kernel_size, "kernel_size")
     s = k if stride is None or stride == () else pair(stride, "stride")
-    p, d = pair(padding, "padding"), pair(dilation, "dilation")
-    if p[0] * 2 > k[0] or p[1] * 2 > k[1]:
-        raise ValueError(f"{op}: padding {p} should be at most half the kernel size {k}")
-    oh, *ph = _pool_padding(x.shape[2], k[0], s[0], p[0], d[0], ceil_mode)
-    ow, *pw = _pool_padding(x.shape[3], k[1], s[1], p[1], d[1], ceil_mode)
-    if oh <= 0 or ow <= 0:
-        raise ValueError(f"{op}: kernel {k} is larger than the input {x.shape[2:]} (padding {p})")
-    return dict(kernel=k, stride=s, dilation=d, pads=(tuple(ph), tuple(pw)), padding=p)
+    d = pair(dilation, "dilation")
+    hw = x.shape[1:3] if channels_last else x.shape[2:]
+    if isinstance(padding, (tuple, list)) and not isinstance(padding[0], int):
+        # explicit ((top, bottom), (left, right)), as Keras's 'same' needs (no ceil_mode)
+        pads = tuple(tuple(int(v) for v in p) for p in padding)
+        if ceil_mode or any(min(p) < 0 or max(p) >= kk * dd for p, kk, dd in zip(pads, k, d)):
+            raise ValueError(
+                f"{op}: explicit padding {pads} must be non-negative, smaller than the kernel "
+                f"{k}, and without ceil_mode"
+            )
+        p = tuple(max(q) for q in pads)
+        out = [
+            (n + sum(q) - dd * (kk - 1) - 1) // ss + 1
+            for n, q, kk, ss, dd in zip(hw, pads, k, s, d)
+        ]
+    else:
+        p = pair(padding, "padding")
+        if p[0] * 2 > k[0] or p[1] * 2 > k[1]:
+            raise ValueError(f"{op}: padding {p} should be at most half the kernel size {k}")
+        oh, *ph = _pool_padding(hw[0], k[0], s[0], p[0], d[0], ceil_mode)
+        ow, *pw = _pool_padding(hw[1], k[1], s[1], p[1], d[1], ceil_mode)
+        out, pads = [oh, ow], (tuple(ph), tuple(pw))
+    if min(out) <= 0:
+        raise ValueError(f"{op}: kernel {k} is larger than the input {hw} (padding {padding})")
+    return dict(kernel=k, stride=s, dilation=d, pads=pads, padding=p)
 
 
 def max_pool2d(
-    x: Tensor, kernel_size, stride=None, padding=0, dilation=1, ceil_mode: bool = False
+    x: Tensor,
+    kernel_size,
+    stride=None,
+    padding=0,
+    dilation=1,
+    ceil_mode: bool = False,
+    channels_last: bool = False,
 ) -> Tensor:
-    """Max over windows; the gradient goes to the first maximum of each window."""
-    return MaxPool2d.apply(
-        x, **_pool_args(x, kernel_size, stride, padding, dilation, ceil_mode, "max_pool2d")
+    """Max over windows; the gradient goes to the first maximum of each window.
+
+    ``padding`` is an int, a pair, or explicit ((top, bottom), (left, right)) (padded with -inf);
+    ``channels_last=True`` pools (N, H, W, C) in place of (N, C, H, W), without layout copies.
+    """
+    args = _pool_args(
+        x, kernel_size, stride, padding, dilation, ceil_mode, "max_pool2d", channels_last
     )
+    return MaxPool2d.apply(x, channels_last=channels_last, **args)
 
 
 def avg_pool2d(
@@ -252,10 +283,63 @@ def avg_pool2d(
     padding=0,
     ceil_mode: bool = False,
     count_include_pad: bool = True,
+    channels_last: bool = False,
 ) -> Tensor:
-    """Mean over windows (zero padding counted unless ``count_include_pad=False``)."""
-    args = _pool_args(x, kernel_size, stride, padding, 1, ceil_mode, "avg_pool2d")
+    """Mean over windows (zero padding counted unless ``count_include_pad=False``).
+
+    ``padding`` is an int, a pair, or explicit ((top, bottom), (left, right)) (then
+    ``count_include_pad`` must be False); ``channels_last=True`` pools (N, H, W, C).
+    """
+    args = _pool_args(x, kernel_size, stride, padding, 1, ceil_mode, "avg_pool2d", channels_last)
+    explicit = isinstance(padding, (tuple, list)) and not isinstance(padding[0], int)
+    if explicit and count_include_pad:
+        raise ValueError(
+            "avg_pool2d: explicit ((top, bottom), (left, right)) padding needs "
+            "count_include_pad=False"
+        )
+    if channels_last:  # the average kernel is channels-first: two layout copies
+        y = AvgPool2d.apply(
+            x.transpose((0, 3, 1, 2)), count_include_pad=count_include_pad, dtype=x.dtype, **args
+        )
+        return y.transpose((0, 2, 3, 1))
     return AvgPool2d.apply(x, count_include_pad=count_include_pad, dtype=x.dtype, **args)
+
+
+def _as_2d(x: Tensor, kernel_size, stride, padding, channels_last: bool, op: str):
+    """A 1-D pooling's input and arguments as a height-1 2-D pooling's."""
+    layout = "(N, L, C)" if channels_last else "(N, C, L)"
+    if x.ndim != 3:
+        raise ValueError(f"{op}: expected input of shape {layout}, received shape {x.shape}")
+    one = lambda v: v if isinstance(v, int) else tuple(v)[0]  # noqa: E731
+    k, s = (1, one(kernel_size)), None if stride is None else (1, one(stride))
+    if isinstance(padding, int):
+        p = (0, padding)
+    else:
+        p = ((0, 0), (padding[0], padding[-1]))
+    return x.expand_dims(1 if channels_last else 2), k, s, p
+
+
+def max_pool1d(
+    x: Tensor, kernel_size, stride=None, padding=0, channels_last: bool = False
+) -> Tensor:
+    """Max over windows of (N, C, L) (or (N, L, C) when channels_last); ``padding`` an int or an
+    explicit (left, right) pair."""
+    x2, k, s, p = _as_2d(x, kernel_size, stride, padding, channels_last, "max_pool1d")
+    return max_pool2d(x2, k, s, p, channels_last=channels_last).squeeze(1 if channels_last else 2)
+
+
+def avg_pool1d(
+    x: Tensor,
+    kernel_size,
+    stride=None,
+    padding=0,
+    count_include_pad: bool = True,
+    channels_last: bool = False,
+) -> Tensor:
+    """Mean over windows of (N, C, L) (or (N, L, C) when channels_last)."""
+    x2, k, s, p = _as_2d(x, kernel_size, stride, padding, channels_last, "avg_pool1d")
+    y = avg_pool2d(x2, k, s, p, count_include_pad=count_include_pad, channels_last=channels_last)
+    return y.squeeze(1 if channels_last else 2)
 
 
 def _adaptive_matrix(n_in: int, n_out: int, dtype) -> np.ndarray:

@@ -1,3 +1,8 @@
-"""Public datasets in Keras's format: ``(x_train, y_train), (x_test, y_test) = fashion_mnist.load_data()``."""
+"""Public datasets in Keras's format: ``(x_train, y_train), (x_test, y_test) = mnist.load_data()``.
 
-from zerograd.keras.datasets import fashion_mnist, mnist
+Each loader looks for local files first ($ZEROGRAD_DATA, ~/.cache/zerograd, /usr/share/datasets)
+and downloads from the official source only when allowed (``download=True`` or
+ZEROGRAD_ALLOW_DOWNLOAD=1); otherwise it raises FileNotFoundError saying where it looked.
+"""
+
+from zerograd.keras.datasets import cifar10, fashion_mnist, imdb, mnist

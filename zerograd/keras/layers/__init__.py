@@ -1,35 +1,115 @@
 """Keras layers (``zerograd.keras.layers``)."""
 
 from zerograd.keras.base import Input, InputLayer, Layer
+from zerograd.keras.layers.activation import ELU, LeakyReLU, PReLU, ReLU, Softmax
 from zerograd.keras.layers.attention import MultiHeadAttention
 from zerograd.keras.layers.conv import (
-    AveragePooling2D,
     Conv1D,
+    Conv1DTranspose,
     Conv2D,
-    GlobalAveragePooling2D,
-    MaxPooling2D,
+    Conv2DTranspose,
+    Convolution1D,
+    Convolution1DTranspose,
+    Convolution2D,
+    Convolution2DTranspose,
 )
 from zerograd.keras.layers.core import (
     Activation,
-    Add,
     BatchNormalization,
-    Concatenate,
     Dense,
-    Dropout,
     Embedding,
     Flatten,
     LayerNormalization,
     Reshape,
 )
-from zerograd.keras.layers.recurrent import GRU, LSTM, Bidirectional, SimpleRNN
+from zerograd.keras.layers.image_augmentation import (
+    RandomContrast,
+    RandomCrop,
+    RandomFlip,
+    RandomRotation,
+    RandomTranslation,
+    RandomZoom,
+)
+from zerograd.keras.layers.image_preprocessing import CenterCrop, Resizing
+from zerograd.keras.layers.masking import Masking
+from zerograd.keras.layers.merging import (
+    Add,
+    Average,
+    Concatenate,
+    Dot,
+    Maximum,
+    Minimum,
+    Multiply,
+    Subtract,
+    add,
+    average,
+    concatenate,
+    dot,
+    maximum,
+    minimum,
+    multiply,
+    subtract,
+)
+from zerograd.keras.layers.pooling import (
+    AveragePooling1D,
+    AveragePooling2D,
+    AvgPool1D,
+    AvgPool2D,
+    GlobalAveragePooling1D,
+    GlobalAveragePooling2D,
+    GlobalAvgPool1D,
+    GlobalAvgPool2D,
+    GlobalMaxPool1D,
+    GlobalMaxPool2D,
+    GlobalMaxPooling1D,
+    GlobalMaxPooling2D,
+    MaxPool1D,
+    MaxPool2D,
+    MaxPooling1D,
+    MaxPooling2D,
+)
+from zerograd.keras.layers.preprocessing import Normalization, Rescaling
+from zerograd.keras.layers.recurrent import GRU, LSTM, SimpleRNN
+from zerograd.keras.layers.regularization import (
+    ActivityRegularization,
+    AlphaDropout,
+    Dropout,
+    GaussianDropout,
+    GaussianNoise,
+    SpatialDropout1D,
+    SpatialDropout2D,
+    SpatialDropout3D,
+)
+from zerograd.keras.layers.reshaping import (
+    Cropping1D,
+    Cropping2D,
+    Permute,
+    RepeatVector,
+    UpSampling1D,
+    UpSampling2D,
+    ZeroPadding1D,
+    ZeroPadding2D,
+)
+from zerograd.keras.layers.rnn import RNN
+from zerograd.keras.layers.rnn_cells import GRUCell, LSTMCell, SimpleRNNCell, StackedRNNCells
+from zerograd.keras.layers.wrappers import Bidirectional, TimeDistributed
 
-MaxPool2D, AvgPool2D, GlobalAvgPool2D = MaxPooling2D, AveragePooling2D, GlobalAveragePooling2D
+
+def deserialize(config: dict, custom_objects=None) -> Layer:
+    """A layer from its serialized dict (built-in or registered names only: no code runs)."""
+    from zerograd.keras.saving import deserialize_keras_object
+
+    classes = {k: v for k, v in globals().items() if isinstance(v, type) and issubclass(v, Layer)}
+    layer = deserialize_keras_object(config, custom_objects, module_objects=classes)
+    if not isinstance(layer, Layer):
+        raise ValueError(
+            f"layers.deserialize: expected a layer config, received one for {type(layer).__name__}"
+        )
+    return layer
 
 
-def deserialize(config: dict) -> Layer:
-    """A layer from {'class_name': ..., 'config': {...}} (names of this module only: no code runs)."""
-    name = config["class_name"]
-    cls = globals().get(name)
-    if not (isinstance(cls, type) and issubclass(cls, Layer)):
-        raise ValueError(f"unknown layer class {name!r} in the saved config")
-    return cls.from_config(config["config"])
+def serialize(layer: Layer) -> dict:
+    """A layer as Keras 3's dict: module, class_name, config, registered_name."""
+    from zerograd.keras.saving import serialize_keras_object
+
+    return serialize_keras_object(layer)

@@ -1,35 +1,27 @@
-"""Keras convolution and pooling layers, channels_last, over zerograd's NCHW ops."""
+"""Keras convolution layers over ``F``: Conv1D/2D and Conv1DTranspose/2DTranspose, Keras kernel
+layouts (channels_last by default; data_format='channels_first' supported)."""
 
 from __future__ import annotations
 
-import math
-
+import zerograd.nn.functional as F
 from zerograd.keras import activations, initializers, regularizers
 from zerograd.keras.base import Layer
-from zerograd.ops import conv as C
-from zerograd.ops import pool as P
+from zerograd.keras.layers._args import data_format as _data_format
+from zerograd.keras.layers._args import int_tuple, padding_mode, same_pads
+
+# The pooling layers lived here; they are re-exported for code that imports them from this module.
+from zerograd.keras.layers.pooling import (  # noqa: F401
+    AveragePooling2D,
+    GlobalAveragePooling2D,
+    MaxPooling2D,
+)
 
 
-def _tuple(v, n: int) -> tuple:
-    return (v,) * n if isinstance(v, int) else tuple(v)
-
-
-def _same_pads(size: int, k: int, s: int, d: int = 1) -> tuple[int, int]:
-    """Keras/TensorFlow 'same': output ceil(size / s), the odd pixel of padding on the right."""
-    out = math.ceil(size / s)
-    total = max((out - 1) * s + (k - 1) * d + 1 - size, 0)
-    return total // 2, total - total // 2
-
-
-class Conv2D(Layer):
-    """2-D convolution of (batch, H, W, channels); kernel (kh, kw, in, filters) as Keras.
-
-    Example:
-        >>> Conv2D(32, 3, activation='relu')(zg.ones(8, 28, 28, 1)).shape
-        (8, 26, 26, 32)
-    """
+class _BaseConv(Layer):
+    """What a convolution and a transposed convolution share: arguments, checks and config."""
 
     rank = 2
+    transpose = False
 
     def __init__(
         self,
@@ -39,108 +31,69 @@ class Conv2D(Layer):
         padding: str = "valid",
         data_format=None,
         dilation_rate=1,
-        groups: int = 1,
         activation=None,
         use_bias: bool = True,
         kernel_initializer="glorot_uniform",
         bias_initializer="zeros",
         kernel_regularizer=None,
         bias_regularizer=None,
+        activity_regularizer=None,
+        kernel_constraint=None,
+        bias_constraint=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
-        if data_format not in (None, "channels_last"):
+        me, r = f"{type(self).__name__} '{self.name}'", self.rank
+        if not isinstance(filters, int) or filters <= 0:
+            raise ValueError(f"{me}: filters must be a positive int, received filters={filters!r}")
+        for arg, v in (
+            ("activity_regularizer", activity_regularizer),
+            ("kernel_constraint", kernel_constraint),
+            ("bias_constraint", bias_constraint),
+        ):
+            if v is not None:
+                raise ValueError(f"{me}: {arg} is not supported, received {arg}={v!r}")
+        self.filters = filters
+        self.kernel_size = int_tuple(self, kernel_size, r, "kernel_size")
+        self.strides = int_tuple(self, strides, r, "strides")
+        self.dilation_rate = int_tuple(self, dilation_rate, r, "dilation_rate")
+        if max(self.strides) > 1 and max(self.dilation_rate) > 1:
             raise ValueError(
-                f"{type(self).__name__} '{self.name}': only data_format='channels_last' is supported, received {data_format!r}"
+                f"{me}: strides > 1 and dilation_rate > 1 cannot be combined, received "
+                f"strides={self.strides} and dilation_rate={self.dilation_rate}"
             )
-        if padding not in ("valid", "same"):
-            raise ValueError(
-                f"{type(self).__name__} '{self.name}': padding must be 'valid' or 'same', received {padding!r}"
-            )
-        r = self.rank
-        self.filters, self.kernel_size = filters, _tuple(kernel_size, r)
-        self.strides, self.padding, self.dilation_rate, self.groups = (
-            _tuple(strides, r),
-            padding,
-            _tuple(dilation_rate, r),
-            groups,
-        )
+        causal = r == 1 and not self.transpose and padding == "causal"
+        self.padding = "causal" if causal else padding_mode(self, padding)
+        self.data_format = _data_format(self, data_format)
         self.activation, self.use_bias = activations.get(activation), use_bias
-        self.kernel_initializer, self.bias_initializer = (
-            initializers.get(kernel_initializer),
-            initializers.get(bias_initializer),
-        )
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
         self.kernel_regularizer = regularizers.get(kernel_regularizer)
         self.bias_regularizer = regularizers.get(bias_regularizer)
 
-    def build(self, input_shape):
-        self.in_channels = input_shape[-1]
-        self.add_weight(
-            "kernel",
-            (*self.kernel_size, self.in_channels // self.groups, self.filters),
-            self.kernel_initializer,
-            self.kernel_regularizer,
-        )
+    @property
+    def _channels_last(self) -> bool:
+        return self.data_format == "channels_last"
+
+    def _layout(self, c) -> str:
+        spatial = "steps" if self.rank == 1 else "H, W"
+        return f"(batch, {spatial}, {c})" if self._channels_last else f"(batch, {c}, {spatial})"
+
+    def _check(self, x) -> None:
+        c = x.shape[-1 if self._channels_last else 1] if x.ndim == self.rank + 2 else None
+        if c != self.in_channels:
+            raise ValueError(
+                f"{type(self).__name__} '{self.name}' expected input of shape "
+                f"{self._layout(self.in_channels)}, received shape {x.shape}"
+            )
+
+    def _build_weights(self, input_shape, kernel_shape) -> None:
+        self.add_weight("kernel", kernel_shape, self.kernel_initializer, self.kernel_regularizer)
         if self.use_bias:
             self.add_weight("bias", (self.filters,), self.bias_initializer, self.bias_regularizer)
 
-    def _check(self, x):
-        if x.ndim != self.rank + 2 or x.shape[-1] != self.in_channels:
-            layout = "(batch, H, W, {c})" if self.rank == 2 else "(batch, steps, {c})"
-            raise ValueError(
-                f"{type(self).__name__} '{self.name}' expected input of shape {layout.format(c=self.in_channels)}, received shape {x.shape}"
-            )
-
-    def call(self, inputs, training=None):
-        self._check(inputs)
-        x = inputs if self.rank == 2 else inputs.expand_dims(1)  # (B, 1, L, C) for 1-D
-        k = self.kernel if self.rank == 2 else self.kernel.expand_dims(0)
-        ks, st, dl = (
-            ((1, *self.kernel_size), (1, *self.strides), (1, *self.dilation_rate))
-            if self.rank == 1
-            else (self.kernel_size, self.strides, self.dilation_rate)
-        )
-        if self.padding == "same":
-            pads = tuple(_same_pads(x.shape[1 + i], ks[i], st[i], dl[i]) for i in range(2))
-        else:
-            pads = ((0, 0), (0, 0))
-        h = x.shape[1] + sum(pads[0]) - dl[0] * (k.shape[0] - 1)
-        w = x.shape[2] + sum(pads[1]) - dl[1] * (k.shape[1] - 1)
-        if h <= 0 or w <= 0:
-            raise ValueError(
-                f"{type(self).__name__} '{self.name}': kernel {tuple(k.shape[:2])} is larger than the "
-                f"(padded) input {tuple(x.shape[1:3])}"
-            )
-        if self.groups == 1:  # channels-last all the way: no layout transposes
-            b = (self.bias,) if self.use_bias else ()
-            relu = self.activation is activations.relu  # fused into the op
-            y = C.Conv2d.apply(
-                x,
-                k,
-                *b,
-                stride=st,
-                padding=pads,
-                dilation=dl,
-                groups=1,
-                channels_last=True,
-                relu=relu,
-            )
-            y = y if self.rank == 2 else y.squeeze(1)
-            return y if relu else self.activation(y)
-        W = k.transpose((3, 2, 0, 1))  # (kh, kw, in, out) -> (out, in, kh, kw)
-        y = C.conv2d(
-            x.transpose((0, 3, 1, 2)),
-            W,
-            self.bias if self.use_bias else None,
-            st,
-            pads,
-            dl,
-            self.groups,
-        )
-        y = y.transpose((0, 2, 3, 1))
-        if self.rank == 1:
-            y = y.squeeze(1)
-        return self.activation(y)
+    def _spatial(self, x) -> tuple:
+        return tuple(x.shape[1:-1] if self._channels_last else x.shape[2:])
 
     def get_config(self):
         return {
@@ -149,84 +102,160 @@ class Conv2D(Layer):
             "kernel_size": list(self.kernel_size),
             "strides": list(self.strides),
             "padding": self.padding,
+            "data_format": self.data_format,
             "dilation_rate": list(self.dilation_rate),
-            "groups": self.groups,
             "activation": activations.serialize(self.activation),
             "use_bias": self.use_bias,
             "kernel_initializer": initializers.serialize(self.kernel_initializer),
             "bias_initializer": initializers.serialize(self.bias_initializer),
             "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
+            "bias_regularizer": regularizers.serialize(self.bias_regularizer),
+            "activity_regularizer": None,
+            "kernel_constraint": None,
+            "bias_constraint": None,
         }
 
 
+class Conv2D(_BaseConv):
+    """2-D convolution of (batch, H, W, channels); kernel (kh, kw, in / groups, filters) as Keras.
+
+    Example:
+        >>> Conv2D(32, 3, activation='relu')(zg.ones(8, 28, 28, 1)).shape
+        (8, 26, 26, 32)
+    """
+
+    def __init__(self, filters: int, kernel_size, strides=1, padding="valid", data_format=None,
+                 dilation_rate=1, groups: int = 1, **kwargs):  # fmt: skip
+        super().__init__(
+            filters, kernel_size, strides, padding, data_format, dilation_rate, **kwargs
+        )
+        if not isinstance(groups, int) or groups <= 0 or filters % groups:
+            raise ValueError(
+                f"{type(self).__name__} '{self.name}': groups must be a positive int dividing "
+                f"filters={filters}, received groups={groups!r}"
+            )
+        self.groups = groups
+
+    def build(self, input_shape):
+        self.in_channels = input_shape[-1 if self._channels_last else 1]
+        if self.in_channels % self.groups:
+            raise ValueError(
+                f"{type(self).__name__} '{self.name}': the input's {self.in_channels} channels "
+                f"are not divisible by groups={self.groups} (input shape {tuple(input_shape)})"
+            )
+        shape = (*self.kernel_size, self.in_channels // self.groups, self.filters)
+        self._build_weights(input_shape, shape)
+
+    def call(self, inputs):
+        self._check(inputs)
+        k, d, s = self.kernel_size, self.dilation_rate, self.strides
+        if self.padding == "same":
+            pads = tuple(same_pads(*a) for a in zip(self._spatial(inputs), k, s, d))
+        elif self.padding == "causal":  # 1-D only: every step sees only the past
+            pads = ((d[0] * (k[0] - 1), 0),)
+        else:
+            pads = ((0, 0),) * self.rank
+        if any(n + sum(p) < d_ * (k_ - 1) + 1 for n, p, k_, d_ in zip(
+                self._spatial(inputs), pads, k, d)):  # fmt: skip
+            raise ValueError(
+                f"{type(self).__name__} '{self.name}': kernel {k} (dilation {d}) is larger than "
+                f"the padded input {self._spatial(inputs)}"
+            )
+        b = self.bias if self.use_bias else None
+        cl, relu = self._channels_last, self.activation is activations.relu
+        if self.rank == 1:
+            W = self.kernel if cl else self.kernel.transpose((2, 1, 0))  # (filters, in, k)
+            conv, geo = F.conv1d, (s[0], pads[0], d[0])
+        else:
+            W = self.kernel if cl else self.kernel.transpose((3, 2, 0, 1))
+            conv, geo = F.conv2d, (s, pads, d)
+        y = conv(inputs, W, b, *geo, self.groups, channels_last=cl, fuse_relu=relu)
+        return y if relu else self.activation(y)
+
+    def get_config(self):
+        return {**super().get_config(), "groups": self.groups}
+
+
 class Conv1D(Conv2D):
-    """1-D convolution of (batch, steps, channels); kernel (k, in, filters)."""
+    """1-D convolution of (batch, steps, channels); kernel (k, in / groups, filters);
+    padding 'valid', 'same' or 'causal'."""
 
     rank = 1
 
 
-class _Pooling2D(Layer):
-    def __init__(
-        self, pool_size=(2, 2), strides=None, padding: str = "valid", data_format=None, **kwargs
-    ):
-        super().__init__(**kwargs)
-        self.pool_size = _tuple(pool_size, 2)
-        self.strides = _tuple(strides, 2) if strides is not None else self.pool_size
-        if padding not in ("valid", "same"):
-            raise ValueError(
-                f"{type(self).__name__} '{self.name}': padding must be 'valid' or 'same', received {padding!r}"
-            )
-        self.padding = padding
+class Conv2DTranspose(_BaseConv):
+    """The transpose (adjoint) of a Conv2D: upsamples (batch, H, W, in); kernel
+    (kh, kw, filters, in) as Keras. Output size per axis: (n - 1) * s + k ('valid') or n * s
+    ('same'), both adjusted by ``output_padding`` (each less than the stride)."""
 
-    def _args(self, x) -> dict:
-        if x.ndim != 4:
-            raise ValueError(
-                f"{type(self).__name__} '{self.name}' expected input of shape (batch, H, W, channels), received shape {x.shape}"
-            )
-        if self.padding == "same":
-            pads = tuple(
-                _same_pads(x.shape[1 + i], self.pool_size[i], self.strides[i]) for i in range(2)
-            )
+    transpose = True
+
+    def __init__(self, filters: int, kernel_size, strides=1, padding="valid", output_padding=None,
+                 data_format=None, dilation_rate=1, **kwargs):  # fmt: skip
+        super().__init__(
+            filters, kernel_size, strides, padding, data_format, dilation_rate, **kwargs
+        )
+        if output_padding is not None:
+            output_padding = int_tuple(self, output_padding, self.rank, "output_padding", 0)
+            if any(op >= s for op, s in zip(output_padding, self.strides)):
+                raise ValueError(
+                    f"{type(self).__name__} '{self.name}': output_padding must be less than "
+                    f"strides, received output_padding={output_padding}, strides={self.strides}"
+                )
+        self.output_padding = output_padding
+
+    def build(self, input_shape):
+        self.in_channels = input_shape[-1 if self._channels_last else 1]
+        self._build_weights(input_shape, (*self.kernel_size, self.filters, self.in_channels))
+
+    def _crops(self) -> tuple:
+        """Per axis (before, after) crops of the full output (n - 1) * s + (k - 1) * d + 1; a
+        negative 'after' adds zeros (Keras's padding and output_padding rules)."""
+        out = []
+        for i, (k, s, d) in enumerate(zip(self.kernel_size, self.strides, self.dilation_rate)):
+            ek = (k - 1) * d + 1
+            op = None if self.output_padding is None else self.output_padding[i]
+            if self.padding == "valid":
+                extra = max(ek, s) - ek if op is None else op
+                out.append((0, -extra))
+            else:
+                total = s + ek - 2 if op is None else ek + ek % 2 - 2 + op
+                before = min(total // 2 + total % 2, ek - 1)
+                out.append((ek - 1 - before, ek - 1 - (total - before)))
+        return tuple(out)
+
+    def call(self, inputs):
+        self._check(inputs)
+        b = self.bias if self.use_bias else None
+        x = inputs if self._channels_last else _move_channels(inputs, last=True)
+        crops = self._crops()
+        if self.rank == 1:
+            x, W = x.expand_dims(1), self.kernel.expand_dims(0)
+            st, dl, crops = (1, *self.strides), (1, *self.dilation_rate), ((0, 0), *crops)
         else:
-            pads = ((0, 0), (0, 0))
-        return dict(
-            kernel=self.pool_size, stride=self.strides, dilation=(1, 1), pads=pads, padding=(0, 0)
-        )
+            W, st, dl = self.kernel, self.strides, self.dilation_rate
+        y = F.conv_transpose2d(x, W, b, st, crops, dilation=dl, channels_last=True)
+        y = y.squeeze(1) if self.rank == 1 else y
+        y = y if self._channels_last else _move_channels(y, last=False)
+        return self.activation(y)
 
     def get_config(self):
-        return {
-            **super().get_config(),
-            "pool_size": list(self.pool_size),
-            "strides": list(self.strides),
-            "padding": self.padding,
-        }
+        op = self.output_padding
+        return {**super().get_config(), "output_padding": None if op is None else list(op)}
 
 
-class MaxPooling2D(_Pooling2D):
-    def call(self, inputs, training=None):
-        return P.MaxPool2d.apply(inputs, channels_last=True, **self._args(inputs))
+class Conv1DTranspose(Conv2DTranspose):
+    """The transpose of a Conv1D: (batch, steps, in) -> (batch, longer steps, filters)."""
+
+    rank = 1
 
 
-class AveragePooling2D(_Pooling2D):
-    """Average over windows; with padding='same' only real pixels count (as Keras)."""
-
-    def call(self, inputs, training=None):
-        y = P.AvgPool2d.apply(
-            inputs.transpose((0, 3, 1, 2)),
-            count_include_pad=False,
-            dtype=inputs.dtype,
-            **self._args(inputs),
-        )
-        return y.transpose((0, 2, 3, 1))
+def _move_channels(x, last: bool):
+    """channels_first <-> channels_last."""
+    n = x.ndim
+    perm = (0, *range(2, n), 1) if last else (0, n - 1, *range(1, n - 1))
+    return x.transpose(perm)
 
 
-class GlobalAveragePooling2D(Layer):
-    def __init__(self, data_format=None, keepdims: bool = False, **kwargs):
-        super().__init__(**kwargs)
-        self.keepdims = keepdims
-
-    def call(self, inputs, training=None):
-        return inputs.mean(axis=(1, 2), keepdims=self.keepdims)
-
-    def get_config(self):
-        return {**super().get_config(), "keepdims": self.keepdims}
+Convolution1D, Convolution2D = Conv1D, Conv2D
+Convolution1DTranspose, Convolution2DTranspose = Conv1DTranspose, Conv2DTranspose

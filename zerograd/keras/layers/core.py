@@ -8,7 +8,8 @@ import numpy as np
 import zerograd.nn.functional as F
 from zerograd.keras import activations, initializers, regularizers
 from zerograd.keras.base import Layer
-from zerograd.ops.shape import concat
+from zerograd.keras.layers.merging import Add, Concatenate  # noqa: F401 - moved there
+from zerograd.keras.layers.regularization import Dropout  # noqa: F401 - moved there
 from zerograd.tensor import Tensor
 
 
@@ -19,6 +20,8 @@ class Dense(Layer):
         >>> Dense(10, activation='softmax')(zg.ones(32, 784)).shape
         (32, 10)
     """
+
+    supports_masking = True  # the input's mask passes on (Keras)
 
     def __init__(
         self,
@@ -71,6 +74,8 @@ class Dense(Layer):
 
 
 class Activation(Layer):
+    supports_masking = True  # the input's mask passes on (Keras)
+
     def __init__(self, activation, **kwargs):
         super().__init__(**kwargs)
         self.activation = activations.get(activation)
@@ -80,22 +85,6 @@ class Activation(Layer):
 
     def get_config(self):
         return {**super().get_config(), "activation": activations.serialize(self.activation)}
-
-
-class Dropout(Layer):
-    """Drops ``rate`` of the inputs while training (inverted dropout); identity otherwise."""
-
-    def __init__(self, rate: float, noise_shape=None, seed=None, **kwargs):
-        super().__init__(**kwargs)
-        if not 0 <= rate <= 1:
-            raise ValueError(f"Dropout '{self.name}': rate must be in [0, 1], received {rate}")
-        self.rate = rate
-
-    def call(self, inputs, training=None):
-        return F.dropout(inputs, self.rate, bool(training))
-
-    def get_config(self):
-        return {**super().get_config(), "rate": self.rate}
 
 
 class Flatten(Layer):
@@ -149,6 +138,13 @@ class Embedding(Layer):
     def call(self, inputs, training=None):
         idx = inputs if inputs.dtype.kind in "iu" else inputs.astype("int64")
         return F.embedding(idx, self.embeddings)
+
+    def compute_mask(self, inputs, mask=None):
+        """With mask_zero=True, index 0 is padding: the mask is ``inputs != 0``."""
+        if not self.mask_zero:
+            return None
+        inputs = inputs if isinstance(inputs, Tensor) else Tensor(np.asarray(inputs))
+        return (inputs != 0).detach()
 
     def get_config(self):
         return {
@@ -205,6 +201,8 @@ class BatchNormalization(Layer):
         self.add_weight("moving_variance", (n,), "ones", trainable=False)
 
     def call(self, inputs, training=None):
+        # a frozen BatchNormalization runs in inference mode even in training, as Keras 3's
+        training = bool(training) and self.trainable
         x, inverse = _channels_to_axis1(inputs, self.axis)
         y = F.batch_norm(
             x,
@@ -231,6 +229,8 @@ class BatchNormalization(Layer):
 
 
 class LayerNormalization(Layer):
+    supports_masking = True  # the input's mask passes on (Keras)
+
     def __init__(
         self, axis=-1, epsilon: float = 1e-3, center: bool = True, scale: bool = True, **kwargs
     ):
@@ -265,23 +265,3 @@ class LayerNormalization(Layer):
             "center": self.center,
             "scale": self.scale,
         }
-
-
-class Add(Layer):
-    def call(self, inputs, training=None):
-        out = inputs[0]
-        for t in inputs[1:]:
-            out = out + t
-        return out
-
-
-class Concatenate(Layer):
-    def __init__(self, axis: int = -1, **kwargs):
-        super().__init__(**kwargs)
-        self.axis = axis
-
-    def call(self, inputs, training=None):
-        return concat(inputs, axis=self.axis)
-
-    def get_config(self):
-        return {**super().get_config(), "axis": self.axis}

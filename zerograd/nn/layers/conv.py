@@ -12,6 +12,7 @@ from zerograd.nn.module import Module
 from zerograd.nn.parameter import Parameter
 from zerograd.ops import conv as C
 from zerograd.ops import pool as P
+from zerograd.ops.conv_transpose import conv_transpose2d
 from zerograd.tensor import Tensor
 
 
@@ -113,7 +114,7 @@ class ConvTranspose2d(_ConvNd):
 
     def forward(self, x: Tensor) -> Tensor:
         self._check(x)
-        return C.conv_transpose2d(
+        return conv_transpose2d(
             x,
             self.weight,
             self.bias,

@@ -1,15 +1,8 @@
-"""Keras utilities: to_categorical, plot_history."""
+"""``plot_history``: loss and metric curves of a ``fit`` run, drawn with matplotlib."""
 
 from __future__ import annotations
 
 import numpy as np
-
-from zerograd.data.preprocessing import one_hot
-
-
-def to_categorical(y, num_classes: int | None = None, dtype="float32") -> np.ndarray:
-    """Integer class vector -> one-hot matrix, as keras.utils.to_categorical."""
-    return one_hot(y, num_classes, dtype)
 
 
 def plot_history(history, path, title: str | None = None) -> str:

@@ -1,0 +1,213 @@
+"""NumPy-style creation ops: zeros, ones, full, arange, linspace, eye, triangles, meshgrid."""
+
+from __future__ import annotations
+
+import numpy as np
+
+import zerograd as zg
+from zerograd import backend
+from zerograd.keras.ops.core import const, standardize_dtype, tensor
+from zerograd.keras.ops.symbolic import symbolic
+from zerograd.tensor import Tensor
+
+__all__ = [
+    "zeros",
+    "ones",
+    "empty",
+    "full",
+    "zeros_like",
+    "ones_like",
+    "full_like",
+    "empty_like",
+    "arange",
+    "linspace",
+    "eye",
+    "identity",
+    "tri",
+    "tril",
+    "triu",
+    "meshgrid",
+    "array",
+    "logspace",
+    "geomspace",
+    "bartlett",
+    "blackman",
+    "hamming",
+    "hanning",
+    "kaiser",
+]
+
+
+def _dtype(dtype, op: str):
+    return standardize_dtype(dtype, op) or backend.get_default_dtype()
+
+
+def _shape(shape) -> tuple:
+    if isinstance(shape, Tensor):
+        shape = shape.tolist()
+    return (int(shape),) if np.ndim(shape) == 0 else tuple(int(n) for n in shape)
+
+
+# --- creation ------------------------------------------------------------------------------------
+
+
+def zeros(shape, dtype=None) -> Tensor:
+    """Zeros of ``shape`` (float32 unless ``dtype``)."""
+    return const(np.zeros(_shape(shape), _dtype(dtype, "zeros")))
+
+
+def ones(shape, dtype=None) -> Tensor:
+    """Ones of ``shape``."""
+    return const(np.ones(_shape(shape), _dtype(dtype, "ones")))
+
+
+def empty(shape, dtype=None) -> Tensor:
+    """A tensor of ``shape`` (zeros: values are unspecified in Keras)."""
+    return zeros(shape, dtype)
+
+
+def full(shape, fill_value, dtype=None) -> Tensor:
+    """``fill_value`` repeated to ``shape``."""
+    dt = _dtype(dtype, "full")
+    return const(np.full(_shape(shape), tensor(fill_value).numpy(), dtype=dt))
+
+
+@symbolic
+def zeros_like(x, dtype=None) -> Tensor:
+    """Zeros of x's shape and dtype."""
+    x = tensor(x)
+    return zeros(x.shape, dtype or x.dtype)
+
+
+@symbolic
+def ones_like(x, dtype=None) -> Tensor:
+    """Ones of x's shape and dtype."""
+    x = tensor(x)
+    return ones(x.shape, dtype or x.dtype)
+
+
+@symbolic
+def full_like(x, fill_value, dtype=None) -> Tensor:
+    """``fill_value`` in x's shape and dtype."""
+    x = tensor(x)
+    return full(x.shape, fill_value, dtype or x.dtype)
+
+
+empty_like = zeros_like
+
+
+def arange(start, stop=None, step=None, dtype=None) -> Tensor:
+    """Evenly spaced values in [start, stop): int32 for integers, float32 for floats."""
+    step = 1 if step is None else step
+    if stop is None:
+        start, stop = 0, start
+    a = np.arange(start, stop, step)
+    default = backend.int32 if a.dtype.kind in "iu" else backend.get_default_dtype()
+    return const(a.astype(standardize_dtype(dtype, "arange") or default))
+
+
+def linspace(start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis=0):
+    """``num`` evenly spaced values from ``start`` to ``stop``."""
+    a, step = np.linspace(
+        tensor(start).numpy(),
+        tensor(stop).numpy(),
+        int(num),
+        endpoint=endpoint,
+        retstep=True,
+        axis=axis,
+    )
+    out = const(a.astype(_dtype(dtype, "linspace")))
+    return (out, step) if retstep else out
+
+
+def eye(N, M=None, k=0, dtype=None) -> Tensor:  # noqa: N803 - the Keras names
+    """Ones on the k-th diagonal of an N x M matrix."""
+    return const(np.eye(int(N), None if M is None else int(M), int(k), _dtype(dtype, "eye")))
+
+
+def identity(n, dtype=None) -> Tensor:
+    """The n x n identity matrix."""
+    return eye(n, dtype=dtype)
+
+
+def tri(N, M=None, k=0, dtype=None) -> Tensor:  # noqa: N803
+    """Ones at and below the k-th diagonal."""
+    return const(np.tri(int(N), None if M is None else int(M), int(k), _dtype(dtype, "tri")))
+
+
+@symbolic
+def tril(x, k=0) -> Tensor:
+    """x with the entries above the k-th diagonal zeroed."""
+    x = tensor(x)
+    return zg.where(np.tri(*x.shape[-2:], k, dtype=bool), x, 0)
+
+
+@symbolic
+def triu(x, k=0) -> Tensor:
+    """x with the entries below the k-th diagonal zeroed."""
+    x = tensor(x)
+    return zg.where(~np.tri(*x.shape[-2:], k - 1, dtype=bool), x, 0)
+
+
+@symbolic
+def meshgrid(*x, indexing="xy") -> list:
+    """Coordinate grids of 1-D tensors ('xy': Cartesian, 'ij': matrix indexing)."""
+    xs = [tensor(v) for v in x]
+    if indexing not in ("xy", "ij"):
+        raise ValueError(f"meshgrid: indexing must be 'xy' or 'ij', received {indexing!r}")
+    shape = [len(v) for v in xs]
+    if indexing == "xy" and len(xs) >= 2:
+        shape[0], shape[1] = shape[1], shape[0]
+    out = []
+    for i, v in enumerate(xs):
+        axis = {0: 1, 1: 0}.get(i, i) if indexing == "xy" and len(xs) >= 2 else i
+        view = [1] * len(xs)
+        view[axis] = len(v)
+        out.append(zg.broadcast_to(zg.reshape(v, tuple(view)), tuple(shape)))
+    return out
+
+
+def array(x, dtype=None) -> Tensor:
+    """A tensor of ``x`` (as ``convert_to_tensor``)."""
+    return tensor(x, dtype, "array")
+
+
+def logspace(start, stop, num=50, endpoint=True, base=10, dtype=None, axis=0) -> Tensor:
+    """``base`` to the powers of ``linspace(start, stop, num)``."""
+    a = np.logspace(start, stop, int(num), endpoint=endpoint, base=base, axis=axis)
+    return const(a.astype(_dtype(dtype, "logspace")))
+
+
+def geomspace(start, stop, num=50, endpoint=True, dtype=None, axis=0) -> Tensor:
+    """``num`` values from ``start`` to ``stop`` evenly spaced on a log scale."""
+    a = np.geomspace(start, stop, int(num), endpoint=endpoint, axis=axis)
+    return const(a.astype(_dtype(dtype, "geomspace")))
+
+
+def _window(fn, x, *args) -> Tensor:
+    return const(fn(int(x), *args).astype(backend.get_default_dtype()))
+
+
+def bartlett(x) -> Tensor:
+    """The Bartlett (triangular) window of length x."""
+    return _window(np.bartlett, x)
+
+
+def blackman(x) -> Tensor:
+    """The Blackman window of length x."""
+    return _window(np.blackman, x)
+
+
+def hamming(x) -> Tensor:
+    """The Hamming window of length x."""
+    return _window(np.hamming, x)
+
+
+def hanning(x) -> Tensor:
+    """The Hann window of length x."""
+    return _window(np.hanning, x)
+
+
+def kaiser(x, beta) -> Tensor:
+    """The Kaiser window of length x."""
+    return _window(np.kaiser, x, beta)
