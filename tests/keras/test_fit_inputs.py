@@ -317,3 +317,32 @@ def test_weighted_metrics_names_and_values_match_keras(real_keras):
         h = m.fit(XA, y, sample_weight=sw, batch_size=4, shuffle=False, verbose=0)
         hist.append(h.history)
     assert_history(hist[1], hist[0])
+
+
+def dict_outputs(k):
+    a = k.Input((3,), name="a")
+    b = k.Input((2,), name="b")
+    h = k.layers.Concatenate()([a, b])
+    return k.Model(
+        {"a": a, "b": b},
+        {"score": k.layers.Dense(1)(h), "cls": k.layers.Dense(3, activation="softmax")(h)},
+    )
+
+
+def test_outputs_given_as_a_dict_are_named_by_its_keys_as_keras(real_keras):
+    ref, ours = twins(real_keras, dict_outputs)
+    x, y = {"a": XA, "b": XB}, {"score": Y1, "cls": Y2}
+    hist = []
+    for k, m in ((real_keras, ref), (keras, ours)):
+        m.compile(
+            k.optimizers.SGD(0.1),
+            loss={"score": "mse", "cls": "categorical_crossentropy"},
+            metrics={"cls": ["accuracy"]},
+        )
+        hist.append(m.fit(x, y, batch_size=4, epochs=2, shuffle=False, verbose=0).history)
+    assert "score_loss" in hist[1] and "cls_accuracy" in hist[1]
+    assert_history(hist[1], hist[0])
+    p_ref, p_ours = ref.predict(x, verbose=0), ours.predict(x, verbose=0)
+    assert sorted(p_ours) == sorted(p_ref) == ["cls", "score"]
+    for key in p_ref:
+        np.testing.assert_allclose(p_ours[key], p_ref[key], rtol=1e-5, atol=1e-6)

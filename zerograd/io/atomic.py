@@ -9,6 +9,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 @contextlib.contextmanager
 def atomic_path(path) -> Iterator[Path]:
     """Yield a temporary path in the target's directory; on success it replaces ``path``.
@@ -32,6 +38,9 @@ def atomic_path(path) -> Iterator[Path]:
         yield tmp
         with open(tmp, "rb+") as f:  # the bytes reach the disk before the rename makes them live
             os.fsync(f.fileno())
+        # mkstemp makes the file private (0600): give it the mode a plain open() would have given
+        # (or keep the replaced file's mode), so a saved model is as readable as any other file
+        os.chmod(tmp, path.stat().st_mode & 0o777 if path.exists() else 0o666 & ~_umask())
         os.replace(tmp, path)
     finally:
         if tmp.exists():

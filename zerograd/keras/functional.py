@@ -43,11 +43,12 @@ def init_graph(model, inputs, outputs) -> None:
     if isinstance(outputs, Layer):
         outputs = chain_uncalled_layers(inputs, outputs)
     d = model.__dict__
-    # dicts of inputs/outputs: calls take and return dicts with these keys, as Keras's
-    d["_input_keys"] = list(inputs) if isinstance(inputs, dict) else None
-    d["_output_keys"] = list(outputs) if isinstance(outputs, dict) else None
-    inputs = list(inputs.values()) if isinstance(inputs, dict) else inputs
-    outputs = list(outputs.values()) if isinstance(outputs, dict) else outputs
+    # dicts of inputs/outputs: calls take and return dicts with these keys; as Keras flattens a
+    # dict in the order of its sorted keys, so do the layers, weights and logs
+    d["_input_keys"] = sorted(inputs) if isinstance(inputs, dict) else None
+    d["_output_keys"] = sorted(outputs) if isinstance(outputs, dict) else None
+    inputs = [inputs[k] for k in d["_input_keys"]] if isinstance(inputs, dict) else inputs
+    outputs = [outputs[k] for k in d["_output_keys"]] if isinstance(outputs, dict) else outputs
     d["_inputs"], d["_outputs"] = _flatten(inputs), _flatten(outputs)
     d["_multi_in"] = isinstance(inputs, (list, tuple))
     d["_multi_out"] = isinstance(outputs, (list, tuple))

@@ -74,6 +74,9 @@ class TrainingMixin(StepsMixin):
 
     # --- names and structures ----------------------------------------------------------------
     def _output_names(self):
+        keys = self.__dict__.get("_output_keys")
+        if keys is not None:  # outputs given as a dict: its keys name them, as in Keras
+            return list(keys)
         outputs = self.__dict__.get("_outputs")
         if self.__dict__.get("_functional") and outputs:
             return [kt.layer.name for kt in outputs]

@@ -36,7 +36,7 @@ class StepsMixin:
             weights = self._align_targets(sample_weight)
             value = compile_loss(
                 _as_list(targets),
-                _as_list(y_pred),
+                _as_list(self._align_targets(y_pred)),
                 list(weights) if isinstance(weights, (list, tuple)) else weights,
             )
             if value is not None:
@@ -67,7 +67,7 @@ class StepsMixin:
             weights = self._align_targets(sample_weight)
             compile_metrics.update_state(
                 _as_list(self._align_targets(y)),
-                _as_list(y_pred),
+                _as_list(self._align_targets(y_pred)),
                 list(weights) if isinstance(weights, (list, tuple)) else weights,
             )
         return self.get_metrics_result()
