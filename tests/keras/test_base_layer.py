@@ -131,7 +131,7 @@ def test_add_weight_defaults_and_positional_form(real_keras):
 def test_add_weight_rejects_what_it_cannot_honour():
     layer = keras.layers.Layer()
     with pytest.raises(ValueError, match="constraint"):
-        layer.add_weight(shape=(2,), constraint="non_neg")
+        layer.add_weight(shape=(2,), constraint="no_such_constraint")
     with pytest.raises(ValueError, match="fully defined"):
         layer.add_weight(shape=(None, 2))
     with pytest.raises(TypeError, match="both positionally and by keyword"):

@@ -387,3 +387,13 @@ def test_class_weight_sample_weight_and_initial_epoch():
     assert weighted == pytest.approx(by_class) and weighted != pytest.approx(plain)
     h = m.fit(x, y, epochs=4, initial_epoch=2, verbose=0)
     assert h.epoch == [2, 3]
+
+
+@pytest.mark.parametrize("units", [0, -1, 2.5, "3"])
+def test_dense_rejects_units_that_are_not_positive_integers_as_keras(units, real_keras):
+    with pytest.raises(ValueError, match="units"):
+        real_keras.layers.Dense(units)
+    with pytest.raises(
+        ValueError, match=f"Dense 'dense.*': units must be a positive integer, received {units!r}"
+    ):
+        L.Dense(units)

@@ -81,7 +81,7 @@ def test_prelu_learns_slope_per_feature_and_regularizes():
         (lambda: L.ReLU(negative_slope=-0.1), "negative_slope"),
         (lambda: L.ReLU(threshold=None), "threshold"),
         (lambda: L.LeakyReLU(negative_slope=-1), "negative_slope"),
-        (lambda: L.PReLU(alpha_constraint="non_neg"), "alpha_constraint"),
+        (lambda: L.PReLU(alpha_constraint="no_such"), "constraint"),
         (lambda: L.PReLU(shared_axes=[0]), "shared_axes"),
     ],
 )

@@ -122,7 +122,7 @@ def test_conv_regularizers_add_losses():
         (lambda: L.Conv2D(4, 3, padding="causal"), "padding"),
         (lambda: L.Conv1D(4, 3, padding="full"), "padding"),
         (lambda: L.Conv2D(4, 3, data_format="NHWC"), "data_format"),
-        (lambda: L.Conv2D(4, 3, kernel_constraint="non_neg"), "kernel_constraint"),
+        (lambda: L.Conv2D(4, 3, kernel_constraint="no_such"), "constraint"),
         (lambda: L.Conv2DTranspose(4, 3, strides=2, output_padding=2), "output_padding"),
     ],
 )

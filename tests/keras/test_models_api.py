@@ -160,3 +160,16 @@ def test_functional_model_with_dicts_of_inputs_and_outputs(real_keras):
         results.append({key: _numpy(value) for key, value in out.items()})
     for key in ("mid", "out"):
         np.testing.assert_allclose(results[1][key], results[0][key], rtol=1e-5, atol=1e-6)
+
+
+def test_an_input_one_unit_axis_off_is_adjusted_as_keras(real_keras):
+    def build(k):
+        inputs = k.Input((4, 1))
+        return k.Model(inputs, k.layers.Flatten()(k.layers.Dense(2)(inputs)))
+
+    ref, ours = build(real_keras), build(keras)
+    ours.set_weights(ref.get_weights())
+    x = np.arange(12, dtype="float32").reshape(3, 4)
+    np.testing.assert_allclose(ours.predict(x, verbose=0), ref.predict(x, verbose=0), rtol=1e-6)
+    with pytest.raises(ValueError, match="expected input .* of shape"):
+        ours.predict(np.zeros((3, 5), "float32"), verbose=0)

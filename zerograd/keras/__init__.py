@@ -2,11 +2,16 @@
 
 from zerograd.keras import (
     activations,
+    backend,
     callbacks,
+    config,
+    constraints,
+    dtype_policies,
     initializers,
     layers,
     losses,
     metrics,
+    mixed_precision,
     ops,
     optimizers,
     random,

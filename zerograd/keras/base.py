@@ -12,7 +12,16 @@ import numpy as np
 
 from zerograd import backend
 from zerograd.autograd import no_grad
-from zerograd.keras import mask_flow
+from zerograd.keras import dtype_policies, mask_flow
+from zerograd.keras.keras_tensor import (  # noqa: F401 - KerasTensor and helpers live there
+    FREE_AXIS,
+    LARGER_FREE_AXES,
+    KerasTensor,
+    _dummy,
+    _flatten,
+    _is_symbolic,
+    _to_dummy,
+)
 from zerograd.keras.layer_state import LayerStateMixin, layer_scope, resolve_training
 from zerograd.keras.variables import DTypeName
 from zerograd.nn.module import Module
@@ -37,57 +46,6 @@ def snake_case(name: str) -> str:
     return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
 
 
-class KerasTensor:
-    """A symbolic tensor of a functional model: a shape (batch axis None), a dtype name and the
-    layer call that produced it."""
-
-    sparse = ragged = False
-
-    def __init__(self, shape, layer=None, inbound=None, kwargs=None, name=None, dtype=None):
-        self.shape = tuple(shape)
-        self.layer, self.inbound, self.kwargs = layer, inbound, kwargs or {}
-        self.args = ()
-        self.name = name
-        self.dtype = DTypeName(dtype or backend.get_default_dtype())
-
-    @property
-    def ndim(self) -> int:
-        return len(self.shape)
-
-    def __repr__(self) -> str:
-        return f"<KerasTensor shape={self.shape}, dtype={self.dtype}, name={self.name}>"
-
-
-def _flatten(x) -> list:
-    return list(x) if isinstance(x, (list, tuple)) else [x]
-
-
-def _is_symbolic(x) -> bool:
-    return any(isinstance(t, KerasTensor) for t in _flatten(x))
-
-
-# sizes of the unknown non-batch axes in the passes on zeros: large enough for convolution and
-# pooling windows, small enough to stay cheap; a second pass with FREE_AXIS + 1 finds the output
-# axes that follow them
-FREE_AXIS = 32
-
-
-def _to_dummy(x, free: int = FREE_AXIS):
-    """Zeros in place of KerasTensors (in lists and tuples too); other values as they are."""
-    if isinstance(x, KerasTensor):
-        return _dummy(x, free=free)
-    if isinstance(x, (list, tuple)):
-        return type(x)(_to_dummy(t, free) for t in x)
-    return x
-
-
-def _dummy(kt: KerasTensor, batch: int = 2, free: int = FREE_AXIS):
-    """Zeros of ``kt``'s shape: ``batch`` rows, ``free`` for its other unknown axes."""
-    shape = tuple((batch if i == 0 else free) if d is None else d for i, d in enumerate(kt.shape))
-    dtype = getattr(kt, "dtype", None) or backend.get_default_dtype()
-    return Tensor(np.zeros(shape, dtype=dtype))
-
-
 def _marks_built(build):
     @functools.wraps(build)
     def wrapper(self, *args, **kwargs):
@@ -97,9 +55,17 @@ def _marks_built(build):
     return wrapper
 
 
-class Layer(LayerStateMixin, Module):
+class Layer(LayerStateMixin, dtype_policies.LayerDTypeMixin, Module):
     """Base of Keras layers: built on first call from the input shape; callable on KerasTensors.
-    Weights, ``trainable`` and losses live in ``LayerStateMixin`` (layer_state.py)."""
+    Weights, ``trainable`` and losses live in ``LayerStateMixin`` (layer_state.py); ``dtype``
+    (a dtype policy: "float32", "float64", "float16") in ``LayerDTypeMixin`` (dtype_policies.py).
+    """
+
+    _is_operation = False  # True for a keras.ops call on symbolic tensors (not in model.layers)
+
+    @property
+    def _summary_type(self) -> str:
+        return type(self).__name__
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -114,6 +80,7 @@ class Layer(LayerStateMixin, Module):
         input_shape=None,
         input_dim=None,
         activity_regularizer=None,
+        autocast: bool = True,
         **kwargs,
     ):
         from zerograd.keras import regularizers
@@ -122,11 +89,13 @@ class Layer(LayerStateMixin, Module):
         self.__dict__["training"] = False  # as Keras: a layer called directly runs in inference
         self._init_state()
         self.activity_regularizer = regularizers.get(activity_regularizer)
-        kwargs.pop("batch_input_shape", None)
-        kwargs.pop("autocast", None)
+        batch_input_shape = kwargs.pop("batch_input_shape", None)
         if kwargs:
             raise TypeError(f"{type(self).__name__}: unexpected keyword arguments {sorted(kwargs)}")
         self.name = name or unique_name(snake_case(type(self).__name__))
+        self._init_dtype(dtype, autocast)  # autocast=False: float inputs keep their dtype
+        if batch_input_shape is not None and input_shape is None:  # Keras 2's spelling
+            input_shape = tuple(batch_input_shape)[1:]
         if input_dim is not None and input_shape is None:
             input_shape = (input_dim,)
         self._input_shape_arg = tuple(input_shape) if input_shape is not None else None
@@ -161,8 +130,12 @@ class Layer(LayerStateMixin, Module):
         keyword) may be symbolic: the call then adds a node to a functional graph."""
         if _is_symbolic(inputs) or _is_symbolic(args) or _is_symbolic(list(kwargs.values())):
             return self._symbolic_call(inputs, kwargs, args)
-        inputs = _as_tensors(inputs)
-        args = tuple(_as_tensors(a) if isinstance(a, np.ndarray) else a for a in args)
+        floats = self._array_float_dtype()
+        inputs = _as_tensors(inputs, floats)
+        args = tuple(_as_tensors(a, floats) if isinstance(a, np.ndarray) else a for a in args)
+        if self._autocasts():  # as Keras: float inputs in the layer's compute dtype
+            inputs, args = self._cast_inputs(inputs), self._cast_inputs(args)
+            kwargs = {k: v if k == "mask" else self._cast_inputs(v) for k, v in kwargs.items()}
         with layer_scope(self):
             self._ensure_built(inputs)
             training = resolve_training(
@@ -202,13 +175,15 @@ class Layer(LayerStateMixin, Module):
         input has a free axis besides the batch: output axes that follow it stay None). The
         outputs remember the call: ``inbound`` (the first argument), ``args`` (the other
         positional ones) and ``kwargs``, any of which may hold KerasTensors."""
-        out = self._run_on_zeros(inputs, args, kwargs, free=FREE_AXIS)
+        symbols = _flatten(inputs) + list(args) + list(kwargs.values())
+        has_free = any(isinstance(t, KerasTensor) and None in t.shape[1:] for t in symbols)
+        out, free = self._run_on_free_sizes(inputs, args, kwargs, has_free)
         outs = _flatten(out)
         shapes = [[None, *o.shape[1:]] for o in outs]
-        symbols = _flatten(inputs) + list(args) + list(kwargs.values())
-        if any(isinstance(t, KerasTensor) and None in t.shape[1:] for t in symbols):
+        again = outs
+        if has_free:
             try:
-                again = _flatten(self._run_on_zeros(inputs, args, kwargs, free=FREE_AXIS + 1))
+                again = _flatten(self._run_on_zeros(inputs, args, kwargs, free=free + 1))
             except (ValueError, TypeError):  # the layer needs that axis fixed: keep the first run's
                 again = outs
             for shape, o in zip(shapes, again):
@@ -221,11 +196,23 @@ class Layer(LayerStateMixin, Module):
         for kt, o in zip(made, outs):
             kt.dtype = DTypeName(o.dtype)
             kt.args = tuple(args)
-        mask_flow.symbolic_masks(outs, made, KerasTensor)  # masks
+        mask_flow.symbolic_masks(outs, made, KerasTensor, again)  # masks
         self.output_shape_seen = made[0].shape
         result = made if isinstance(out, (list, tuple)) else made[0]
         self.__dict__.setdefault("_nodes_io", []).append((inputs, result))
         return result
+
+    def _run_on_free_sizes(self, inputs, args, kwargs, has_free: bool):
+        """The pass on zeros, and the size its free axes took: FREE_AXIS, else (when the layer
+        rejects it) each of LARGER_FREE_AXES; the first error is raised when all fail."""
+        sizes = (FREE_AXIS, *LARGER_FREE_AXES) if has_free else (FREE_AXIS,)
+        first_error = None
+        for free in sizes:
+            try:
+                return self._run_on_zeros(inputs, args, kwargs, free=free), free
+            except (ValueError, TypeError) as error:
+                first_error = first_error or error
+        raise first_error
 
     def _run_on_zeros(self, inputs, args, kwargs, free: int):
         """Call the layer in inference mode on zeros in place of the KerasTensors (free axes of
@@ -286,7 +273,11 @@ class Layer(LayerStateMixin, Module):
 
     # --- config ----------------------------------------------------------------------------------
     def get_config(self) -> dict:
-        cfg = {"name": self.name, "trainable": self.trainable}
+        cfg = {
+            "name": self.name,
+            "trainable": self.trainable,
+            "dtype": dtype_policies.serialize(self.dtype_policy),
+        }
         if self.activity_regularizer is not None:
             from zerograd.keras import regularizers
 
@@ -297,22 +288,29 @@ class Layer(LayerStateMixin, Module):
 
     @classmethod
     def from_config(cls, config: dict):
+        """``cls(**config)``; zerograd's own layers also read the configs Keras writes (keys of
+        Keras-only options left at their neutral value are dropped, any other is an error)."""
+        if (cls.__module__ or "").startswith("zerograd."):
+            from zerograd.keras.saving.keras_compat import builtin_kwargs
+
+            return cls(**builtin_kwargs(cls, config))
         return cls(**config)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} name={self.name}, built={self.built}>"
 
 
-def _as_tensors(x):
+def _as_tensors(x, float_dtype=None):
+    """Tensors from arrays (float64 ones in ``float_dtype``, default: the default float dtype)."""
     if isinstance(x, (list, tuple)):
-        return [_as_tensors(t) for t in x]
+        return [_as_tensors(t, float_dtype) for t in x]
     if isinstance(x, dict):  # inputs by name (functional models made with a dict of Inputs)
-        return {k: _as_tensors(v) for k, v in x.items()}
+        return {k: _as_tensors(v, float_dtype) for k, v in x.items()}
     if isinstance(x, Tensor):
         return x
     a = np.asarray(x)
     if a.dtype == np.float64:
-        a = a.astype(backend.get_default_dtype())
+        a = a.astype(float_dtype or backend.get_default_dtype())
     return Tensor(a)
 
 
@@ -355,7 +353,7 @@ class InputLayer(Layer):
         super().__init__(name=name or unique_name("input_layer"), **kwargs)
         self.shape = tuple(shape)
         self.batch_size = batch_size
-        self.input_dtype = str(DTypeName(dtype)) if dtype is not None else None
+        self._given_dtype = str(DTypeName(dtype)) if dtype is not None else None
         kt = KerasTensor((batch_size, *self.shape), self, None, name=self.name)
         kt.creation_index = self.creation_index
         kt.dtype = DTypeName(dtype or backend.get_default_dtype())
@@ -365,8 +363,13 @@ class InputLayer(Layer):
     def call(self, inputs, training=None):
         return inputs
 
+    @property
+    def dtype(self) -> str:
+        """The input's dtype (Keras's InputLayer reports it, not a policy's)."""
+        return str(self.output.dtype)
+
     def get_config(self):
-        return {"name": self.name, "shape": list(self.shape), "dtype": self.input_dtype}
+        return {"name": self.name, "shape": list(self.shape), "dtype": self._given_dtype}
 
 
 def Input(  # noqa: N802 - Keras's name

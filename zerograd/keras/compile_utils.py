@@ -36,26 +36,18 @@ def _shape(a) -> tuple:
 
 
 def get_loss(identifier):
-    """A loss callable ``fn(y_true, y_pred, sample_weight)`` -> scalar, and its name."""
+    """A Loss ``fn(y_true, y_pred, sample_weight)`` -> scalar, and its name; a function is
+    wrapped in a ``LossFunctionWrapper`` (Keras's reduction, sample weights and masks)."""
     fn = losses_mod.get(identifier)
     name = identifier if isinstance(identifier, str) else getattr(fn, "name", None)
-    return fn, name or getattr(fn, "__name__", "loss")
+    name = name or getattr(fn, "__name__", "loss")
+    if not isinstance(fn, losses_mod.Loss):
+        fn = losses_mod.LossFunctionWrapper(fn, name=name)
+    return fn, name
 
 
 def _call_loss(fn, y_true, y_pred, sample_weight):
-    if isinstance(fn, losses_mod.Loss):
-        return fn(y_true, y_pred, sample_weight)
-    per_sample = fn(y_true, y_pred)  # a function: mean over the batch ("sum_over_batch_size")
-    if sample_weight is not None:
-        w = (
-            sample_weight
-            if isinstance(sample_weight, Tensor)
-            else Tensor(np.asarray(sample_weight))
-        )
-        per_sample = per_sample * w.astype(per_sample.dtype).reshape(
-            w.shape + (1,) * (per_sample.ndim - w.ndim)
-        )
-    return per_sample.mean()
+    return fn(y_true, y_pred, sample_weight)  # every entry is a Loss (see get_loss)
 
 
 def get_metric(identifier, y_true, y_pred):

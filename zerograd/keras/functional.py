@@ -87,6 +87,16 @@ def init_graph(model, inputs, outputs) -> None:
     model.built = True
 
 
+def _adjust_rank(kt, t):
+    """As Keras: an input one axis short of an Input whose last axis is 1 gains that axis, and
+    one with an extra trailing axis of 1 loses it ((N, 28, 28) into Input((28, 28, 1)))."""
+    if t.ndim + 1 == len(kt.shape) and kt.shape[-1] == 1:
+        return t.reshape(*t.shape, 1)
+    if t.ndim == len(kt.shape) + 1 and t.shape[-1] == 1:
+        return t.reshape(*t.shape[:-1])
+    return t
+
+
 def run_graph(model, inputs, training=None):
     """Replay the recorded layer calls on real tensors (``Model.call`` of a functional model)."""
     keys = model.__dict__.get("_input_keys")
@@ -102,6 +112,7 @@ def run_graph(model, inputs, training=None):
         raise ValueError(
             f"Model '{model.name}' expected {len(model._inputs)} inputs, received {len(given)}"
         )
+    given = [_adjust_rank(kt, _in_input_dtype(kt, t)) for kt, t in zip(model._inputs, given)]
     values = {id(kt): t for kt, t in zip(model._inputs, given)}
     for kt_in, t in zip(model._inputs, given):
         want = kt_in.shape[1:]
@@ -128,6 +139,19 @@ def run_graph(model, inputs, training=None):
     if model.__dict__.get("_output_keys") is not None:
         return dict(zip(model._output_keys, outs))
     return outs if model._multi_out else outs[0]
+
+
+def _in_input_dtype(kt: KerasTensor, t):
+    """A float input cast to its ``keras.Input``'s float dtype (Keras standardizes inputs so);
+    other inputs as given; the Keras mask rides along."""
+    dtype = getattr(t, "dtype", None)
+    if dtype is None or dtype.kind != "f" or kt.dtype.kind != "f" or dtype == kt.dtype:
+        return t
+    y = t.astype(str(kt.dtype))
+    mask = getattr(t, "_keras_mask", None)
+    if mask is not None:
+        y._keras_mask = mask
+    return y
 
 
 def chain_uncalled_layers(inputs, output_layer: Layer):

@@ -27,6 +27,14 @@ class Initializer:
     def get_config(self) -> dict:
         return {}
 
+    @classmethod
+    def from_config(cls, config: dict):
+        """Rebuild from ``get_config()`` (zerograd's or Keras's: Keras-only keys left at their
+        neutral value are dropped, any other is an error)."""
+        from zerograd.keras.saving.keras_compat import builtin_kwargs
+
+        return cls(**builtin_kwargs(cls, config))
+
 
 class Zeros(Initializer):
     def __call__(self, shape, dtype=None):
@@ -195,7 +203,13 @@ def get(identifier) -> Initializer:
     ):
         return identifier
     if isinstance(identifier, dict):
-        return ALIASES[_snake(identifier["class_name"])](**identifier.get("config", {}))
+        name = _snake(identifier.get("class_name", ""))
+        if name not in ALIASES:
+            raise ValueError(
+                f"unknown initializer: expected one of {sorted(ALIASES)}, received "
+                f"{identifier.get('class_name')!r}"
+            )
+        return ALIASES[name].from_config(identifier.get("config", {}))
     if isinstance(identifier, str) and identifier.lower() in ALIASES:
         return ALIASES[identifier.lower()]()
     if isinstance(identifier, str) and _snake(identifier) in ALIASES:

@@ -88,7 +88,7 @@ class LayerStateMixin:
         Example:
             >>> self.kernel = self.add_weight(shape=(4, 3), initializer="zeros", name="kernel")
         """
-        from zerograd.keras import regularizers
+        from zerograd.keras import constraints, regularizers
         from zerograd.keras.variables import Variable
 
         owner = f"{type(self).__name__} '{self.name}'.add_weight"
@@ -108,10 +108,6 @@ class LayerStateMixin:
                     raise TypeError(f"{owner}: {key} given both positionally and by keyword")
                 named[key] = value
             shape, initializer, dtype = named.values()
-        if constraint is not None:
-            raise ValueError(
-                f"{owner}: weight constraints are not supported, received {constraint!r}"
-            )
         if overwrite_with_gradient:
             raise ValueError(f"{owner}: overwrite_with_gradient=True is not supported")
         shape = () if shape is None else tuple(shape)
@@ -120,10 +116,12 @@ class LayerStateMixin:
         if initializer is None:
             is_float = dtype is None or np.dtype(dtype).kind in "fc"
             initializer = "glorot_uniform" if is_float else "zeros"
+        dtype = dtype if dtype is not None else getattr(self, "variable_dtype", None)
         v = Variable(initializer, shape, dtype, trainable, autocast, aggregation, name)
         v.trainable = trainable and self._trainable
         v.declared_trainable = bool(trainable)
         v.regularizer = regularizers.get(regularizer)
+        v.constraint = constraints.get(constraint)
         inside = [la.name for la in _scope]
         if not _scope or _scope[-1] is not self:
             inside.append(self.name)

@@ -91,11 +91,21 @@ def dummy_masks(symbolic, dummies, make_tensor) -> None:
             set_mask(dummy, make_tensor(np.ones(shape, dtype=bool)))
 
 
-def symbolic_masks(outputs, made, make_kt) -> None:
-    """Mirror the masks of a symbolic call's dummy outputs onto the KerasTensors made from them."""
-    for out, kt in zip(outputs, made):
+def symbolic_masks(outputs, made, make_kt, again=None) -> None:
+    """Mirror the masks of a symbolic call's dummy outputs onto the KerasTensors made from them.
+    ``again`` holds the outputs of the second pass (free axes one larger), if any: a mask axis
+    whose size differs between the passes is free (None), as is the batch axis."""
+    again = outputs if again is None else again
+    for out, other, kt in zip(outputs, again, made):
         mask = get_mask(out)
         if mask is not None and hasattr(mask, "shape"):
-            mask_kt = make_kt(tuple(kt.shape[: len(mask.shape)]))  # the output's leading axes
+            second = get_mask(other)
+            sizes = second.shape if hasattr(second, "shape") else mask.shape
+            if len(sizes) != len(mask.shape):
+                sizes = mask.shape
+            shape = tuple(
+                None if i == 0 or d != e else d for i, (d, e) in enumerate(zip(mask.shape, sizes))
+            )
+            mask_kt = make_kt(shape)
             mask_kt.dtype = np.dtype(bool)
             set_mask(kt, mask_kt)

@@ -8,6 +8,7 @@ from zerograd.keras.base import InputLayer, KerasTensor, Layer, _flatten, snake_
 from zerograd.keras.functional import init_graph, run_graph
 from zerograd.keras.layer_state import layer_scope
 from zerograd.keras.training import TrainingMixin
+from zerograd.tensor import Tensor
 
 
 class UnknownArgumentError(TypeError, ValueError):
@@ -95,6 +96,11 @@ class Model(TrainingMixin, Layer):
 
     @property
     def layers(self) -> list:
+        """The model's layers; as Keras's, without the ops applied to symbolic tensors."""
+        return [la for la in self._graph_layers() if not la._is_operation]
+
+    def _graph_layers(self) -> list:
+        """Every layer of the model, ``keras.ops`` calls on symbolic tensors (OpLayer) included."""
         return [m for m in self._modules.values() if isinstance(m, Layer)]
 
     def get_layer(self, name: str | None = None, index: int | None = None) -> Layer:
@@ -106,14 +112,41 @@ class Model(TrainingMixin, Layer):
         raise ValueError(f"Model '{self.name}' has no layer named {name!r}")
 
     def call(self, inputs, training=None, mask=None):
+        """Run the functional graph; ``mask`` (one per input) rides on the inputs, as Keras's."""
         if not self._functional:
             raise NotImplementedError(f"{type(self).__name__}: subclassed models define call()")
+        _put_masks(inputs, mask, self)
         return run_graph(self, inputs, training)
 
     def __call__(self, inputs, *args, **kwargs):
         if not self._functional and not self.built and not _is_kt(inputs):
             self.built = True
+            if self.__dict__.get("_build_input_shape") is None and hasattr(inputs, "shape"):
+                # Keras's build_config: a loaded subclassed model is built on this shape
+                self.__dict__["_build_input_shape"] = tuple(inputs.shape)
         return super().__call__(inputs, *args, **kwargs)
+
+    def _autocasts(self) -> bool:
+        """Subclassed models cast float inputs to their compute dtype (Keras); a functional
+        model's inputs take the dtypes of its ``keras.Input`` tensors instead."""
+        return self.autocast and not self._functional
+
+    def _array_float_dtype(self):
+        if self._functional:
+            floats = [str(kt.dtype) for kt in self._inputs if kt.dtype.kind == "f"]
+            return floats[0] if floats else None
+        return super()._array_float_dtype()
+
+    def get_build_config(self) -> dict | None:
+        """Keras's ``build_config``: the input shape of a subclassed model's first call."""
+        shape = self.__dict__.get("_build_input_shape")
+        return None if shape is None else {"input_shape": shape}
+
+    def build_from_config(self, config: dict) -> None:
+        """Build from ``get_build_config()``'s dict (a subclassed model is called on zeros)."""
+        shape = (config or {}).get("input_shape")
+        if shape is not None and not self.built:
+            self.build(tuple(shape))
 
     def build(self, input_shape=None) -> None:
         """Subclassed models build their layers on the first call; ``build(shape)`` makes that
@@ -122,6 +155,7 @@ class Model(TrainingMixin, Layer):
             return
         from zerograd.autograd import no_grad
 
+        self.__dict__.setdefault("_build_input_shape", tuple(input_shape))
         zeros = np.zeros(tuple(1 if d is None else d for d in input_shape), dtype=np.float32)
         with no_grad():
             was = self.training
@@ -150,7 +184,7 @@ class Model(TrainingMixin, Layer):
         line_length = line_length or 78
         rows = [
             (
-                f"{layer.name} ({type(layer).__name__})",
+                f"{layer.name} ({layer._summary_type})",
                 _shape_text(layer),
                 f"{layer.count_params():,}" if layer.built else "0 (unbuilt)",
                 "Y" if layer.trainable else "N",
@@ -219,6 +253,23 @@ class Model(TrainingMixin, Layer):
         from zerograd.keras.saving import load_weights
 
         load_weights(self, filepath, skip_mismatch=skip_mismatch)
+
+
+def _put_masks(inputs, mask, model) -> None:
+    """Attach ``mask`` (a structure like ``inputs``) to the input tensors as their Keras masks."""
+    if mask is None:
+        return
+    from zerograd.keras.mask_flow import set_mask
+
+    flat_in, flat_mask = _flatten(inputs), _flatten(mask)
+    if len(flat_in) != len(flat_mask):
+        raise ValueError(
+            f"{type(model).__name__} '{model.name}': expected one mask per input "
+            f"({len(flat_in)}), received {len(flat_mask)}"
+        )
+    for x, m in zip(flat_in, flat_mask):
+        if m is not None:
+            set_mask(x, m if isinstance(m, Tensor) else Tensor(np.asarray(m, dtype=bool)))
 
 
 def _is_kt(x) -> bool:
@@ -320,7 +371,16 @@ class Sequential(Model):
         if input_shape is not None and self.__dict__.get("_known_shape") is None:
             self._build_from(tuple(input_shape)[1:])
 
+    def _autocasts(self) -> bool:
+        return False  # each layer casts its own inputs
+
+    def _array_float_dtype(self):
+        kt = self.__dict__.get("_input_kt")
+        return str(kt.dtype) if kt is not None and kt.dtype.kind == "f" else None
+
     def call(self, inputs, training=None, mask=None):
+        """Each layer in turn; a given ``mask`` reaches the first layer on its input (Keras)."""
+        _put_masks(inputs, mask, self)
         x = inputs
         for layer in self.layers:
             x = layer(x, training=training)

@@ -44,7 +44,10 @@ class Progbar:
         step_time = _per_step(elapsed / max(current, 1))
         stream = sys.stdout
         if self.verbose == 1:
-            if not finalize and now - self.last < self.interval:
+            # on a terminal the line is redrawn in place; in a log file only the epoch's last
+            # line is written, as Keras does
+            dynamic = getattr(stream, "isatty", lambda: False)()
+            if not finalize and (not dynamic or now - self.last < self.interval):
                 return
             self.last = now
             if self.target:
@@ -53,9 +56,11 @@ class Progbar:
                 head = f"{current}/{self.target} {bar}"
             else:
                 head = f"{current}/Unknown"
-            stream.write(f"\r{head} {elapsed:.0f}s {step_time}{self._metrics(values)}")
-            if finalize:
-                stream.write("\n")
+            line = f"{head} {elapsed:.0f}s {step_time}{self._metrics(values)}"
+            if dynamic:
+                stream.write(f"\r{line}" + ("\n" if finalize else ""))
+            else:
+                stream.write(f"{line}\n")
         elif self.verbose == 2 and finalize:
             target = self.target or current
             stream.write(

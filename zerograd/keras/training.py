@@ -226,6 +226,8 @@ class TrainingMixin(StepsMixin):
             training_logs = epoch_logs
             if self.stop_training:
                 break
+        if self.optimizer is not None and epochs > initial_epoch:
+            self.optimizer.finalize_variable_values(self.trainable_weights)  # EMA weights
         callbacks.on_train_end(training_logs)
         history = [cb for cb in callbacks.callbacks if isinstance(cb, History)]
         if history:

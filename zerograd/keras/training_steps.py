@@ -86,7 +86,7 @@ class StepsMixin:
                     f"{type(self).__name__} '{self.name}': compile() was given optimizer=None; "
                     "fit needs an optimizer"
                 )
-            loss.backward()
+            self.optimizer.scale_loss(loss).backward()  # apply() divides the gradients back
             self.optimizer.apply([p.grad for p in params], params)
         else:
             warnings.warn("The model does not have any trainable weights.", stacklevel=2)

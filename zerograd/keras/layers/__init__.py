@@ -3,6 +3,8 @@
 from zerograd.keras.base import Input, InputLayer, Layer
 from zerograd.keras.layers.activation import ELU, LeakyReLU, PReLU, ReLU, Softmax
 from zerograd.keras.layers.attention import MultiHeadAttention
+from zerograd.keras.layers.attention_luong import AdditiveAttention, Attention
+from zerograd.keras.layers.categorical import CategoryEncoding, Discretization
 from zerograd.keras.layers.conv import (
     Conv1D,
     Conv1DTranspose,
@@ -13,6 +15,14 @@ from zerograd.keras.layers.conv import (
     Convolution2D,
     Convolution2DTranspose,
 )
+from zerograd.keras.layers.conv_depthwise import (
+    DepthwiseConv1D,
+    DepthwiseConv2D,
+    SeparableConv1D,
+    SeparableConv2D,
+    SeparableConvolution1D,
+    SeparableConvolution2D,
+)
 from zerograd.keras.layers.core import (
     Activation,
     BatchNormalization,
@@ -22,6 +32,7 @@ from zerograd.keras.layers.core import (
     LayerNormalization,
     Reshape,
 )
+from zerograd.keras.layers.einsum_dense import EinsumDense
 from zerograd.keras.layers.image_augmentation import (
     RandomContrast,
     RandomCrop,
@@ -31,6 +42,8 @@ from zerograd.keras.layers.image_augmentation import (
     RandomZoom,
 )
 from zerograd.keras.layers.image_preprocessing import CenterCrop, Resizing
+from zerograd.keras.layers.lambda_layer import Lambda
+from zerograd.keras.layers.lookup import IntegerLookup, StringLookup
 from zerograd.keras.layers.masking import Masking
 from zerograd.keras.layers.merging import (
     Add,
@@ -49,6 +62,12 @@ from zerograd.keras.layers.merging import (
     minimum,
     multiply,
     subtract,
+)
+from zerograd.keras.layers.normalization_more import (
+    GroupNormalization,
+    Identity,
+    RMSNormalization,
+    UnitNormalization,
 )
 from zerograd.keras.layers.pooling import (
     AveragePooling1D,
@@ -92,6 +111,21 @@ from zerograd.keras.layers.reshaping import (
 )
 from zerograd.keras.layers.rnn import RNN
 from zerograd.keras.layers.rnn_cells import GRUCell, LSTMCell, SimpleRNNCell, StackedRNNCells
+from zerograd.keras.layers.volumetric import (
+    AveragePooling3D,
+    AvgPool3D,
+    Conv3D,
+    Convolution3D,
+    Cropping3D,
+    GlobalAveragePooling3D,
+    GlobalAvgPool3D,
+    GlobalMaxPool3D,
+    GlobalMaxPooling3D,
+    MaxPool3D,
+    MaxPooling3D,
+    UpSampling3D,
+    ZeroPadding3D,
+)
 from zerograd.keras.layers.wrappers import Bidirectional, TimeDistributed
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 import zerograd.nn.functional as F
-from zerograd.keras import initializers, regularizers
+from zerograd.keras import constraints, initializers, regularizers
 from zerograd.keras.base import Layer
 from zerograd.ops.elementwise import minimum, where
 from zerograd.ops.reduce import logsumexp
@@ -87,14 +87,9 @@ class PReLU(Layer):
     ):
         super().__init__(**kwargs)
         self.supports_masking = True  # the input's mask passes through
-        if alpha_constraint is not None:
-            raise ValueError(
-                f"PReLU '{self.name}': weight constraints are not supported, "
-                f"received alpha_constraint={alpha_constraint!r}"
-            )
         self.alpha_initializer = initializers.get(alpha_initializer)
         self.alpha_regularizer = regularizers.get(alpha_regularizer)
-        self.alpha_constraint = None
+        self.alpha_constraint = constraints.get(alpha_constraint)
         if shared_axes is None:
             self.shared_axes = None
         else:
@@ -115,7 +110,10 @@ class PReLU(Layer):
                     f"{tuple(input_shape)}"
                 )
             shape[a - 1] = 1
-        self.add_weight("alpha", tuple(shape), self.alpha_initializer, self.alpha_regularizer)
+        self.add_weight(
+            "alpha", tuple(shape), self.alpha_initializer, self.alpha_regularizer,
+            constraint=self.alpha_constraint,
+        )  # fmt: skip
 
     def call(self, inputs):
         ok = inputs.ndim == self.alpha.ndim + 1 and all(
@@ -133,7 +131,7 @@ class PReLU(Layer):
             **super().get_config(),
             "alpha_initializer": initializers.serialize(self.alpha_initializer),
             "alpha_regularizer": regularizers.serialize(self.alpha_regularizer),
-            "alpha_constraint": None,
+            "alpha_constraint": constraints.serialize(self.alpha_constraint),
             "shared_axes": self.shared_axes,
         }
 

@@ -4,7 +4,7 @@ layouts (channels_last by default; data_format='channels_first' supported)."""
 from __future__ import annotations
 
 import zerograd.nn.functional as F
-from zerograd.keras import activations, initializers, regularizers
+from zerograd.keras import activations, constraints, initializers, regularizers
 from zerograd.keras.base import Layer
 from zerograd.keras.layers._args import data_format as _data_format
 from zerograd.keras.layers._args import int_tuple, padding_mode, same_pads
@@ -46,13 +46,11 @@ class _BaseConv(Layer):
         me, r = f"{type(self).__name__} '{self.name}'", self.rank
         if not isinstance(filters, int) or filters <= 0:
             raise ValueError(f"{me}: filters must be a positive int, received filters={filters!r}")
-        for arg, v in (
-            ("activity_regularizer", activity_regularizer),
-            ("kernel_constraint", kernel_constraint),
-            ("bias_constraint", bias_constraint),
-        ):
-            if v is not None:
-                raise ValueError(f"{me}: {arg} is not supported, received {arg}={v!r}")
+        if activity_regularizer is not None:
+            raise ValueError(
+                f"{me}: activity_regularizer is not supported, received "
+                f"activity_regularizer={activity_regularizer!r}"
+            )
         self.filters = filters
         self.kernel_size = int_tuple(self, kernel_size, r, "kernel_size")
         self.strides = int_tuple(self, strides, r, "strides")
@@ -70,6 +68,8 @@ class _BaseConv(Layer):
         self.bias_initializer = initializers.get(bias_initializer)
         self.kernel_regularizer = regularizers.get(kernel_regularizer)
         self.bias_regularizer = regularizers.get(bias_regularizer)
+        self.kernel_constraint = constraints.get(kernel_constraint)
+        self.bias_constraint = constraints.get(bias_constraint)
 
     @property
     def _channels_last(self) -> bool:
@@ -88,9 +88,21 @@ class _BaseConv(Layer):
             )
 
     def _build_weights(self, input_shape, kernel_shape) -> None:
-        self.add_weight("kernel", kernel_shape, self.kernel_initializer, self.kernel_regularizer)
+        self.add_weight(
+            "kernel",
+            kernel_shape,
+            self.kernel_initializer,
+            self.kernel_regularizer,
+            constraint=self.kernel_constraint,
+        )
         if self.use_bias:
-            self.add_weight("bias", (self.filters,), self.bias_initializer, self.bias_regularizer)
+            self.add_weight(
+                "bias",
+                (self.filters,),
+                self.bias_initializer,
+                self.bias_regularizer,
+                constraint=self.bias_constraint,
+            )
 
     def _spatial(self, x) -> tuple:
         return tuple(x.shape[1:-1] if self._channels_last else x.shape[2:])
@@ -111,8 +123,8 @@ class _BaseConv(Layer):
             "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
             "bias_regularizer": regularizers.serialize(self.bias_regularizer),
             "activity_regularizer": None,
-            "kernel_constraint": None,
-            "bias_constraint": None,
+            "kernel_constraint": constraints.serialize(self.kernel_constraint),
+            "bias_constraint": constraints.serialize(self.bias_constraint),
         }
 
 

@@ -3,12 +3,23 @@ Embedding, BatchNormalization, LayerNormalization, Add, Concatenate."""
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 import zerograd.nn.functional as F
-from zerograd.keras import activations, initializers, regularizers
+from zerograd.keras import activations, constraints, initializers, regularizers
 from zerograd.keras.base import Layer
+from zerograd.keras.layers._weight_options import (
+    constraint_get,
+    constraint_serialize,
+    only_neutral,
+)
 from zerograd.keras.layers.merging import Add, Concatenate  # noqa: F401 - moved there
+from zerograd.keras.layers.normalization import (  # noqa: F401 - moved there
+    BatchNormalization,
+    LayerNormalization,
+)
 from zerograd.keras.layers.regularization import Dropout  # noqa: F401 - moved there
 from zerograd.tensor import Tensor
 
@@ -32,23 +43,41 @@ class Dense(Layer):
         bias_initializer="zeros",
         kernel_regularizer=None,
         bias_regularizer=None,
+        kernel_constraint=None,
+        bias_constraint=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
+        if isinstance(units, bool) or not isinstance(units, (int, np.integer)) or units <= 0:
+            raise ValueError(
+                f"Dense '{self.name}': units must be a positive integer, received {units!r}"
+            )
         self.units, self.use_bias = int(units), use_bias
         self.activation = activations.get(activation)
         self.kernel_initializer = initializers.get(kernel_initializer)
         self.bias_initializer = initializers.get(bias_initializer)
         self.kernel_regularizer = regularizers.get(kernel_regularizer)
         self.bias_regularizer = regularizers.get(bias_regularizer)
+        self.kernel_constraint = constraints.get(kernel_constraint)
+        self.bias_constraint = constraints.get(bias_constraint)
 
     def build(self, input_shape):
         self.input_dim = input_shape[-1]
         self.add_weight(
-            "kernel", (self.input_dim, self.units), self.kernel_initializer, self.kernel_regularizer
+            "kernel",
+            (self.input_dim, self.units),
+            self.kernel_initializer,
+            self.kernel_regularizer,
+            constraint=self.kernel_constraint,
         )
         if self.use_bias:
-            self.add_weight("bias", (self.units,), self.bias_initializer, self.bias_regularizer)
+            self.add_weight(
+                "bias",
+                (self.units,),
+                self.bias_initializer,
+                self.bias_regularizer,
+                constraint=self.bias_constraint,
+            )
 
     def call(self, inputs, training=None):
         if inputs.ndim < 1 or inputs.shape[-1] != self.input_dim:
@@ -70,6 +99,8 @@ class Dense(Layer):
             "bias_initializer": initializers.serialize(self.bias_initializer),
             "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
             "bias_regularizer": regularizers.serialize(self.bias_regularizer),
+            "kernel_constraint": constraints.serialize(self.kernel_constraint),
+            "bias_constraint": constraints.serialize(self.bias_constraint),
         }
 
 
@@ -88,8 +119,25 @@ class Activation(Layer):
 
 
 class Flatten(Layer):
+    """Flatten all axes but the batch; ``data_format="channels_first"`` inputs are moved to
+    channels last first, so the order of the features is the same in both formats (Keras)."""
+
+    def __init__(self, data_format=None, **kwargs):
+        super().__init__(**kwargs)
+        if data_format not in (None, "channels_last", "channels_first"):
+            raise ValueError(
+                f"Flatten '{self.name}': data_format must be 'channels_last' or 'channels_first', "
+                f"received {data_format!r}"
+            )
+        self.data_format = data_format or "channels_last"
+
     def call(self, inputs, training=None):
+        if self.data_format == "channels_first" and inputs.ndim > 2:
+            inputs = inputs.transpose(0, *range(2, inputs.ndim), 1)
         return inputs.reshape((inputs.shape[0], -1))
+
+    def get_config(self):
+        return {**super().get_config(), "data_format": self.data_format}
 
 
 class Reshape(Layer):
@@ -120,20 +168,50 @@ class Embedding(Layer):
         output_dim: int,
         embeddings_initializer="uniform",
         embeddings_regularizer=None,
+        embeddings_constraint=None,
         mask_zero: bool = False,
+        weights=None,
+        lora_rank=None,
+        lora_alpha=None,
+        quantization_config=None,
         **kwargs,
     ):
-        kwargs.pop("input_length", None)
+        if kwargs.pop("input_length", None) is not None:  # as Keras 3: deprecated, no effect
+            warnings.warn(
+                "Embedding: the argument input_length is deprecated and has no effect (as in "
+                "Keras 3); remove it",
+                DeprecationWarning,
+                stacklevel=2,
+            )
         super().__init__(**kwargs)
-        self.input_dim, self.output_dim, self.mask_zero = input_dim, output_dim, mask_zero
+        for arg, v in (("input_dim", input_dim), ("output_dim", output_dim)):
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v <= 0:
+                raise ValueError(
+                    f"Embedding '{self.name}': {arg} must be a positive integer, received {v!r}"
+                )
+        only_neutral(
+            self,
+            lora_rank=lora_rank,
+            lora_alpha=lora_alpha,
+            quantization_config=quantization_config,
+        )
+        self.input_dim, self.output_dim, self.mask_zero = int(input_dim), int(output_dim), mask_zero
+        self.supports_masking = bool(mask_zero)  # as Keras: only mask_zero makes a mask
         self.embeddings_initializer = initializers.get(embeddings_initializer)
+        self.embeddings_regularizer = regularizers.get(embeddings_regularizer)
+        self.embeddings_constraint = constraint_get(
+            self, "embeddings_constraint", embeddings_constraint
+        )
         self.add_weight(
-            "embeddings",
-            (input_dim, output_dim),
-            self.embeddings_initializer,
-            embeddings_regularizer,
+            name="embeddings",
+            shape=(self.input_dim, self.output_dim),
+            initializer=self.embeddings_initializer,
+            regularizer=self.embeddings_regularizer,
+            **_constraint_kw(self.embeddings_constraint),
         )
         self.built = True
+        if weights is not None:  # Keras: one array, or a list holding it
+            self.set_weights(weights if isinstance(weights, list) else [weights])
 
     def call(self, inputs, training=None):
         idx = inputs if inputs.dtype.kind in "iu" else inputs.astype("int64")
@@ -151,117 +229,15 @@ class Embedding(Layer):
             **super().get_config(),
             "input_dim": self.input_dim,
             "output_dim": self.output_dim,
-            "mask_zero": self.mask_zero,
             "embeddings_initializer": initializers.serialize(self.embeddings_initializer),
+            "embeddings_regularizer": regularizers.serialize(self.embeddings_regularizer),
+            "activity_regularizer": regularizers.serialize(self.activity_regularizer),
+            "embeddings_constraint": constraint_serialize(self.embeddings_constraint),
+            "mask_zero": self.mask_zero,
+            "quantization_config": None,
         }
 
 
-def _channels_to_axis1(x: Tensor, axis: int) -> tuple[Tensor, tuple | None]:
-    axis %= x.ndim
-    if axis == 1:
-        return x, None
-    perm = (0, axis, *[i for i in range(1, x.ndim) if i != axis])
-    return x.transpose(perm), tuple(np.argsort(perm))
-
-
-class BatchNormalization(Layer):
-    """Keras batch norm: moving = moving * momentum + batch * (1 - momentum); epsilon 1e-3."""
-
-    def __init__(
-        self,
-        axis: int = -1,
-        momentum: float = 0.99,
-        epsilon: float = 1e-3,
-        center: bool = True,
-        scale: bool = True,
-        beta_initializer="zeros",
-        gamma_initializer="ones",
-        **kwargs,
-    ):
-        super().__init__(**kwargs)
-        self.axis, self.momentum, self.epsilon, self.center, self.scale = (
-            axis,
-            momentum,
-            epsilon,
-            center,
-            scale,
-        )
-        self.beta_initializer, self.gamma_initializer = (
-            initializers.get(beta_initializer),
-            initializers.get(gamma_initializer),
-        )
-
-    def build(self, input_shape):
-        n = input_shape[self.axis]
-        if self.scale:
-            self.add_weight("gamma", (n,), self.gamma_initializer)
-        if self.center:
-            self.add_weight("beta", (n,), self.beta_initializer)
-        self.add_weight("moving_mean", (n,), "zeros", trainable=False)
-        self.add_weight("moving_variance", (n,), "ones", trainable=False)
-
-    def call(self, inputs, training=None):
-        # a frozen BatchNormalization runs in inference mode even in training, as Keras 3's
-        training = bool(training) and self.trainable
-        x, inverse = _channels_to_axis1(inputs, self.axis)
-        y = F.batch_norm(
-            x,
-            self.moving_mean,
-            self.moving_variance,
-            getattr(self, "gamma", None),
-            getattr(self, "beta", None),
-            bool(training),
-            1 - self.momentum,
-            self.epsilon,
-            unbiased_running_var=False,
-        )
-        return y if inverse is None else y.transpose(inverse)
-
-    def get_config(self):
-        return {
-            **super().get_config(),
-            "axis": self.axis,
-            "momentum": self.momentum,
-            "epsilon": self.epsilon,
-            "center": self.center,
-            "scale": self.scale,
-        }
-
-
-class LayerNormalization(Layer):
-    supports_masking = True  # the input's mask passes on (Keras)
-
-    def __init__(
-        self, axis=-1, epsilon: float = 1e-3, center: bool = True, scale: bool = True, **kwargs
-    ):
-        super().__init__(**kwargs)
-        if axis not in (-1, [-1], (-1,)):
-            raise ValueError(
-                f"LayerNormalization '{self.name}': only axis=-1 is supported, received {axis}"
-            )
-        self.axis, self.epsilon, self.center, self.scale = -1, epsilon, center, scale
-
-    def build(self, input_shape):
-        n = input_shape[-1]
-        if self.scale:
-            self.add_weight("gamma", (n,), "ones")
-        if self.center:
-            self.add_weight("beta", (n,), "zeros")
-
-    def call(self, inputs, training=None):
-        return F.layer_norm(
-            inputs,
-            (inputs.shape[-1],),
-            getattr(self, "gamma", None),
-            getattr(self, "beta", None),
-            self.epsilon,
-        )
-
-    def get_config(self):
-        return {
-            **super().get_config(),
-            "axis": self.axis,
-            "epsilon": self.epsilon,
-            "center": self.center,
-            "scale": self.scale,
-        }
+def _constraint_kw(constraint) -> dict:
+    """``constraint=`` for add_weight only when one is set (so the layer builds without one)."""
+    return {} if constraint is None else {"constraint": constraint}

@@ -167,6 +167,10 @@ class GlobalAveragePooling1D(_GlobalPooling):
         total = (inputs * m).sum(axis=axes, keepdims=self.keepdims)
         return total / m.sum(axis=axes, keepdims=self.keepdims)
 
+    def compute_mask(self, inputs, mask=None):
+        """No output mask: the masked steps are averaged away (Keras: supports_masking)."""
+        return None
+
 
 class GlobalMaxPooling1D(_GlobalPooling):
     """Max over steps."""

@@ -42,6 +42,7 @@ class Rescaling(Layer):
 
     def __init__(self, scale, offset=0.0, **kwargs):
         super().__init__(**kwargs)
+        self.supports_masking = True  # the input's mask passes on (Keras)
         for arg, value in (("scale", scale), ("offset", offset)):
             a = np.asarray(value)
             if a.dtype.kind not in "iuf" or a.ndim > 1:
@@ -101,6 +102,7 @@ class Normalization(Layer):
 
     def __init__(self, axis=-1, mean=None, variance=None, invert: bool = False, **kwargs):
         super().__init__(**kwargs)
+        self.supports_masking = True  # the input's mask passes on (Keras)
         if axis is None:
             axis = ()
         elif isinstance(axis, numbers.Integral):

@@ -3,6 +3,10 @@
 With the default activations and no mask they run through zerograd's fused recurrent op (see
 ``RNN``); their weights live in the cell, in Keras layouts, so ``RNN(LSTMCell(n))`` and ``LSTM(n)``
 with the same weights give the same outputs.
+
+``use_cudnn`` (Keras: whether to use the cuDNN kernel) and the cells' ``implementation`` (Keras:
+how the gates are batched) only pick an implementation of the same computation: both are accepted
+and change nothing here.
 """
 
 from __future__ import annotations
@@ -72,6 +76,9 @@ for _attr in (
     "kernel_regularizer",
     "recurrent_regularizer",
     "bias_regularizer",
+    "kernel_constraint",
+    "recurrent_constraint",
+    "bias_constraint",
     "dropout",
     "recurrent_dropout",
     "kernel",

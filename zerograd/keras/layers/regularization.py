@@ -60,6 +60,7 @@ class Dropout(Layer):
 
     def __init__(self, rate: float, noise_shape=None, seed: int | None = None, **kwargs):
         super().__init__(**kwargs)
+        self.supports_masking = True  # the input's mask passes on (Keras)
         self.rate = _check_fraction(f"{type(self).__name__} '{self.name}'", "rate", rate)
         self.noise_shape = self._check_noise_shape(noise_shape)
         self.seed = check_seed(f"{type(self).__name__} '{self.name}'", seed)
@@ -139,7 +140,10 @@ class _SpatialDropout(Dropout):
 
     def get_config(self):
         cfg = {**super().get_config(), "data_format": self.data_format}
+        # Keras's spatial dropouts take no noise_shape and no trainable (their configs fail
+        # to load in Keras with either key)
         del cfg["noise_shape"]
+        cfg.pop("trainable", None)
         return cfg
 
 
@@ -174,6 +178,7 @@ class GaussianNoise(Layer):
 
     def __init__(self, stddev: float, seed: int | None = None, **kwargs):
         super().__init__(**kwargs)
+        self.supports_masking = True  # the input's mask passes on (Keras)
         self.stddev = _check_fraction(f"GaussianNoise '{self.name}'", "stddev", stddev)
         self.seed = check_seed(f"GaussianNoise '{self.name}'", seed)
         self._random = RandomState(self.seed)
@@ -193,6 +198,7 @@ class GaussianDropout(Layer):
 
     def __init__(self, rate: float, seed: int | None = None, **kwargs):
         super().__init__(**kwargs)
+        self.supports_masking = True  # the input's mask passes on (Keras)
         self.rate = _check_fraction(f"GaussianDropout '{self.name}'", "rate", rate, True)
         self.seed = check_seed(f"GaussianDropout '{self.name}'", seed)
         self._random = RandomState(self.seed)
@@ -239,6 +245,7 @@ class ActivityRegularization(Layer):
 
     def __init__(self, l1: float = 0.0, l2: float = 0.0, **kwargs):
         super().__init__(**kwargs)
+        self.supports_masking = True  # the input's mask passes on (Keras)
         for arg, value in (("l1", l1), ("l2", l2)):
             if isinstance(value, bool) or not isinstance(value, numbers.Real) or value < 0:
                 raise ValueError(

@@ -9,8 +9,9 @@ op (``fused_mode`` / ``fused_weights``), which the RNN layer runs over the whole
 from __future__ import annotations
 
 import zerograd.nn.functional as F
-from zerograd.keras import activations, initializers, regularizers
+from zerograd.keras import activations, constraints, initializers, regularizers
 from zerograd.keras.base import Layer
+from zerograd.keras.layers.random_state import RandomState, check_seed
 from zerograd.ops.shape import concat
 from zerograd.tensor import Tensor
 
@@ -52,16 +53,9 @@ class _Cell(Layer):
             raise ValueError(
                 f"{type(self).__name__} '{self.name}': units must be a positive integer, received {units!r}"
             )
-        for arg, value in (
-            ("kernel_constraint", kernel_constraint),
-            ("recurrent_constraint", recurrent_constraint),
-            ("bias_constraint", bias_constraint),
-        ):
-            if value is not None:
-                raise ValueError(
-                    f"{type(self).__name__} '{self.name}': {arg} is not supported, received {value!r}"
-                )
-        self.units, self.use_bias, self.seed = units, use_bias, seed
+        self.units, self.use_bias = units, use_bias
+        self.seed = check_seed(f"{type(self).__name__} '{self.name}'", seed)
+        self.__dict__["_random"] = RandomState(self.seed)  # a seed: the cell's own dropout draws
         self.activation = activations.get(activation)
         self.kernel_initializer = initializers.get(kernel_initializer)
         self.recurrent_initializer = initializers.get(recurrent_initializer)
@@ -69,6 +63,9 @@ class _Cell(Layer):
         self.kernel_regularizer = regularizers.get(kernel_regularizer)
         self.recurrent_regularizer = regularizers.get(recurrent_regularizer)
         self.bias_regularizer = regularizers.get(bias_regularizer)
+        self.kernel_constraint = constraints.get(kernel_constraint)
+        self.recurrent_constraint = constraints.get(recurrent_constraint)
+        self.bias_constraint = constraints.get(bias_constraint)
         self.dropout = _check_rate(self, "dropout", dropout)
         self.recurrent_dropout = _check_rate(self, "recurrent_dropout", recurrent_dropout)
         self.__dict__["_dp_mask"] = self.__dict__["_rec_dp_mask"] = None
@@ -91,12 +88,14 @@ class _Cell(Layer):
             shape=(input_shape[-1], g * u),
             initializer=self.kernel_initializer,
             regularizer=self.kernel_regularizer,
+            constraint=self.kernel_constraint,
         )
         self.recurrent_kernel = self.add_weight(
             name="recurrent_kernel",
             shape=(u, g * u),
             initializer=self.recurrent_initializer,
             regularizer=self.recurrent_regularizer,
+            constraint=self.recurrent_constraint,
         )
         if self.use_bias:
             self.bias = self.add_weight(
@@ -104,6 +103,7 @@ class _Cell(Layer):
                 shape=self._bias_shape(),
                 initializer=self.bias_initializer,
                 regularizer=self.bias_regularizer,
+                constraint=self.bias_constraint,
             )
 
     # --- dropout: one mask per sequence, as Keras ---------------------------------------------------
@@ -111,6 +111,10 @@ class _Cell(Layer):
         """Draw this sequence's dropout masks (training only)."""
 
         def draw(like, rate):
+            if self.seed is not None:  # reproducible masks from the cell's own generator
+                keep = self._random.uniform(like.shape) >= rate
+                scale = 0.0 if rate >= 1.0 else 1.0 / (1.0 - rate)
+                return Tensor._make(like.xp.asarray((keep * scale).astype(like.dtype)))
             ones = Tensor._make(like.xp.ones(like.shape, like.dtype))
             return F.dropout(ones, rate, True)
 
@@ -155,9 +159,9 @@ class _Cell(Layer):
             "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
             "recurrent_regularizer": regularizers.serialize(self.recurrent_regularizer),
             "bias_regularizer": regularizers.serialize(self.bias_regularizer),
-            "kernel_constraint": None,
-            "recurrent_constraint": None,
-            "bias_constraint": None,
+            "kernel_constraint": constraints.serialize(self.kernel_constraint),
+            "recurrent_constraint": constraints.serialize(self.recurrent_constraint),
+            "bias_constraint": constraints.serialize(self.bias_constraint),
             "dropout": self.dropout,
             "recurrent_dropout": self.recurrent_dropout,
             "seed": self.seed,

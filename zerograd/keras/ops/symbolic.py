@@ -91,6 +91,13 @@ class OpLayer(Layer):
         self.op_args, self.op_kwargs = tuple(_decode(list(args))), _decode(dict(kwargs or {}))
         self.num_inputs = num_inputs
 
+    _is_operation = True
+
+    @property
+    def _summary_type(self) -> str:
+        """Keras's op class name in summaries: ``relu`` -> Relu, ``get_item`` -> GetItem."""
+        return "".join(part.capitalize() for part in self.function.__name__.split("_"))
+
     def call(self, inputs):
         values = list(inputs) if self.num_inputs > 1 else [inputs]
         return self.function(*_fill(self.op_args, values), **_fill(self.op_kwargs, values))

@@ -47,7 +47,7 @@ def clone_model(model, input_tensors=None, clone_function=None, **kwargs):
             )
         with custom_object_scope(_classes_in(model)):
             return deserialize_keras_object(config)
-    originals = {layer.name: layer for layer in model.layers}
+    originals = {layer.name: layer for layer in model._graph_layers()}
 
     def make_layer(entry):
         layer = clone_function(originals[entry.get("name") or entry["config"]["name"]])

@@ -1,6 +1,6 @@
 """Reading Keras configs into zerograd's built-in classes.
 
-Real Keras writes keys for features zerograd does not have (constraints, LoRA, quantization, EMA).
+Real Keras writes keys for features zerograd does not have (LoRA, quantization, EMA).
 Such a key is dropped only when it holds its neutral value (None, False, 0, Keras's default);
 any other value is an error naming the class and key: nothing is accepted and silently ignored.
 """

@@ -90,7 +90,7 @@ def functional_config(model) -> dict:
         return serialize_keras_object(value)
 
     layers = []
-    for layer in model.layers:
+    for layer in model._graph_layers():  # ops on symbolic tensors included, as Keras's config
         if type(layer).__name__ == "InputLayer":
             kt = next(k for k in model._inputs if k.layer is layer)
             entry = _input_layer_config(layer.name, kt.shape[1:], getattr(kt, "dtype", None))

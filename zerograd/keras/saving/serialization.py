@@ -23,6 +23,7 @@ CATEGORIES = (
     "layers",
     "initializers",
     "regularizers",
+    "constraints",
     "optimizers",
     "losses",
     "metrics",

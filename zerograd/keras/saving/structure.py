@@ -43,11 +43,15 @@ def _special(layer, path):
         for part, keras_name in (
             ("query", "query"),
             ("key", "key"),
+            ("gate", "gate"),  # only with use_gate=True; Keras files it as "_gate_dense"
             ("value", "value"),
             ("output", "attention_output"),
         ):
+            if part == "gate" and not getattr(layer, "use_gate", False):
+                continue
             ws = _own(layer, (f"{part}_kernel", f"{part}_bias"))
-            out.append((f"{path}/{part}_dense/vars", keras_name, ws))
+            group = "_gate_dense" if part == "gate" else f"{part}_dense"
+            out.append((f"{path}/{group}/vars", keras_name, ws))
         return out
     return None
 

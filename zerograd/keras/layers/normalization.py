@@ -1,0 +1,311 @@
+"""Keras BatchNormalization and LayerNormalization over zerograd.nn.functional, with Keras's
+initializer, regularizer and constraint options for gamma and beta."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+import zerograd.nn.functional as F
+from zerograd.keras import initializers, regularizers
+from zerograd.keras.base import Layer
+from zerograd.keras.layers._weight_options import constraint_get, constraint_serialize
+from zerograd.tensor import Tensor
+
+
+def _channels_to_axis1(x: Tensor, axis: int) -> tuple[Tensor, tuple | None]:
+    axis %= x.ndim
+    if axis == 1:
+        return x, None
+    perm = (0, axis, *[i for i in range(1, x.ndim) if i != axis])
+    return x.transpose(perm), tuple(np.argsort(perm))
+
+
+class _GammaBeta:
+    """gamma/beta options (initializer, regularizer, constraint) read and written as Keras."""
+
+    def _gamma_beta_options(self, opts: dict) -> None:
+        for w in ("gamma", "beta"):
+            setattr(self, f"{w}_initializer", initializers.get(opts[f"{w}_initializer"]))
+            setattr(self, f"{w}_regularizer", regularizers.get(opts[f"{w}_regularizer"]))
+            arg = f"{w}_constraint"
+            setattr(self, arg, constraint_get(self, arg, opts[arg]))
+
+    def _add_gamma_beta(self, w: str, shape) -> None:
+        constraint = getattr(self, f"{w}_constraint")
+        self.add_weight(
+            name=w,
+            shape=shape,
+            initializer=getattr(self, f"{w}_initializer"),
+            regularizer=getattr(self, f"{w}_regularizer"),
+            **({} if constraint is None else {"constraint": constraint}),
+        )
+
+    def _gamma_beta_config(self) -> dict:
+        cfg = {}
+        for kind in ("initializer", "regularizer", "constraint"):
+            for w in ("beta", "gamma"):
+                v = getattr(self, f"{w}_{kind}")
+                cfg[f"{w}_{kind}"] = (
+                    initializers.serialize(v)
+                    if kind == "initializer"
+                    else regularizers.serialize(v)
+                    if kind == "regularizer"
+                    else constraint_serialize(v)
+                )
+        return cfg
+
+
+class BatchNormalization(_GammaBeta, Layer):
+    """Keras batch norm: moving = moving * momentum + batch * (1 - momentum); epsilon 1e-3.
+    With a Keras mask, training statistics skip the masked positions; the mask passes on."""
+
+    supports_masking = True
+
+    def __init__(
+        self,
+        axis: int = -1,
+        momentum: float = 0.99,
+        epsilon: float = 1e-3,
+        center: bool = True,
+        scale: bool = True,
+        beta_initializer="zeros",
+        gamma_initializer="ones",
+        moving_mean_initializer="zeros",
+        moving_variance_initializer="ones",
+        beta_regularizer=None,
+        gamma_regularizer=None,
+        beta_constraint=None,
+        gamma_constraint=None,
+        renorm: bool = False,
+        renorm_clipping=None,
+        renorm_momentum: float = 0.99,
+        synchronized: bool = False,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        if renorm:
+            renorm_clipping = _check_clipping(self, renorm_clipping)
+        self.axis, self.momentum, self.epsilon = int(axis), float(momentum), float(epsilon)
+        self.center, self.scale = center, scale
+        self._gamma_beta_options(locals())
+        self.moving_mean_initializer = initializers.get(moving_mean_initializer)
+        self.moving_variance_initializer = initializers.get(moving_variance_initializer)
+        # one process: synchronized statistics are the batch's own, as Keras on one replica
+        self.synchronized = bool(synchronized)
+        self.renorm, self.renorm_clipping = bool(renorm), renorm_clipping
+        self.renorm_momentum = float(renorm_momentum)
+
+    def build(self, input_shape):
+        n = input_shape[self.axis]
+        if self.scale:
+            self._add_gamma_beta("gamma", (n,))
+        if self.center:
+            self._add_gamma_beta("beta", (n,))
+        for name in ("moving_mean", "moving_variance"):
+            init = getattr(self, f"{name}_initializer")
+            self.add_weight(name=name, shape=(n,), initializer=init, trainable=False)
+        if self.renorm:  # batch renormalization tracks standard deviations, as Keras
+            stddev = np.sqrt(self.moving_variance.numpy())
+            for name, start in (
+                ("moving_stddev", stddev),
+                ("renorm_mean", self.moving_mean.numpy()),
+                ("renorm_stddev", stddev),
+            ):
+                self.add_weight(name=name, shape=(n,), initializer="zeros", trainable=False)
+                getattr(self, name).assign(start)
+
+    def call(self, inputs, training=None, mask=None):
+        # a frozen BatchNormalization runs in inference mode even in training, as Keras 3's
+        training = bool(training) and self.trainable
+        if training and self.renorm:
+            return self._renorm_call(inputs, mask)
+        if training and mask is not None:
+            return self._masked_batch_call(inputs, mask)
+        x, inverse = _channels_to_axis1(inputs, self.axis)
+        y = F.batch_norm(
+            x,
+            self.moving_mean,
+            self.moving_variance,
+            getattr(self, "gamma", None),
+            getattr(self, "beta", None),
+            bool(training),
+            1 - self.momentum,
+            self.epsilon,
+            unbiased_running_var=False,
+        )
+        return y if inverse is None else y.transpose(inverse)
+
+    def _masked_batch_call(self, inputs, mask):
+        """Training with a Keras mask (batch, ...): Keras's weighted moments over the unmasked
+        positions only (weights sum + 1e-7 below), then the usual moving-average update."""
+        mean, variance = self._masked_moments(inputs, mask)
+        m = self.momentum
+        self.moving_mean.assign(self.moving_mean.data * m + mean.data.reshape(-1) * (1 - m))
+        self.moving_variance.assign(
+            self.moving_variance.data * m + variance.data.reshape(-1) * (1 - m)
+        )
+        y = (inputs - mean) / (variance + self.epsilon).sqrt()
+        if self.scale:
+            y = y * self.gamma
+        return y + self.beta if self.center else y
+
+    def _masked_moments(self, inputs, mask):
+        """Keras's weighted moments over the unmasked positions (axis=-1, mask of the leading
+        axes): the weights sum + 1e-7 below."""
+        mask = mask if isinstance(mask, Tensor) else Tensor(np.asarray(mask))
+        if self.axis % inputs.ndim != inputs.ndim - 1 or mask.ndim != inputs.ndim - 1:
+            raise ValueError(
+                f"BatchNormalization '{self.name}': a mask is supported with axis=-1 and a mask of "
+                f"the input's leading axes; received axis={self.axis}, input shape "
+                f"{tuple(inputs.shape)}, mask shape {tuple(mask.shape)}"
+            )
+        w = Tensor._make(mask.data.astype(inputs.dtype)).expand_dims(-1)  # (..., 1)
+        axes = tuple(range(inputs.ndim - 1))
+        total = w.sum(axis=axes, keepdims=True) + 1e-7
+        mean = (w * inputs).sum(axis=axes, keepdims=True) / total
+        return mean, (w * (w * inputs - mean) ** 2).sum(axis=axes, keepdims=True) / total
+
+    def _renorm_call(self, inputs, mask):
+        """Batch renormalization in training: the batch's moments corrected by r = std / renorm
+        std and d = (mean - renorm mean) / renorm std (clipped, no gradient), then the renorm and
+        moving statistics move by their momenta; moving_variance follows moving_stddev."""
+        axis = self.axis % inputs.ndim
+        if mask is not None:
+            mean, variance = self._masked_moments(inputs, mask)
+        else:
+            axes = tuple(i for i in range(inputs.ndim) if i != axis)
+            mean = inputs.mean(axis=axes, keepdims=True)
+            variance = inputs.var(axis=axes, keepdims=True)
+        bshape = [1] * inputs.ndim
+        bshape[axis] = -1
+        xp, dt = inputs.xp, inputs.dtype
+        mu, std = mean.data.reshape(-1), xp.sqrt(variance.data.reshape(-1) + self.epsilon)
+        floor = xp.maximum(self.renorm_stddev.data, np.sqrt(self.epsilon)).astype(dt)
+        r, d = std / floor, (mu - self.renorm_mean.data) / floor
+        clip = self.renorm_clipping
+        if clip.get("rmin") is not None:
+            r = xp.maximum(r, clip["rmin"])
+        if clip.get("rmax") is not None:
+            r = xp.minimum(r, clip["rmax"])
+        if clip.get("dmax") is not None:
+            d = xp.clip(d, -clip["dmax"], clip["dmax"])
+        r, d = Tensor._make(r.astype(dt)), Tensor._make(d.astype(dt))
+        gamma, beta = getattr(self, "gamma", None), getattr(self, "beta", None)
+        scale, offset = (r, d) if gamma is None else (r * gamma, d * gamma)
+        if beta is not None:
+            offset = offset + beta
+        y = (inputs - mean) / (variance + self.epsilon).sqrt()
+        y = y * scale.reshape(bshape) + offset.reshape(bshape)
+        rm, m = self.renorm_momentum, self.momentum
+        self.renorm_mean.assign(self.renorm_mean.data * rm + mu * (1 - rm))
+        self.renorm_stddev.assign(self.renorm_stddev.data * rm + std * (1 - rm))
+        self.moving_mean.assign(self.moving_mean.data * m + mu * (1 - m))
+        moving_std = self.moving_stddev.data * m + std * (1 - m)
+        self.moving_stddev.assign(moving_std)
+        self.moving_variance.assign(xp.maximum(moving_std * moving_std - self.epsilon, 0))
+        return y
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "axis": self.axis,
+            "momentum": self.momentum,
+            "epsilon": self.epsilon,
+            "center": self.center,
+            "scale": self.scale,
+            **self._gamma_beta_config(),
+            "moving_mean_initializer": initializers.serialize(self.moving_mean_initializer),
+            "moving_variance_initializer": initializers.serialize(self.moving_variance_initializer),
+            "synchronized": self.synchronized,
+            "renorm": self.renorm,
+            "renorm_clipping": self.renorm_clipping,
+            "renorm_momentum": self.renorm_momentum,
+        }
+
+
+class LayerNormalization(_GammaBeta, Layer):
+    """Normalizes the last axis: (x - mean) / sqrt(var + epsilon) * gamma + beta.
+
+    ``rms_scaling=True`` is Keras's (deprecated) variant: x / sqrt(var + epsilon) * gamma, no beta.
+    """
+
+    supports_masking = True  # the input's mask passes on (Keras)
+
+    def __init__(
+        self,
+        axis=-1,
+        epsilon: float = 1e-3,
+        center: bool = True,
+        scale: bool = True,
+        beta_initializer="zeros",
+        gamma_initializer="ones",
+        beta_regularizer=None,
+        gamma_regularizer=None,
+        beta_constraint=None,
+        gamma_constraint=None,
+        rms_scaling: bool = False,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        if axis not in (-1, [-1], (-1,)):
+            raise ValueError(
+                f"LayerNormalization '{self.name}': only axis=-1 is supported, received {axis}"
+            )
+        if rms_scaling:
+            warnings.warn(
+                f"LayerNormalization '{self.name}': rms_scaling=True is deprecated in Keras 3 (it "
+                "divides by the standard deviation, not the root mean square); "
+                "RMSNormalization is the true RMS norm",
+                UserWarning,
+                stacklevel=2,
+            )
+        self.axis, self.epsilon, self.center, self.scale = -1, epsilon, center, scale
+        self.rms_scaling = bool(rms_scaling)
+        self._gamma_beta_options(locals())
+
+    def build(self, input_shape):
+        n = input_shape[-1]
+        if self.scale or self.rms_scaling:
+            self._add_gamma_beta("gamma", (n,))
+        if self.center and not self.rms_scaling:
+            self._add_gamma_beta("beta", (n,))
+
+    def call(self, inputs, training=None):
+        gamma = getattr(self, "gamma", None)
+        if self.rms_scaling:  # Keras's formula: no centering of the output, variance as usual
+            var = inputs.var(axis=-1, keepdims=True)
+            y = inputs / (var + self.epsilon).sqrt()
+            return y if gamma is None else y * gamma
+        return F.layer_norm(
+            inputs, (inputs.shape[-1],), gamma, getattr(self, "beta", None), self.epsilon
+        )
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "axis": self.axis,
+            "epsilon": self.epsilon,
+            "center": self.center,
+            "scale": self.scale,
+            "rms_scaling": self.rms_scaling,
+            **self._gamma_beta_config(),
+        }
+
+
+def _check_clipping(layer, clipping) -> dict:
+    """renorm_clipping: a dict of optional rmin <= rmax and dmax >= 0 (empty: no clipping)."""
+    clipping = dict(clipping or {})
+    unknown = set(clipping) - {"rmax", "rmin", "dmax"}
+    rmin, rmax, dmax = (clipping.get(k) for k in ("rmin", "rmax", "dmax"))
+    if (
+        unknown
+        or (rmin is not None and rmax is not None and rmax < rmin)
+        or (dmax is not None and dmax < 0)
+    ):
+        raise ValueError(
+            f"BatchNormalization '{layer.name}': renorm_clipping takes the keys rmin <= rmax and "
+            f"dmax >= 0, received {clipping!r}"
+        )
+    return clipping
