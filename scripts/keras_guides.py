@@ -166,6 +166,12 @@ def run_side(guide: Path, side: str, epochs: int, limit: int, timeout: int) -> l
     return records
 
 
+def _last_accuracy(output: str) -> float | None:
+    """The last ``accuracy: x`` (training or validation) a cell printed, if any."""
+    found = re.findall(r"accuracy: ([0-9]*\.[0-9]+)", output)
+    return float(found[-1]) if found else None
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -175,6 +181,9 @@ def main() -> None:
     ap.add_argument("--limit", type=int, default=12000, help="training samples of the local data")
     ap.add_argument("--timeout", type=int, default=300, help="seconds per cell")
     ap.add_argument("--show-errors", action="store_true")
+    ap.add_argument(
+        "--compare", action="store_true", help="print the last accuracy each side printed per cell"
+    )
     ap.add_argument("--side", choices=["keras", "zerograd"], help=argparse.SUPPRESS)
     ap.add_argument("--json", type=Path, help="write every record here")
     args = ap.parse_args()
@@ -220,6 +229,11 @@ def main() -> None:
         print(
             f"{guide.name:55s} cells {len(ref):3d}  run on Keras {len(counted):3d}  on zerograd {len(passed):3d}"
         )
+        if args.compare:
+            for c in passed:
+                a, b = _last_accuracy(ref[c]["output"]), _last_accuracy(ours[c]["output"])
+                if a is not None and b is not None:
+                    print(f"    cell {c:3d} last accuracy printed: Keras {a:.4f}  zerograd {b:.4f}")
         if args.show_errors:
             for c in counted:
                 if c not in passed:

@@ -301,3 +301,20 @@ def test_clone_model_with_clone_function():
     assert all(a is b for a, b in zip(copy.layers[1:], functional.layers[1:]))
     with pytest.raises(ValueError, match="input_tensors"):
         keras.models.clone_model(model, input_tensors=[keras.Input((3,))])
+
+
+def test_weights_of_an_unbuilt_model_are_refused_not_written_empty(tmp_path, real_keras):
+    ref = real_keras.Sequential([real_keras.layers.Dense(2)])
+    with pytest.raises(ValueError, match="not yet been built"):
+        ref.save_weights(tmp_path / "k.weights.h5")
+    model = keras.Sequential([keras.layers.Dense(2)])
+    for name in ("z.weights.h5", "z.safetensors"):
+        with pytest.raises(ValueError, match="save_weights: model 'sequential.*' is not built"):
+            model.save_weights(tmp_path / name)
+        assert not (tmp_path / name).exists()
+    built = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    built.save_weights(tmp_path / "b.weights.h5")
+    with pytest.raises(FileExistsError, match="overwrite=False"):
+        built.save_weights(tmp_path / "b.weights.h5", overwrite=False)
+    with pytest.raises(ValueError, match="not built"):
+        model.load_weights(tmp_path / "b.weights.h5")

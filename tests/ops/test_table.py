@@ -20,7 +20,9 @@ def _tdim(axis, t):
 
 
 # (name, zerograd fn, torch fn, input shapes, domain)
-# domain: "any" normal draws; "pos" in [0.5, 2]; "nonzero" |x| in [0.5, 2] with random sign
+# domain: "any" normal draws; "pos" in [0.5, 2]; "nonzero" |x| in [0.5, 2] with random sign;
+# "unit" in [-0.9, 0.9]; "square" 0.3 * normal, plus the identity on square matrices (well
+# conditioned)
 BINARY_SHAPES = [
     ((3, 4), (3, 4)),
     ((3, 4), (4,)),
@@ -50,6 +52,12 @@ ROWS += [
     ("sin", zg.sin, torch.sin, S, "any"),
     ("cos", zg.cos, torch.cos, S, "any"),
     ("tanh", zg.tanh, torch.tanh, S, "any"),
+    ("arcsin", zg.arcsin, torch.asin, S, "unit"),
+    ("arccos", zg.arccos, torch.acos, S, "unit"),
+    ("arctan", zg.arctan, torch.atan, S, "any"),
+    ("erfinv", zg.erfinv, torch.erfinv, S, "unit"),
+    ("arctan2", zg.arctan2, torch.atan2, [(3, 4), (4,)], "nonzero"),
+    ("arctan2_b", zg.arctan2, torch.atan2, [(2, 1), (1, 3)], "any"),
     ("sigmoid", zg.sigmoid, torch.sigmoid, S, "any"),
     ("relu", zg.relu, torch.relu, S, "nonzero"),
     ("clip", lambda x: zg.clip(x, -0.7, 0.9), lambda x: torch.clamp(x, -0.7, 0.9), S, "nonzero"),
@@ -69,6 +77,21 @@ ROWS += [
         "nonzero",
     ),
     ("empty_exp", zg.exp, torch.exp, [(0, 3)], "any"),
+    ("inv", zg.inv, torch.linalg.inv, [(2, 3, 3)], "square"),
+    (
+        "unfold",
+        lambda x: zg.unfold(x, (2, 3), dilation=(1, 2), padding=1, stride=(2, 1)),
+        lambda x: torch.nn.functional.unfold(x, (2, 3), dilation=(1, 2), padding=1, stride=(2, 1)),
+        [(2, 3, 5, 6)],
+        "any",
+    ),
+    (
+        "fold",
+        lambda x: zg.fold(x, (4, 5), 2, padding=1, stride=(1, 2)),
+        lambda x: torch.nn.functional.fold(x, (4, 5), 2, padding=1, stride=(1, 2)),
+        [(2, 12, 15)],
+        "any",
+    ),
 ]
 R = (2, 3, 4)
 for axis in [None, 0, -1, (0, 2), 1]:
@@ -303,6 +326,11 @@ def make_inputs(shapes, domain, seed=0):
             out.append(rng.uniform(0.5, 2.0, s))
         elif domain == "nonzero":
             out.append(rng.uniform(0.5, 2.0, s) * rng.choice([-1.0, 1.0], s))
+        elif domain == "unit":
+            out.append(rng.uniform(-0.9, 0.9, s))
+        elif domain == "square":
+            square = len(s) >= 2 and s[-1] == s[-2]
+            out.append(0.3 * rng.standard_normal(s) + (np.eye(s[-1]) if square else 0.0))
         else:
             out.append(rng.standard_normal(s))
     return out
@@ -329,6 +357,23 @@ def test_gradcheck(row):
 def test_second_order_vs_torch(row):
     _, zf, tf, shapes, domain = row
     check_second_order(zf, tf, make_inputs(shapes, domain))
+
+
+# first-order only: their backwards run on arrays (differentiable_backward = False)
+FIRST_ORDER = [
+    ("det", zg.det, torch.linalg.det, [(2, 3, 3)], "square"),
+    ("solve", zg.solve, torch.linalg.solve, [(2, 3, 3), (2, 3, 2)], "square"),
+    ("solve_vec", zg.solve, torch.linalg.solve, [(3, 3), (3,)], "square"),
+]
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("row", FIRST_ORDER, ids=[r[0] for r in FIRST_ORDER])
+def test_first_order_ops_vs_torch(row, dtype):
+    _, zf, tf, shapes, domain = row
+    check_against_torch(zf, tf, make_inputs(shapes, domain), dtype=dtype)
+    xs = [zg.tensor(a, requires_grad=True) for a in make_inputs(shapes, domain)]
+    assert zg.utils.gradcheck(zf, *xs)
 
 
 NOGRAD = [

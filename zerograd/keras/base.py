@@ -301,7 +301,12 @@ class Layer(LayerStateMixin, dtype_policies.LayerDTypeMixin, Module):
 
 
 def _as_tensors(x, float_dtype=None):
-    """Tensors from arrays (float64 ones in ``float_dtype``, default: the default float dtype)."""
+    """Tensors from arrays (float64 ones in ``float_dtype``, default: the default float dtype).
+    A nested list of Python numbers is one tensor (ints as int32, as Keras converts them); a list
+    of arrays or tensors is several inputs."""
+    if isinstance(x, (list, tuple)) and _numbers_only(x):
+        a = np.asarray(x)
+        return _as_tensors(a.astype("int32") if a.dtype == np.int64 else a, float_dtype)
     if isinstance(x, (list, tuple)):
         return [_as_tensors(t, float_dtype) for t in x]
     if isinstance(x, dict):  # inputs by name (functional models made with a dict of Inputs)
@@ -312,6 +317,13 @@ def _as_tensors(x, float_dtype=None):
     if a.dtype == np.float64:
         a = a.astype(float_dtype or backend.get_default_dtype())
     return Tensor(a)
+
+
+def _numbers_only(x) -> bool:
+    """True for a non-empty (nested) list or tuple whose leaves are all Python numbers."""
+    if isinstance(x, (list, tuple)):
+        return len(x) > 0 and all(_numbers_only(v) for v in x)
+    return isinstance(x, (bool, int, float, np.generic))
 
 
 class InputLayer(Layer):

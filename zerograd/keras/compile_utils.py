@@ -224,5 +224,9 @@ class CompileMetrics:
                         i = 1
                         while key in out:
                             key, i = f"{prefix}{prefix_weighted}{m.name}_{i}", i + 1
-                    out[key] = float(m.result())
+                    result = m.result()
+                    result = result.numpy() if isinstance(result, Tensor) else np.asarray(result)
+                    # one number per metric, except those that give one per class (F1Score
+                    # with average=None): Keras keeps those vectors in the logs
+                    out[key] = float(result) if result.size == 1 else result
         return out

@@ -7,6 +7,7 @@ import math
 import numpy as np
 
 from zerograd import backend
+from zerograd.tensor import Tensor
 
 
 def _fans(shape) -> tuple[int, int]:
@@ -176,6 +177,46 @@ class Orthogonal(Initializer):
         return {"gain": self.gain, "seed": self.seed}
 
 
+class LecunNormal(VarianceScaling):
+    """Truncated normal with variance 1 / fan_in."""
+
+    def __init__(self, seed=None):
+        super().__init__(1.0, "fan_in", "truncated_normal", seed)
+
+    def get_config(self):
+        return {"seed": self.seed}
+
+
+class LecunUniform(VarianceScaling):
+    """Uniform with variance 1 / fan_in."""
+
+    def __init__(self, seed=None):
+        super().__init__(1.0, "fan_in", "uniform", seed)
+
+    def get_config(self):
+        return {"seed": self.seed}
+
+
+class Identity(Initializer):
+    """``gain`` times the identity matrix (2-D shapes only; a rectangle gets ones on its
+    diagonal)."""
+
+    def __init__(self, gain=1.0):
+        self.gain = gain
+
+    def __call__(self, shape, dtype=None):
+        if len(shape) != 2:
+            raise ValueError(
+                f"Identity initializer: expected a 2-D shape, received shape={tuple(shape)}"
+            )
+        return (self.gain * np.eye(*shape)).astype(dtype or backend.get_default_dtype())
+
+    def get_config(self):
+        return {"gain": self.gain}
+
+
+IdentityInitializer, OrthogonalInitializer = Identity, Orthogonal
+
 ALIASES = {
     "zeros": Zeros,
     "ones": Ones,
@@ -191,11 +232,44 @@ ALIASES = {
     "he_normal": HeNormal,
     "orthogonal": Orthogonal,
     "variance_scaling": VarianceScaling,
+    "lecun_normal": LecunNormal,
+    "lecun_uniform": LecunUniform,
+    "identity": Identity,
+    "identity_initializer": Identity,
+    "orthogonal_initializer": Orthogonal,
 }
+# Keras's lower-case names are the classes themselves
+zeros, ones, constant, random_uniform, random_normal = (
+    Zeros,
+    Ones,
+    Constant,
+    RandomUniform,
+    RandomNormal,
+)
+truncated_normal, variance_scaling, orthogonal, identity = (
+    TruncatedNormal,
+    VarianceScaling,
+    Orthogonal,
+    Identity,
+)
+glorot_uniform, glorot_normal, he_uniform, he_normal = (
+    GlorotUniform,
+    GlorotNormal,
+    HeUniform,
+    HeNormal,
+)
+lecun_uniform, lecun_normal = LecunUniform, LecunNormal
 
 
 def get(identifier) -> Initializer:
-    """An initializer from a name ('glorot_uniform'), a config dict, an object or a callable."""
+    """An initializer from a name ('glorot_uniform'), a config dict, a class, an object, a callable,
+    or an array or tensor (then the initializer returns its values for that shape only)."""
+    if identifier is None:
+        return None
+    if isinstance(identifier, type) and issubclass(identifier, Initializer):
+        return identifier()
+    if isinstance(identifier, (np.ndarray, np.generic, Tensor)):
+        return _from_values(identifier)
     if (
         isinstance(identifier, Initializer)
         or callable(identifier)
@@ -217,6 +291,33 @@ def get(identifier) -> Initializer:
     raise ValueError(
         f"unknown initializer: expected one of {sorted(ALIASES)}, received {identifier!r}"
     )
+
+
+def deserialize(config, custom_objects=None) -> Initializer:
+    """The initializer saved as ``config`` (a name or a ``{"class_name", "config"}`` dict)."""
+    if isinstance(config, str) and custom_objects and config in custom_objects:
+        found = custom_objects[config]
+        return found() if isinstance(found, type) else found
+    if not isinstance(config, (str, dict)):
+        raise TypeError(
+            f"initializers.deserialize: expected a name or a config dict, received {config!r}"
+        )
+    return get(config)
+
+
+def _from_values(values):
+    """An initializer that returns ``values`` (cast to the weight's dtype) for their own shape."""
+    array = backend.to_numpy(values.data) if isinstance(values, Tensor) else np.asarray(values)
+
+    def initialize_fn(shape, dtype=None):
+        if tuple(shape) != array.shape:
+            raise ValueError(
+                f"initializers.get: the given values have shape {array.shape}, but the weight "
+                f"asks for shape={tuple(shape)}"
+            )
+        return array.astype(dtype or backend.get_default_dtype())
+
+    return initialize_fn
 
 
 def serialize(init) -> dict | str:

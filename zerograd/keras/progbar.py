@@ -6,12 +6,16 @@ from __future__ import annotations
 import sys
 import time
 
+import numpy as np
+
 from zerograd.keras.callback_base import Callback
 
 BAR_WIDTH = 20
 
 
 def _format_value(v) -> str:
+    if isinstance(v, np.ndarray):  # a per-class metric: the bar shows its mean, as Keras's
+        v = float(v.mean())
     if isinstance(v, float):
         return f"{v:.4f}" if v == 0 or abs(v) >= 1e-3 else f"{v:.4e}"
     return str(v)

@@ -1,7 +1,7 @@
 """Differentiable ops, one topic a file; all re-exported here and as ``zerograd.<name>``."""
 
 from zerograd.ops import index
-from zerograd.ops.activation import erf, log_softmax, softmax
+from zerograd.ops.activation import erf, erfinv, log_softmax, softmax
 from zerograd.ops.creation import (
     arange,
     eye,
@@ -55,8 +55,10 @@ from zerograd.ops.elementwise import (
     to_device,
     where,
 )
+from zerograd.ops.fold import fold, unfold
 from zerograd.ops.index import getitem, take_along_axis
-from zerograd.ops.linalg import matmul
+from zerograd.ops.inverse_trig import arccos, arcsin, arctan, arctan2
+from zerograd.ops.linalg import det, inv, matmul, solve
 from zerograd.ops.reduce import (
     argmax,
     argmin,

@@ -100,3 +100,111 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     if bias is None:
         return Linear.apply(x, weight)
     return Linear.apply(x, weight, bias)
+
+
+# --- inverse, determinant, solve (square matrices, batched over leading axes) --------------------
+
+
+def _square(x: Tensor, op: str) -> Tensor:
+    if x.ndim < 2 or x.shape[-1] != x.shape[-2]:
+        raise ValueError(f"{op}: expected square matrices (..., n, n), received shape {x.shape}")
+    if x.dtype.kind != "f":
+        raise TypeError(f"{op}: expected a float tensor, received dtype {x.dtype}")
+    return x
+
+
+def _swap_last(a):
+    return a.swapaxes(-1, -2)
+
+
+class Inv(Function):
+    """Y = A^-1; gA = -Y^T gY Y^T (recorded again under create_graph: only matmuls)."""
+
+    def forward(self, a):
+        y = self.xp.linalg.inv(a)
+        self.save_for_backward(y)
+        return y
+
+    def backward(self, gy):
+        (y,) = self.saved
+        return -(_swap_last(y) @ gy @ _swap_last(y))
+
+
+class Det(Function):
+    """det(A); gA = g det(A) A^-T. Its backward runs on arrays only (it needs an inverse)."""
+
+    differentiable_backward = False
+
+    def forward(self, a):
+        self.save_for_backward(a)
+        return self.xp.linalg.det(a)
+
+    def backward(self, gy):
+        (a,) = self.saved
+        d = self.xp.linalg.det(a)
+        return (gy * d)[..., None, None] * _swap_last(self.xp.linalg.inv(a))
+
+
+class Solve(Function):
+    """X = A^-1 B for matrices B (..., n, k); gB = A^-T gX, gA = -gB X^T (arrays only)."""
+
+    differentiable_backward = False
+
+    def forward(self, a, b):
+        x = self.xp.linalg.solve(a, b)
+        self.save_for_backward(a, x)
+        return x
+
+    def backward(self, gx):
+        a, x = self.saved
+        gb = self.xp.linalg.solve(_swap_last(a), gx)
+        return -(gb @ _swap_last(x)), gb
+
+
+def inv(a: Tensor) -> Tensor:
+    """Inverse of square matrices (..., n, n), differentiable.
+
+    >>> zg.inv(zg.tensor([[2.0, 0.0], [0.0, 4.0]]))  # [[0.5, 0], [0, 0.25]]
+    """
+    return Inv.apply(_square(a, "inv"))
+
+
+def det(a: Tensor) -> Tensor:
+    """Determinant of square matrices (..., n, n), differentiable (first order)."""
+    return Det.apply(_square(a, "det"))
+
+
+def solve(a: Tensor, b: Tensor) -> Tensor:
+    """X with A X = B; B a matrix (..., n, k) or a vector (n,) / (..., n), as torch.linalg.solve."""
+    a, b = binary_operands(a, b)
+    _square(a, "solve")
+    vector = b.ndim == 1 or b.ndim == a.ndim - 1
+    b2 = b.reshape((*b.shape, 1)) if vector else b
+    if b2.shape[-2] != a.shape[-1]:
+        raise ValueError(f"solve: b's rows must match a {a.shape}, received b of shape {b.shape}")
+    x = Solve.apply(a, b2)
+    return x.reshape(x.shape[:-1]) if vector else x
+
+
+# --- factorizations: values only, not differentiable ---------------------------------------------
+
+
+class NoGradient(Function):
+    """Runs ``compute`` on the arrays; asking for a gradient through it raises, naming the op."""
+
+    compute: object
+    op: str
+
+    def forward(self, *arrays):
+        return self.compute(self.xp, *arrays)
+
+    def backward(self, *gys):
+        raise RuntimeError(
+            f"{self.op}: zerograd has no gradient for {self.op}; compute it without requires_grad "
+            "or detach() its input"
+        )
+
+
+def no_gradient(op: str, compute, *inputs: Tensor):
+    """``compute(xp, *arrays)`` on Tensors: one Tensor or a tuple; a backward through it raises."""
+    return NoGradient.apply(*inputs, compute=compute, op=op)

@@ -226,7 +226,8 @@ class BatchNormalization(_GammaBeta, Layer):
 
 
 class LayerNormalization(_GammaBeta, Layer):
-    """Normalizes the last axis: (x - mean) / sqrt(var + epsilon) * gamma + beta.
+    """Normalizes over ``axis`` (the last by default; or a list of axes, gamma and beta then span
+    their sizes): (x - mean) / sqrt(var + epsilon) * gamma + beta.
 
     ``rms_scaling=True`` is Keras's (deprecated) variant: x / sqrt(var + epsilon) * gamma, no beta.
     """
@@ -249,9 +250,12 @@ class LayerNormalization(_GammaBeta, Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        if axis not in (-1, [-1], (-1,)):
-            raise ValueError(
-                f"LayerNormalization '{self.name}': only axis=-1 is supported, received {axis}"
+        if isinstance(axis, (list, tuple)) and axis and all(isinstance(a, int) for a in axis):
+            axis = list(axis)
+        elif not isinstance(axis, int) or isinstance(axis, bool):
+            raise TypeError(
+                f"LayerNormalization '{self.name}': axis must be an int or a list of ints, "
+                f"received {axis!r}"
             )
         if rms_scaling:
             warnings.warn(
@@ -261,26 +265,43 @@ class LayerNormalization(_GammaBeta, Layer):
                 UserWarning,
                 stacklevel=2,
             )
-        self.axis, self.epsilon, self.center, self.scale = -1, epsilon, center, scale
+        self.axis, self.epsilon, self.center, self.scale = axis, epsilon, center, scale
         self.rms_scaling = bool(rms_scaling)
         self._gamma_beta_options(locals())
 
     def build(self, input_shape):
-        n = input_shape[-1]
+        # as Keras: the axes become a sorted list; gamma and beta span the normalized axes
+        ndim = len(input_shape)
+        axes = sorted(self.axis) if isinstance(self.axis, list) else [self.axis]
+        if any(not -ndim <= a < ndim for a in axes):
+            raise ValueError(
+                f"LayerNormalization '{self.name}': axis {self.axis} is out of range for an input "
+                f"of shape {tuple(input_shape)}"
+            )
+        self.axis = axes
+        shape = tuple(input_shape[a] for a in axes)
         if self.scale or self.rms_scaling:
-            self._add_gamma_beta("gamma", (n,))
+            self._add_gamma_beta("gamma", shape)
         if self.center and not self.rms_scaling:
-            self._add_gamma_beta("beta", (n,))
+            self._add_gamma_beta("beta", shape)
 
     def call(self, inputs, training=None):
-        gamma = getattr(self, "gamma", None)
+        gamma, beta = getattr(self, "gamma", None), getattr(self, "beta", None)
+        ndim = inputs.ndim
+        axes = sorted(a % ndim for a in self.axis)
+        trailing = axes == list(range(ndim - len(axes), ndim))
+        if trailing and not self.rms_scaling:
+            return F.layer_norm(
+                inputs, tuple(inputs.shape[ndim - len(axes) :]), gamma, beta, self.epsilon
+            )
+        gamma, beta = (None if w is None else _along(w, axes, inputs.shape) for w in (gamma, beta))
+        var = inputs.var(axis=tuple(axes), keepdims=True)
         if self.rms_scaling:  # Keras's formula: no centering of the output, variance as usual
-            var = inputs.var(axis=-1, keepdims=True)
             y = inputs / (var + self.epsilon).sqrt()
             return y if gamma is None else y * gamma
-        return F.layer_norm(
-            inputs, (inputs.shape[-1],), gamma, getattr(self, "beta", None), self.epsilon
-        )
+        y = (inputs - inputs.mean(axis=tuple(axes), keepdims=True)) / (var + self.epsilon).sqrt()
+        y = y if gamma is None else y * gamma
+        return y if beta is None else y + beta
 
     def get_config(self):
         return {
@@ -292,6 +313,14 @@ class LayerNormalization(_GammaBeta, Layer):
             "rms_scaling": self.rms_scaling,
             **self._gamma_beta_config(),
         }
+
+
+def _along(weight, axes, shape):
+    """``weight`` (the sizes of ``axes``) reshaped to broadcast against an input of ``shape``."""
+    target = [1] * len(shape)
+    for a in axes:
+        target[a] = shape[a]
+    return weight.reshape(tuple(target))
 
 
 def _check_clipping(layer, clipping) -> dict:

@@ -13,7 +13,7 @@ from zerograd import backend
 from zerograd.keras.base import Layer
 from zerograd.keras.layers._args import data_format as _data_format
 from zerograd.keras.layers._args import int_tuple, padding_pairs, same_pads
-from zerograd.keras.layers.conv import Conv2D
+from zerograd.keras.layers.conv import Conv2D, Conv2DTranspose
 from zerograd.keras.layers.pooling import _GlobalPooling, _Pooling
 from zerograd.ops.shape import pad
 from zerograd.tensor import Tensor
@@ -89,7 +89,45 @@ class Conv3D(Conv2D):
         return self.activation(_from_last(self, y))
 
 
-Convolution3D = Conv3D
+class Conv3DTranspose(Conv2DTranspose):
+    """The transpose of a Conv3D: upsamples (batch, D, H, W, in); kernel (kd, kh, kw, filters, in)
+    as Keras. Each depth tap of the kernel is one ``F.conv_transpose2d`` of every depth slice,
+    spread ``strides`` apart and shifted by the tap before the taps are summed."""
+
+    rank = 3
+
+    def call(self, inputs):
+        self._check(inputs)
+        x = _to_last(self, inputs)
+        (crop_d, *crops_hw), k, s, d = (
+            self._crops(),
+            self.kernel_size,
+            self.strides,
+            self.dilation_rate,
+        )
+        B, D, H, W, C = x.shape
+        spread = (D - 1) * s[0] + 1  # the depth slices, s[0] apart
+        full = spread + (k[0] - 1) * d[0]
+        xs = x.reshape((B * D, H, W, C))
+        y = None
+        for j in range(k[0]):
+            t = F.conv_transpose2d(xs, self.kernel[j], None, s[1:], tuple(crops_hw),
+                                   dilation=d[1:], channels_last=True)  # fmt: skip
+            t = t.reshape((B, D, 1, *t.shape[1:]))
+            t = pad(t, ((0, 0), (0, 0), (0, s[0] - 1), (0, 0), (0, 0), (0, 0)))
+            t = t.reshape((B, D * s[0], *t.shape[3:]))[:, :spread]
+            t = pad(t, ((0, 0), (j * d[0], full - spread - j * d[0]), (0, 0), (0, 0), (0, 0)))
+            y = t if y is None else y + t
+        before, after = crop_d
+        y = y[:, before : full - max(after, 0)]
+        if after < 0:
+            y = pad(y, ((0, 0), (0, -after), (0, 0), (0, 0), (0, 0)))
+        if self.use_bias:
+            y = y + self.bias
+        return self.activation(_from_last(self, y))
+
+
+Convolution3D, Convolution3DTranspose = Conv3D, Conv3DTranspose
 
 
 class _Pooling3D(_Pooling):

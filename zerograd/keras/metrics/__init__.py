@@ -8,6 +8,24 @@ from __future__ import annotations
 import numpy as np
 
 from zerograd.keras.base import snake_case
+from zerograd.keras.losses import (  # Keras exports the loss functions as metric functions too
+    binary_crossentropy,
+    binary_focal_crossentropy,
+    categorical_crossentropy,
+    categorical_focal_crossentropy,
+    categorical_hinge,
+    hinge,
+    huber,
+    kl_divergence,
+    log_cosh,
+    mean_absolute_error,
+    mean_absolute_percentage_error,
+    mean_squared_error,
+    mean_squared_logarithmic_error,
+    poisson,
+    sparse_categorical_crossentropy,
+    squared_hinge,
+)
 from zerograd.keras.metrics.accuracy import (
     Accuracy,
     BinaryAccuracy,
@@ -36,6 +54,22 @@ from zerograd.keras.metrics.confusion import (
     TrueNegatives,
     TruePositives,
 )
+from zerograd.keras.metrics.correlation import (
+    ConcordanceCorrelation,
+    PearsonCorrelation,
+    concordance_correlation,
+    pearson_correlation,
+)
+from zerograd.keras.metrics.fscore import F1Score, FBetaScore, R2Score
+from zerograd.keras.metrics.functions import (
+    binary_accuracy,
+    categorical_accuracy,
+    sparse_categorical_accuracy,
+    sparse_top_k_categorical_accuracy,
+    top_k_categorical_accuracy,
+)
+from zerograd.keras.metrics.iou import BinaryIoU, IoU, MeanIoU, OneHotIoU, OneHotMeanIoU
+from zerograd.keras.metrics.margin import CategoricalHinge, Hinge, SquaredHinge
 from zerograd.keras.metrics.probabilistic import (
     BinaryCrossentropy,
     CategoricalCrossentropy,
@@ -85,6 +119,19 @@ ALL = (
     MeanSquaredError,
     MeanSquaredLogarithmicError,
     RootMeanSquaredError,
+    F1Score,
+    FBetaScore,
+    R2Score,
+    IoU,
+    MeanIoU,
+    BinaryIoU,
+    OneHotIoU,
+    OneHotMeanIoU,
+    Hinge,
+    SquaredHinge,
+    CategoricalHinge,
+    PearsonCorrelation,
+    ConcordanceCorrelation,
 )
 
 # Keras's names: the class name, its snake_case form, and the short aliases

@@ -4,8 +4,10 @@ are); an op given a symbolic ``KerasTensor`` adds a layer to the functional mode
 from zerograd.keras.ops import core, linalg, math, nn, numpy  # noqa: F401
 from zerograd.keras.ops.activations import *  # noqa: F403
 from zerograd.keras.ops.array import *  # noqa: F403
+from zerograd.keras.ops.blocks import *  # noqa: F403
 from zerograd.keras.ops.conv import *  # noqa: F403
 from zerograd.keras.ops.core import (  # noqa: F401
+    associative_scan,
     cast,
     cond,
     convert_to_numpy,
@@ -31,7 +33,7 @@ from zerograd.keras.ops.core import (  # noqa: F401
 )
 from zerograd.keras.ops.creation import *  # noqa: F403
 from zerograd.keras.ops.elementwise import *  # noqa: F403
-from zerograd.keras.ops.linalg import norm  # noqa: F401
+from zerograd.keras.ops.linalg import *  # noqa: F403
 from zerograd.keras.ops.logic import *  # noqa: F403
 from zerograd.keras.ops.math import *  # noqa: F403
 from zerograd.keras.ops.nn import *  # noqa: F403

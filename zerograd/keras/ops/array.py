@@ -13,6 +13,7 @@ from zerograd.keras.ops.symbolic import symbolic
 from zerograd.tensor import Tensor
 
 __all__ = [
+    "view",
     "reshape",
     "transpose",
     "expand_dims",
@@ -356,3 +357,20 @@ def vsplit(x, indices_or_sections) -> list:
 def dsplit(x, indices_or_sections) -> list:
     """Split along the third axis."""
     return split.eager(x, indices_or_sections, 2)
+
+
+@symbolic
+def view(x, dtype=None) -> Tensor:
+    """The same bytes read as ``dtype`` (a bitcast; the last axis scales by the size ratio)."""
+    x = tensor(x)
+    if dtype is None:
+        return x
+    dt = standardize_dtype(dtype, "view")
+    if x.ndim == 0 and dt.itemsize != x.dtype.itemsize:
+        raise ValueError(f"view: a 0-d tensor of {x.dtype} cannot be viewed as {dt}")
+    if x.ndim and (x.shape[-1] * x.dtype.itemsize) % dt.itemsize:
+        raise ValueError(
+            f"view: the last axis ({x.shape[-1]} x {x.dtype.itemsize} bytes) must be a multiple "
+            f"of {dt}'s {dt.itemsize} bytes, received shape {x.shape}"
+        )
+    return Tensor._make(x.xp.ascontiguousarray(x.data).view(dt))

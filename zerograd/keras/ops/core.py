@@ -247,6 +247,50 @@ def scan(f, init, xs=None, length=None, reverse=False, unroll=1):
     return carry, (_map_outputs(ys) if ys and ys[0] is not None else None)
 
 
+def _leaves(tree) -> list:
+    if isinstance(tree, dict):
+        return [leaf for k in sorted(tree) for leaf in _leaves(tree[k])]
+    if isinstance(tree, (list, tuple)):
+        return [leaf for v in tree for leaf in _leaves(v)]
+    return [tree]
+
+
+def _rebuild(tree, leaves):
+    if isinstance(tree, dict):
+        return {k: _rebuild(tree[k], leaves) for k in sorted(tree)}
+    if isinstance(tree, (list, tuple)):
+        return type(tree)(_rebuild(v, leaves) for v in tree)
+    return next(leaves)
+
+
+def associative_scan(f, elems, reverse=False, axis=0):
+    """Inclusive scan ``[a, f(a, b), f(f(a, b), c), ...]`` along ``axis`` of every leaf of
+    ``elems`` (a nest of lists, tuples, dicts); sequential here, differentiable."""
+    leaves = [tensor(x) for x in _leaves(elems)]
+    n = leaves[0].shape[axis]
+    if any(x.shape[axis] != n for x in leaves):
+        raise ValueError(
+            f"associative_scan: every array needs {n} entries along axis {axis}, received "
+            f"shapes {[x.shape for x in leaves]}"
+        )
+
+    def part(x, i):
+        index = [builtins.slice(None)] * x.ndim
+        index[axis] = builtins.slice(i, i + 1)  # keep the axis: f sees arrays of one rank
+        return x[tuple(index)]
+
+    order = range(n - 1, -1, -1) if reverse else range(n)
+    acc, outs = None, []
+    for i in order:
+        step = _rebuild(elems, iter([part(x, i) for x in leaves]))
+        acc = step if acc is None else f(acc, step)
+        outs.append([tensor(x) for x in _leaves(acc)])
+    if reverse:
+        outs.reverse()
+    cols = [zg.concat([o[j] for o in outs], axis) for j in range(len(leaves))]
+    return _rebuild(elems, iter(cols))
+
+
 # --- custom gradients ----------------------------------------------------------------------------
 
 

@@ -1,4 +1,4 @@
-"""Math ops: top_k, in_top_k, logsumexp, erf, segment sums."""
+"""Math ops: top_k, in_top_k, logsumexp, erf, erfinv, cdist, segment sums."""
 
 from __future__ import annotations
 
@@ -20,6 +20,8 @@ __all__ = [
     "segment_min",
     "segment_prod",
     "segment_max",
+    "erfinv",
+    "cdist",
 ]
 
 
@@ -109,3 +111,22 @@ def segment_prod(data, segment_ids, num_segments=None, sorted=False) -> Tensor: 
 def segment_max(data, segment_ids, num_segments=None, sorted=False) -> Tensor:  # noqa: A002
     """Maxima of the rows of ``data`` that share a segment id (-inf if empty)."""
     return _segment_reduce(zg.max, data, segment_ids, num_segments, "segment_max", _lowest)
+
+
+@symbolic
+def erfinv(x) -> Tensor:
+    """Inverse error function, differentiable."""
+    return zg.erfinv(tensor(x))
+
+
+@symbolic
+def cdist(x, y) -> Tensor:
+    """Euclidean distances (..., m, n) between rows of x (..., m, d) and y (..., n, d)."""
+    x, y = tensor(x), tensor(y)
+    if x.ndim < 2 or y.ndim < 2 or x.shape[-1] != y.shape[-1]:
+        raise ValueError(
+            f"cdist: expected x (..., m, d) and y (..., n, d) with one d, received shapes "
+            f"{x.shape} and {y.shape}"
+        )
+    diff = zg.expand_dims(x, -2) - zg.expand_dims(y, -3)  # (..., m, n, d)
+    return zg.sqrt(zg.sum(diff * diff, -1))

@@ -10,6 +10,7 @@ import zerograd as zg
 import zerograd.nn.functional as F
 from zerograd import backend
 from zerograd.keras.ops.activations import *  # noqa: F403 - keras.ops.nn.relu ...
+from zerograd.keras.ops.blocks import *  # noqa: F403 - keras.ops.nn.unfold ...
 from zerograd.keras.ops.conv import *  # noqa: F403 - keras.ops.nn.conv ...
 from zerograd.keras.ops.core import EPSILON, const, float_tensor, standardize_dtype, tensor
 from zerograd.keras.ops.symbolic import symbolic
@@ -32,6 +33,7 @@ __all__ = [
     "psnr",
     "sparse_sigmoid",
     "sparsemax",
+    "polar",
 ]
 
 
@@ -266,3 +268,15 @@ def sparsemax(x, axis=-1) -> Tensor:
     mask = z.data >= np.take_along_axis(srt, k_z - 1, -1)  # the entries in the support
     tau = (zg.sum(zg.where(mask, z, 0.0), -1, keepdims=True) - 1) / const(k_z.astype(z.dtype))
     return zg.swapaxes(zg.relu(z - tau), axis, -1)
+
+
+@symbolic
+def polar(abs_, angle) -> Tensor:
+    """The complex tensor abs_ * (cos(angle) + i sin(angle)); complex dtypes have no gradients."""
+    r, a = float_tensor(abs_), float_tensor(angle)
+    if r.requires_grad or a.requires_grad:
+        raise ValueError(
+            "polar: complex results are not differentiable in zerograd; detach the inputs"
+        )
+    cdtype = "complex128" if r.dtype == np.float64 or a.dtype == np.float64 else "complex64"
+    return const((r.data * r.xp.exp(1j * a.data)).astype(cdtype))

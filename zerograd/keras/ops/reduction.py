@@ -89,6 +89,11 @@ def average(x, axis=None, weights=None) -> Tensor:
     if weights is None:
         return zg.mean(x, axis)
     w = tensor(weights)
+    if axis is None and w.shape != x.shape:
+        raise ValueError(
+            f"average: axis must be given when weights' shape differs from x's: x has shape "
+            f"{x.shape}, received weights of shape {w.shape}"
+        )
     if w.ndim == 1 and x.ndim > 1:
         shape = [1] * x.ndim
         shape[axis] = len(w)

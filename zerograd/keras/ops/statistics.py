@@ -11,6 +11,7 @@ from zerograd.keras.ops.symbolic import symbolic
 from zerograd.tensor import Tensor
 
 __all__ = [
+    "histogram",
     "quantile",
     "percentile",
     "nanquantile",
@@ -236,3 +237,18 @@ def corrcoef(x) -> Tensor:
     cov = zg.matmul(d, zg.transpose(d))
     s = zg.sqrt(zg.sum(d * d, 1))
     return cov / (zg.reshape(s, (-1, 1)) * zg.reshape(s, (1, -1)))
+
+
+@symbolic
+def histogram(x, bins=10, range=None) -> tuple:  # noqa: A002 - the Keras name
+    """(counts, edges): ``bins`` equal bins over ``range`` (default: x's min and max), the last
+    bin closed as NumPy; counts in x's float dtype, as Keras on torch. Not differentiable."""
+    if not isinstance(bins, int) or isinstance(bins, bool) or bins < 1:
+        raise ValueError(f"histogram: bins must be a positive int, received {bins!r}")
+    if range is not None and (len(range) != 2 or range[1] < range[0]):
+        raise ValueError(f"histogram: range must be a pair (low, high), received {range!r}")
+    x = float_tensor(x)
+    if x.ndim != 1:
+        raise ValueError(f"histogram: expected a 1-D input, received shape {x.shape}")
+    counts, edges = x.xp.histogram(x.data, bins=bins, range=range)
+    return const(counts.astype(x.dtype)), const(edges.astype(x.dtype))

@@ -23,6 +23,10 @@ __all__ = [
     "arcsinh",
     "arccosh",
     "arctanh",
+    "arcsin",
+    "arccos",
+    "arctan",
+    "arctan2",
 ]
 
 
@@ -113,3 +117,27 @@ def arctanh(x) -> Tensor:
     """Inverse hyperbolic tangent: log((1 + x) / (1 - x)) / 2."""
     x = float_tensor(x)
     return (zg.log(1 + x) - zg.log(1 - x)) * 0.5
+
+
+@symbolic
+def arcsin(x) -> Tensor:
+    """Inverse sine."""
+    return zg.arcsin(tensor(x))
+
+
+@symbolic
+def arccos(x) -> Tensor:
+    """Inverse cosine."""
+    return zg.arccos(tensor(x))
+
+
+@symbolic
+def arctan(x) -> Tensor:
+    """Inverse tangent."""
+    return zg.arctan(tensor(x))
+
+
+@symbolic
+def arctan2(x1, x2) -> Tensor:
+    """Quadrant-aware inverse tangent of x1 / x2."""
+    return zg.arctan2(tensor(x1), tensor(x2))

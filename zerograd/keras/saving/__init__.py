@@ -149,6 +149,11 @@ def save_weights(model, filepath, overwrite: bool = True) -> None:
             f"save_weights: {path!r}: a '.keras' file holds a whole model; use model.save(), "
             "or name the weights file '*.weights.h5'"
         )
+    if not getattr(model, "built", True):
+        raise ValueError(
+            f"save_weights: model '{model.name}' is not built, so it has no weights to save; "
+            "call it on a batch, or build(input_shape), first"
+        )
     data = _weights_bytes(model, "h5" if _is_h5_name(path) else "safetensors")
     with atomic_path(path) as tmp:
         tmp.write_bytes(data)
