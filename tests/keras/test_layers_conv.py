@@ -192,3 +192,17 @@ def test_functional_conv_channels_last_errors_name_the_layout():
             x, zg.Tensor(np.zeros((3, 3, 2, 4), "float32")), padding=((0, -3), (0, 0)),
             stride=2, channels_last=True,
         )  # fmt: skip
+
+
+def test_conv_activity_regularizer_adds_keras_penalty(real_keras):
+    x = np.random.default_rng(1).random((2, 5, 5, 1)).astype("float32")
+    ref = real_keras.layers.Conv2D(2, 3, activity_regularizer="l2")
+    ours = keras.layers.Conv2D(2, 3, activity_regularizer="l2")
+    ref(x), ours(x)
+    ours.set_weights(ref.get_weights())
+    ref(x), ours(x)
+    np.testing.assert_allclose(
+        float(ours.losses[0].numpy()), float(ref.losses[0].detach()), rtol=1e-5
+    )
+    rebuilt = keras.layers.Conv2D.from_config(ref.get_config())
+    assert rebuilt.get_config()["activity_regularizer"]["class_name"] == "L2"

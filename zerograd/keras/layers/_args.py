@@ -28,6 +28,20 @@ def int_tuple(layer, value, n: int, name: str, minimum: int = 1) -> tuple:
     return v
 
 
+def conv_geometry(layer, kernel_size, strides, dilation_rate, n: int) -> tuple:
+    """``(kernel_size, strides, dilation_rate)`` of an n-D convolution as n-tuples; strides and
+    dilation above 1 together are refused, as Keras does."""
+    kernel_size = int_tuple(layer, kernel_size, n, "kernel_size")
+    strides = int_tuple(layer, strides, n, "strides")
+    dilation_rate = int_tuple(layer, dilation_rate, n, "dilation_rate")
+    if max(strides) > 1 and max(dilation_rate) > 1:
+        raise ValueError(
+            f"{type(layer).__name__} '{layer.name}': strides > 1 and dilation_rate > 1 cannot be "
+            f"combined, received strides={strides} and dilation_rate={dilation_rate}"
+        )
+    return kernel_size, strides, dilation_rate
+
+
 def padding_pairs(layer, value, n: int, name: str) -> tuple:
     """An int, n ints (symmetric) or n (before, after) pairs: n pairs of non-negative ints."""
     try:

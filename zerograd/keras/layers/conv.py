@@ -6,8 +6,8 @@ from __future__ import annotations
 import zerograd.nn.functional as F
 from zerograd.keras import activations, constraints, initializers, regularizers
 from zerograd.keras.base import Layer
+from zerograd.keras.layers._args import conv_geometry, int_tuple, padding_mode, same_pads
 from zerograd.keras.layers._args import data_format as _data_format
-from zerograd.keras.layers._args import int_tuple, padding_mode, same_pads
 
 # The pooling layers lived here; they are re-exported for code that imports them from this module.
 from zerograd.keras.layers.pooling import (  # noqa: F401
@@ -42,24 +42,14 @@ class _BaseConv(Layer):
         bias_constraint=None,
         **kwargs,
     ):
-        super().__init__(**kwargs)
+        super().__init__(activity_regularizer=activity_regularizer, **kwargs)
         me, r = f"{type(self).__name__} '{self.name}'", self.rank
         if not isinstance(filters, int) or filters <= 0:
             raise ValueError(f"{me}: filters must be a positive int, received filters={filters!r}")
-        if activity_regularizer is not None:
-            raise ValueError(
-                f"{me}: activity_regularizer is not supported, received "
-                f"activity_regularizer={activity_regularizer!r}"
-            )
         self.filters = filters
-        self.kernel_size = int_tuple(self, kernel_size, r, "kernel_size")
-        self.strides = int_tuple(self, strides, r, "strides")
-        self.dilation_rate = int_tuple(self, dilation_rate, r, "dilation_rate")
-        if max(self.strides) > 1 and max(self.dilation_rate) > 1:
-            raise ValueError(
-                f"{me}: strides > 1 and dilation_rate > 1 cannot be combined, received "
-                f"strides={self.strides} and dilation_rate={self.dilation_rate}"
-            )
+        self.kernel_size, self.strides, self.dilation_rate = conv_geometry(
+            self, kernel_size, strides, dilation_rate, r
+        )
         causal = r == 1 and not self.transpose and padding == "causal"
         self.padding = "causal" if causal else padding_mode(self, padding)
         self.data_format = _data_format(self, data_format)
@@ -122,7 +112,7 @@ class _BaseConv(Layer):
             "bias_initializer": initializers.serialize(self.bias_initializer),
             "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
             "bias_regularizer": regularizers.serialize(self.bias_regularizer),
-            "activity_regularizer": None,
+            "activity_regularizer": regularizers.serialize(self.activity_regularizer),
             "kernel_constraint": constraints.serialize(self.kernel_constraint),
             "bias_constraint": constraints.serialize(self.bias_constraint),
         }

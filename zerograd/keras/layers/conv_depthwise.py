@@ -7,8 +7,8 @@ from __future__ import annotations
 import zerograd.nn.functional as F
 from zerograd.keras import activations, constraints, initializers, regularizers
 from zerograd.keras.base import Layer
+from zerograd.keras.layers._args import conv_geometry, padding_mode, same_pads
 from zerograd.keras.layers._args import data_format as _data_format
-from zerograd.keras.layers._args import int_tuple, padding_mode, same_pads
 
 
 class _Depthwise(Layer):
@@ -47,14 +47,9 @@ class _Depthwise(Layer):
                 f"depth_multiplier={depth_multiplier!r}"
             )
         self.depth_multiplier = depth_multiplier
-        self.kernel_size = int_tuple(self, kernel_size, r, "kernel_size")
-        self.strides = int_tuple(self, strides, r, "strides")
-        self.dilation_rate = int_tuple(self, dilation_rate, r, "dilation_rate")
-        if max(self.strides) > 1 and max(self.dilation_rate) > 1:
-            raise ValueError(
-                f"{me}: strides > 1 and dilation_rate > 1 cannot be combined, received "
-                f"strides={self.strides} and dilation_rate={self.dilation_rate}"
-            )
+        self.kernel_size, self.strides, self.dilation_rate = conv_geometry(
+            self, kernel_size, strides, dilation_rate, r
+        )
         self.padding = padding_mode(self, padding)
         self.data_format = _data_format(self, data_format)
         self.activation, self.use_bias = activations.get(activation), bool(use_bias)
