@@ -257,15 +257,7 @@ class TrainingMixin(StepsMixin):
                 x, y, sample_weight, batch_size, steps, False, None, "evaluate"
             )
         verbose = 1 if verbose == "auto" else verbose
-        if not isinstance(callbacks, CallbackList):
-            callbacks = CallbackList(
-                callbacks,
-                add_progbar=verbose != 0,
-                model=self,
-                verbose=verbose,
-                epochs=1,
-                steps=iterator.num_batches,
-            )
+        callbacks = self._one_pass_callbacks(callbacks, verbose, iterator)
         self.eval()
         self.reset_metrics()
         callbacks.on_test_begin()
@@ -280,19 +272,25 @@ class TrainingMixin(StepsMixin):
         logs = _floats(logs)
         return logs if return_dict else self._flatten_in_order(logs)
 
+    def _one_pass_callbacks(self, callbacks, verbose, iterator) -> CallbackList:
+        """The callbacks of evaluate/predict (one pass over the data), with a progress bar unless
+        ``verbose=0``."""
+        if isinstance(callbacks, CallbackList):
+            return callbacks
+        return CallbackList(
+            callbacks,
+            add_progbar=verbose != 0,
+            model=self,
+            verbose=verbose,
+            epochs=1,
+            steps=iterator.num_batches,
+        )
+
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
         """Outputs for ``x`` as NumPy arrays (a list for several outputs), batch by batch."""
         iterator = self._iterator(x, None, None, batch_size, steps, False, None, "predict")
         verbose = 1 if verbose == "auto" else verbose
-        if not isinstance(callbacks, CallbackList):
-            callbacks = CallbackList(
-                callbacks,
-                add_progbar=verbose != 0,
-                model=self,
-                verbose=verbose,
-                epochs=1,
-                steps=iterator.num_batches,
-            )
+        callbacks = self._one_pass_callbacks(callbacks, verbose, iterator)
         self.eval()
         self.stop_predicting = False
         callbacks.on_predict_begin()

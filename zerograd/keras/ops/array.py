@@ -7,8 +7,8 @@ import builtins
 import numpy as np
 
 import zerograd as zg
-from zerograd import backend
 from zerograd.keras.ops.core import standardize_dtype, tensor
+from zerograd.keras.ops.creation import as_shape
 from zerograd.keras.ops.symbolic import symbolic
 from zerograd.tensor import Tensor
 
@@ -49,23 +49,13 @@ __all__ = [
 ]
 
 
-def _dtype(dtype, op: str):
-    return standardize_dtype(dtype, op) or backend.get_default_dtype()
-
-
-def _shape(shape) -> tuple:
-    if isinstance(shape, Tensor):
-        shape = shape.tolist()
-    return (int(shape),) if np.ndim(shape) == 0 else tuple(int(n) for n in shape)
-
-
 # --- shape ---------------------------------------------------------------------------------------
 
 
 @symbolic
 def reshape(x, newshape) -> Tensor:
     """x with a new shape (one axis may be -1)."""
-    return zg.reshape(tensor(x), _shape(newshape))
+    return zg.reshape(tensor(x), as_shape(newshape))
 
 
 @symbolic
@@ -118,7 +108,7 @@ def moveaxis(x, source, destination) -> Tensor:
 @symbolic
 def broadcast_to(x, shape) -> Tensor:
     """x broadcast to ``shape``."""
-    return zg.broadcast_to(tensor(x), _shape(shape))
+    return zg.broadcast_to(tensor(x), as_shape(shape))
 
 
 @symbolic
@@ -183,7 +173,7 @@ def unstack(x, num=None, axis=0) -> list:
 @symbolic
 def tile(x, repeats) -> Tensor:
     """x repeated as a whole ``repeats`` times per axis."""
-    return zg.tile(tensor(x), _shape(repeats))
+    return zg.tile(tensor(x), as_shape(repeats))
 
 
 @symbolic

@@ -38,11 +38,13 @@ __all__ = [
 ]
 
 
-def _dtype(dtype, op: str):
+def dtype_or_default(dtype, op: str):
+    """A dtype name or None (the default float dtype) as a NumPy dtype."""
     return standardize_dtype(dtype, op) or backend.get_default_dtype()
 
 
-def _shape(shape) -> tuple:
+def as_shape(shape) -> tuple:
+    """An int, a sequence of ints or a 1-D integer tensor as a shape tuple."""
     if isinstance(shape, Tensor):
         shape = shape.tolist()
     return (int(shape),) if np.ndim(shape) == 0 else tuple(int(n) for n in shape)
@@ -53,12 +55,12 @@ def _shape(shape) -> tuple:
 
 def zeros(shape, dtype=None) -> Tensor:
     """Zeros of ``shape`` (float32 unless ``dtype``)."""
-    return const(np.zeros(_shape(shape), _dtype(dtype, "zeros")))
+    return const(np.zeros(as_shape(shape), dtype_or_default(dtype, "zeros")))
 
 
 def ones(shape, dtype=None) -> Tensor:
     """Ones of ``shape``."""
-    return const(np.ones(_shape(shape), _dtype(dtype, "ones")))
+    return const(np.ones(as_shape(shape), dtype_or_default(dtype, "ones")))
 
 
 def empty(shape, dtype=None) -> Tensor:
@@ -68,8 +70,8 @@ def empty(shape, dtype=None) -> Tensor:
 
 def full(shape, fill_value, dtype=None) -> Tensor:
     """``fill_value`` repeated to ``shape``."""
-    dt = _dtype(dtype, "full")
-    return const(np.full(_shape(shape), tensor(fill_value).numpy(), dtype=dt))
+    dt = dtype_or_default(dtype, "full")
+    return const(np.full(as_shape(shape), tensor(fill_value).numpy(), dtype=dt))
 
 
 @symbolic
@@ -116,13 +118,15 @@ def linspace(start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis
         retstep=True,
         axis=axis,
     )
-    out = const(a.astype(_dtype(dtype, "linspace")))
+    out = const(a.astype(dtype_or_default(dtype, "linspace")))
     return (out, step) if retstep else out
 
 
 def eye(N, M=None, k=0, dtype=None) -> Tensor:  # noqa: N803 - the Keras names
     """Ones on the k-th diagonal of an N x M matrix."""
-    return const(np.eye(int(N), None if M is None else int(M), int(k), _dtype(dtype, "eye")))
+    return const(
+        np.eye(int(N), None if M is None else int(M), int(k), dtype_or_default(dtype, "eye"))
+    )
 
 
 def identity(n, dtype=None) -> Tensor:
@@ -132,7 +136,9 @@ def identity(n, dtype=None) -> Tensor:
 
 def tri(N, M=None, k=0, dtype=None) -> Tensor:  # noqa: N803
     """Ones at and below the k-th diagonal."""
-    return const(np.tri(int(N), None if M is None else int(M), int(k), _dtype(dtype, "tri")))
+    return const(
+        np.tri(int(N), None if M is None else int(M), int(k), dtype_or_default(dtype, "tri"))
+    )
 
 
 @symbolic
@@ -175,13 +181,13 @@ def array(x, dtype=None) -> Tensor:
 def logspace(start, stop, num=50, endpoint=True, base=10, dtype=None, axis=0) -> Tensor:
     """``base`` to the powers of ``linspace(start, stop, num)``."""
     a = np.logspace(start, stop, int(num), endpoint=endpoint, base=base, axis=axis)
-    return const(a.astype(_dtype(dtype, "logspace")))
+    return const(a.astype(dtype_or_default(dtype, "logspace")))
 
 
 def geomspace(start, stop, num=50, endpoint=True, dtype=None, axis=0) -> Tensor:
     """``num`` values from ``start`` to ``stop`` evenly spaced on a log scale."""
     a = np.geomspace(start, stop, int(num), endpoint=endpoint, axis=axis)
-    return const(a.astype(_dtype(dtype, "geomspace")))
+    return const(a.astype(dtype_or_default(dtype, "geomspace")))
 
 
 def _window(fn, x, *args) -> Tensor:
