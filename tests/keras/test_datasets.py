@@ -3,14 +3,17 @@
 import gzip
 import io
 import json
+import os
 import pickle
 import struct
 import tarfile
+import zipfile
 
 import numpy as np
 import pytest
 
 from zerograd import keras
+from zerograd.keras.datasets._npz import load_npz
 
 
 @pytest.fixture
@@ -155,5 +158,72 @@ def test_imdb_refuses_pickled_code(data_dir):
     bad = np.empty(1, dtype=object)
     bad[0] = Payload()
     np.savez(folder / "imdb.npz", x_train=bad, y_train=np.zeros(1), x_test=bad, y_test=np.zeros(1))
-    with pytest.raises(pickle.UnpicklingError, match="refusing to load builtins.print"):
+    with pytest.raises(ValueError, match="refusing to load builtins.print"):
         keras.datasets.imdb.load_data()
+
+
+def _refuse_unpickling(monkeypatch):
+    """Make pickle's loaders fail loudly: load_npz must not use them."""
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("load_npz used pickle's unpickler")
+
+    for name in ("Unpickler", "load", "loads"):
+        monkeypatch.setattr(pickle, name, refuse)
+
+
+def test_load_npz_round_trips_ragged_lists_like_np_load(tmp_path, monkeypatch):
+    rng = np.random.default_rng(3)
+    ragged = np.empty(7, dtype=object)
+    ragged[:] = [[int(w) for w in rng.integers(0, 90000, n)] for n in (0, 1, 5, 2, 300, 5, 3)]
+    ragged[6] = [2**40, -1, 70000]  # LONG1, a negative BININT and a BININT
+    square = np.empty((2, 2), dtype=object)  # equal-length lists must stay lists
+    for i, j in np.ndindex(square.shape):
+        square[i, j] = [i, j]
+    labels = rng.integers(0, 2, 7)
+    np.savez(tmp_path / "lists.npz", ragged=ragged, square=square, labels=labels)
+    with monkeypatch.context() as m:
+        _refuse_unpickling(m)
+        ours = load_npz(tmp_path / "lists.npz")
+    theirs = np.load(tmp_path / "lists.npz", allow_pickle=True)
+    assert sorted(ours) == sorted(theirs.files)
+    for name in theirs.files:
+        got, want = ours[name], theirs[name]
+        assert got.dtype == want.dtype and got.shape == want.shape
+        assert got.tolist() == want.tolist()
+    assert all(type(s) is list for s in ours["square"].ravel())
+
+
+def test_load_npz_reads_python2_pickles(tmp_path):
+    """Keras's hosted files predate Python 3: protocol 2, str as SHORT_BINSTRING ('U')."""
+    stream = (
+        b"\x80\x02cnumpy.core.multiarray\n_reconstruct\nq\x00cnumpy\nndarray\nq\x01K\x00\x85q\x02"
+        b"U\x01bq\x03\x87q\x04Rq\x05(K\x01K\x02\x85q\x06cnumpy\ndtype\nq\x07U\x02O8q\x08K\x00K\x01"
+        b"\x87q\tRq\n(K\x03U\x01|q\x0bNNNJ\xff\xff\xff\xffJ\xff\xff\xff\xffK?tq\x0cb\x89]q\r(]q\x0e"
+        b"(K\x01K\x02e]q\x0fK\x03aetq\x10b."
+    )
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(
+        header, {"descr": "|O", "fortran_order": False, "shape": (2,)}
+    )
+    with zipfile.ZipFile(tmp_path / "py2.npz", "w") as archive:
+        archive.writestr("x.npy", header.getvalue() + stream)
+    got = load_npz(tmp_path / "py2.npz")["x"]
+    assert got.dtype == object and got.tolist() == [[1, 2], [3]]
+    assert got.tolist() == np.load(tmp_path / "py2.npz", allow_pickle=True)["x"].tolist()
+
+
+def test_load_npz_refuses_os_system_without_running_it(tmp_path, monkeypatch):
+    marker = tmp_path / "ran"
+
+    class Payload:
+        def __reduce__(self):
+            return (os.system, (f"touch {marker}",))
+
+    bad = np.empty(2, dtype=object)
+    bad[:] = [[1, 2], Payload()]
+    np.savez(tmp_path / "bad.npz", x=bad)
+    _refuse_unpickling(monkeypatch)
+    with pytest.raises(ValueError, match=r"refusing to load (os|posix|nt)\.system.*bad\.npz"):
+        load_npz(tmp_path / "bad.npz")
+    assert not marker.exists()
