@@ -33,5 +33,9 @@ class RandomState:
     def uniform(self, shape, low: float = 0.0, high: float = 1.0) -> np.ndarray:
         return self.generator.uniform(low, high, shape)
 
+    def random(self, shape, dtype=np.float64) -> np.ndarray:
+        """Uniform draws in [0, 1); float32 draws take about half the time of float64 ones."""
+        return self.generator.random(shape, dtype=dtype)
+
     def normal(self, shape, mean: float = 0.0, stddev: float = 1.0) -> np.ndarray:
         return self.generator.normal(mean, stddev, shape)

@@ -108,9 +108,10 @@ class Dropout(Layer):
     def call(self, inputs, training=None):
         if not training or self.rate == 0:
             return inputs
-        keep = self._random.uniform(self._mask_shape(tuple(inputs.shape))) >= self.rate
-        scale = 0.0 if self.rate == 1 else 1.0 / (1.0 - self.rate)
-        return inputs * _constant_like(inputs, keep * scale)
+        keep = self._random.random(self._mask_shape(tuple(inputs.shape)), np.float32) >= self.rate
+        mask = keep.astype(inputs.dtype)  # the scaled mask in the input's dtype, no float64 copy
+        mask *= 0.0 if self.rate == 1 else 1.0 / (1.0 - self.rate)
+        return inputs * _constant_like(inputs, mask)
 
     def get_config(self):
         return {
