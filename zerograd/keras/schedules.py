@@ -46,27 +46,30 @@ class LearningRateSchedule:
         return f"{type(self).__name__}({args})"
 
 
-class ExponentialDecay(LearningRateSchedule):
-    """``initial_learning_rate * decay_rate ** (step / decay_steps)`` (integer division when
-    ``staircase``)."""
+class _RateDecay(LearningRateSchedule):
+    """The schedules of ``initial_learning_rate``, ``decay_steps``, ``decay_rate`` and
+    ``staircase``: ``_decay(p)`` maps the progress ``p = step / decay_steps`` (floored when
+    ``staircase``) to the learning rate."""
 
     def __init__(
         self,
         initial_learning_rate: float,
-        decay_steps: int,
+        decay_steps: float,
         decay_rate: float,
         staircase: bool = False,
-        name: str = "ExponentialDecay",
+        name: str | None = None,
     ):
         _positive(type(self).__name__, "decay_steps", decay_steps)
         self.initial_learning_rate, self.decay_steps = initial_learning_rate, decay_steps
-        self.decay_rate, self.staircase, self.name = decay_rate, staircase, name
+        self.decay_rate, self.staircase = decay_rate, staircase
+        self.name = type(self).__name__ if name is None else name
+
+    def _decay(self, p: float) -> float:
+        raise NotImplementedError
 
     def __call__(self, step) -> float:
         p = float(step) / self.decay_steps
-        if self.staircase:
-            p = math.floor(p)
-        return self.initial_learning_rate * self.decay_rate**p
+        return self._decay(math.floor(p) if self.staircase else p)
 
     def get_config(self) -> dict:
         return {
@@ -76,6 +79,14 @@ class ExponentialDecay(LearningRateSchedule):
             "staircase": self.staircase,
             "name": self.name,
         }
+
+
+class ExponentialDecay(_RateDecay):
+    """``initial_learning_rate * decay_rate ** (step / decay_steps)`` (integer division when
+    ``staircase``)."""
+
+    def _decay(self, p: float) -> float:
+        return self.initial_learning_rate * self.decay_rate**p
 
 
 class PiecewiseConstantDecay(LearningRateSchedule):
@@ -144,36 +155,12 @@ class PolynomialDecay(LearningRateSchedule):
         }
 
 
-class InverseTimeDecay(LearningRateSchedule):
+class InverseTimeDecay(_RateDecay):
     """``initial_learning_rate / (1 + decay_rate * step / decay_steps)`` (floored when
     ``staircase``)."""
 
-    def __init__(
-        self,
-        initial_learning_rate: float,
-        decay_steps: float,
-        decay_rate: float,
-        staircase: bool = False,
-        name: str = "InverseTimeDecay",
-    ):
-        _positive(type(self).__name__, "decay_steps", decay_steps)
-        self.initial_learning_rate, self.decay_steps = initial_learning_rate, decay_steps
-        self.decay_rate, self.staircase, self.name = decay_rate, staircase, name
-
-    def __call__(self, step) -> float:
-        p = float(step) / self.decay_steps
-        if self.staircase:
-            p = math.floor(p)
+    def _decay(self, p: float) -> float:
         return self.initial_learning_rate / (1 + self.decay_rate * p)
-
-    def get_config(self) -> dict:
-        return {
-            "initial_learning_rate": self.initial_learning_rate,
-            "decay_steps": self.decay_steps,
-            "decay_rate": self.decay_rate,
-            "staircase": self.staircase,
-            "name": self.name,
-        }
 
 
 def _cosine(fraction: float, alpha: float) -> float:
