@@ -10,9 +10,11 @@ from zerograd.backend import (
     float32,
     float64,
     get_default_dtype,
+    get_rng_state,
     int32,
     int64,
     set_default_dtype,
+    set_rng_state,
 )
 from zerograd.ops import *  # noqa: F403 - the functional API: zg.exp, zg.matmul, zg.zeros ...
 from zerograd.tuning import cpu_tuning, set_cpu_tuning

@@ -166,6 +166,55 @@ def rng() -> np.random.Generator:
     return _rng
 
 
+def get_rng_state() -> dict:
+    """The state of every generator zerograd draws from, as plain JSON-serialisable values:
+    zerograd's shared generator, NumPy's global one and Python's ``random``. Restoring it with
+    ``set_rng_state`` makes the following draws repeat exactly (used by checkpoints)."""
+    import random
+
+    legacy = np.random.get_state(legacy=False)
+    version, internal, gauss = random.getstate()
+    return {
+        "zerograd": _rng.bit_generator.state,
+        "numpy": {
+            **legacy,
+            "state": {k: np.asarray(v).tolist() for k, v in legacy["state"].items()},
+        },
+        "python": [version, list(internal), gauss],
+    }
+
+
+def set_rng_state(state: dict) -> None:
+    """Restore generator states taken by ``get_rng_state`` (a missing entry is left as it is)."""
+    import random
+
+    if not isinstance(state, dict):
+        raise TypeError(
+            f"set_rng_state: expected the dict get_rng_state returns, received {type(state).__name__}"
+        )
+    try:
+        if "zerograd" in state:
+            name = state["zerograd"]["bit_generator"]
+            bits = getattr(np.random, name)()
+            bits.state = state["zerograd"]
+            global _rng
+            _rng = np.random.Generator(bits)
+        if "numpy" in state:
+            legacy = dict(state["numpy"])
+            legacy["state"] = {
+                k: np.asarray(v, dtype=np.uint32) if k == "key" else int(v)
+                for k, v in legacy["state"].items()
+            }
+            np.random.set_state(legacy)
+        if "python" in state:
+            version, internal, gauss = state["python"]
+            random.setstate((version, tuple(internal), gauss))
+    except (KeyError, TypeError, ValueError, AttributeError) as e:
+        raise ValueError(
+            f"set_rng_state: the state is not one get_rng_state returned ({e!r})"
+        ) from None
+
+
 def sum_axes(xp, x, axes: tuple, keepdims: bool = False):
     """``x.sum(axis=axes, keepdims=keepdims)``; a sum over the leading axes of a large contiguous
     float array runs as one matrix-vector product (a bias gradient: NumPy's column sums walk the
