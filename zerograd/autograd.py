@@ -4,6 +4,11 @@ A ``Function.forward`` works on backend arrays; its ``backward`` states the deri
 operators that arrays and Tensors share. The engine runs it on plain arrays (cheap, no graph)
 unless ``create_graph=True``; then it runs the same backward on Tensors, so the backward pass is
 itself recorded and can be differentiated again (Hessian-vector products, gradient penalties).
+
+Safety: each recorded op is stamped with the in-place write count of ``zerograd.versions``, and a
+backward through an op whose saved array was written in place since raises (as PyTorch's version
+counter). ``detect_anomaly()`` (``zerograd.autograd_anomaly``) names the first op that makes a NaN
+or an inf, and where the user's code created it.
 """
 
 from __future__ import annotations
@@ -11,7 +16,13 @@ from __future__ import annotations
 import functools
 import weakref
 
-from zerograd import backend, tuning
+from zerograd import autograd_anomaly as _anomaly
+from zerograd import backend, tuning, versions
+from zerograd.autograd_anomaly import (  # noqa: F401 - the public names live in zerograd.autograd
+    detect_anomaly,
+    is_anomaly_enabled,
+    set_detect_anomaly,
+)
 from zerograd.tensor import Tensor
 
 
@@ -22,6 +33,7 @@ class GraphError(RuntimeError, ValueError):
 # --- grad mode -----------------------------------------------------------------------------------
 
 _grad_enabled = True
+_anomaly_enabled = False  # set by zerograd.autograd_anomaly (detect_anomaly, set_detect_anomaly)
 
 
 def is_grad_enabled() -> bool:
@@ -108,6 +120,8 @@ class Function:
         except (ValueError, TypeError, IndexError) as e:
             shapes = ", ".join(str(tuple(a.shape)) for a in arrays)
             raise type(e)(f"{cls.__name__}: {e} (input shapes {shapes})") from None
+        if _anomaly_enabled:
+            _anomaly.check_forward(fn, arrays, y)
         if type(y) is not backend.np.ndarray:
             if type(y) is tuple:
                 return fn._outputs(tuple(Tensor._make(fn._as_array(a)) for a in y), inputs)
@@ -120,6 +134,7 @@ class Function:
                     out.creator = fn
                     fn.inputs = inputs
                     fn._outs = (weakref.ref(out),)
+                    fn._epoch = versions.epoch  # in-place writes after this: see versions
                     break
         return out
 
@@ -127,6 +142,7 @@ class Function:
         if _grad_enabled and any(x.requires_grad for x in inputs):
             self.inputs = inputs
             self._outs = tuple(weakref.ref(o) for o in outs)
+            self._epoch = versions.epoch
             for o in outs:
                 if o.dtype.kind in "fc":  # integer outputs (indices) carry no gradient
                     o.requires_grad = True
@@ -274,6 +290,7 @@ def _run(root: Tensor, gy: Tensor, retain_graph: bool, create_graph: bool, wante
     """
     grads = {id(root): gy if create_graph else gy.data}
     handed = {id(gy.data)}  # arrays a leaf's .grad may not take over: the seed, those given out
+    stamp = versions.epoch
     with enable_grad() if create_graph else no_grad():
         for fn in _topological(root):
             if len(fn._outs) == 1:  # the common case, kept lean: this loop is per op
@@ -290,7 +307,11 @@ def _run(root: Tensor, gy: Tensor, retain_graph: bool, create_graph: bool, wante
                 for o, g in zip(fn._outs, gys):
                     if g is not None and id(o()) in wanted:
                         wanted[id(o())] = g if create_graph else Tensor._make(_array(g))
-            if create_graph:
+            if fn._epoch != stamp:  # something was written in place since fn ran
+                versions.check_saved(fn)
+            if _anomaly_enabled:
+                gxs = _checked_backward(fn, gys, create_graph)
+            elif create_graph:
                 gxs = _backward_recorded(fn, gys)
             else:
                 gxs = fn.backward(*gys) if len(gys) > 1 else fn.backward(gys[0])
@@ -313,6 +334,19 @@ def _run(root: Tensor, gy: Tensor, retain_graph: bool, create_graph: bool, wante
                         wanted[id(x)] = Tensor._make(gx if prev is None else _array(prev.data + gx))
             if not retain_graph:
                 fn.release()
+
+
+def _checked_backward(fn: Function, gys, create_graph: bool) -> tuple:
+    """``fn.backward`` in anomaly mode: ops it records know whose backward made them, and NaN or
+    inf in what it returns raises."""
+    _anomaly.backward_of = fn
+    try:
+        gxs = _backward_recorded(fn, gys) if create_graph else fn.backward(*gys)
+    finally:
+        _anomaly.backward_of = None
+    gxs = gxs if type(gxs) is tuple else (gxs,)
+    _anomaly.check_backward(fn, gxs)
+    return gxs
 
 
 def _backward_recorded(fn: Function, gys: list):

@@ -184,6 +184,9 @@ def get_rng_state() -> dict:
     }
 
 
+_BIT_GENERATORS = ("PCG64", "PCG64DXSM", "MT19937", "Philox", "SFC64")
+
+
 def set_rng_state(state: dict) -> None:
     """Restore generator states taken by ``get_rng_state`` (a missing entry is left as it is)."""
     import random
@@ -195,6 +198,8 @@ def set_rng_state(state: dict) -> None:
     try:
         if "zerograd" in state:
             name = state["zerograd"]["bit_generator"]
+            if name not in _BIT_GENERATORS:
+                raise ValueError(f"unknown bit generator {name!r}")
             bits = getattr(np.random, name)()
             bits.state = state["zerograd"]
             global _rng
@@ -209,7 +214,7 @@ def set_rng_state(state: dict) -> None:
         if "python" in state:
             version, internal, gauss = state["python"]
             random.setstate((version, tuple(internal), gauss))
-    except (KeyError, TypeError, ValueError, AttributeError) as e:
+    except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as e:
         raise ValueError(
             f"set_rng_state: the state is not one get_rng_state returned ({e!r})"
         ) from None

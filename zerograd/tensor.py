@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from zerograd import backend
+from zerograd import backend, versions
 
 
 class Tensor:
@@ -67,6 +67,8 @@ class Tensor:
     xp = property(lambda self: backend.namespace(self.data))
     is_leaf = property(lambda self: self.creator is None)
     grad_fn = property(lambda self: self.creator)
+    # in-place writes into this tensor's storage (shared with its views), as PyTorch's _version
+    _version = property(lambda self: versions.version(self.data))
     T = property(lambda self: _ops.transpose(self))
     mT = property(lambda self: _ops.swapaxes(self, -1, -2))
 
@@ -183,18 +185,36 @@ class Tensor:
         """Accumulate the gradient of this tensor into ``.grad`` of every leaf it depends on."""
         _autograd.backward(self, grad, retain_graph=retain_graph, create_graph=create_graph)
 
+    def _check_inplace(self, method: str) -> None:
+        # an op's output written in place: the write would not be in its graph (PyTorch records
+        # it), so its gradient would be silently wrong
+        if self.creator is not None and _autograd._grad_enabled:
+            raise ValueError(
+                f"{method}: in-place write into a tensor computed by "
+                f"{type(self.creator).__name__}, which is part of a graph, would not be recorded; "
+                "use an out-of-place op, write into x.detach(), or wrap in zg.no_grad()"
+            )
+
     def zero_(self) -> Tensor:
+        """Set every element to 0 in place (counted by ``_version``)."""
+        self._check_inplace("zero_")
         self.data[...] = 0
+        versions.bump(self.data)
         return self
 
     def fill_(self, value) -> Tensor:
-        self.data[...] = value
+        """Set every element to ``value`` in place (counted by ``_version``)."""
+        self._check_inplace("fill_")
+        self.data[...] = value.data if isinstance(value, Tensor) else value
+        versions.bump(self.data)
         return self
 
     def copy_(self, other) -> Tensor:
         """Overwrite the data in place (no graph); used by initialisers and weight loading."""
+        self._check_inplace("copy_")
         src = other.data if isinstance(other, Tensor) else other
         self.data[...] = backend.to_device(self.xp.asarray(src), self.device)
+        versions.bump(self.data)
         return self
 
     # --- operators -------------------------------------------------------------------------------
@@ -282,6 +302,7 @@ class Tensor:
             )
         index = _ops.index.unwrap_index(index)
         self.data[index] = value.data if isinstance(value, Tensor) else value
+        versions.bump(self.data)
 
     # --- methods (the functions of zerograd.ops) ---------------------------------------------------
     def exp(self):

@@ -35,11 +35,14 @@ def test_erf_and_gelu_against_torch(path, dtype):
         ]
     )
     got = zg.erf(zg.tensor(x)).numpy()
-    want = torch.erf(torch.from_numpy(x.astype(np.float64))).numpy()
+    want = torch.erf(torch.from_numpy(x[:-3].astype(np.float64))).numpy()
     # float32: the same rational fit, within 2.4e-7 in the kernel (float64 arithmetic) and 3.7e-7
     # on the NumPy path (float32 arithmetic)
     atol = (2.5e-7 if path == "jit" else 4e-7) if dtype == np.float32 else 1e-14
-    np.testing.assert_allclose(got, want, atol=atol, rtol=0)
+    np.testing.assert_allclose(got[:-3], want, atol=atol, rtol=0)
+    # inf, -inf and NaN: the values of the definition, not PyTorch's (its vectorised CPU kernels
+    # differ between processors at the edges)
+    np.testing.assert_array_equal(got[-3:], np.array([1.0, -1.0, np.nan], dtype))
     assert got.dtype == dtype
     check_against_torch(F.gelu, TF.gelu, [x[:-3]], dtype)  # inf and NaN: no gradient to compare
     check_against_torch(
@@ -48,12 +51,22 @@ def test_erf_and_gelu_against_torch(path, dtype):
         [x[:-3]],
         dtype,
     )
-    for approximate in ("none", "tanh"):  # values at inf, -inf and NaN as the math has them
-        got = F.gelu(zg.tensor(x[-3:]), approximate=approximate).numpy()
-        # PyTorch's float64 result: its float32 CPU kernel gives NaN at +inf on some processors
-        # (seen on an AMD EPYC), so its float32 values at inf are not a fixed reference
-        want = TF.gelu(torch.from_numpy(x[-3:].astype(np.float64)), approximate=approximate)
-        np.testing.assert_array_equal(got, want.numpy().astype(dtype))
+    for approximate in ("none", "tanh"):  # +inf and NaN as the definition x Phi(x) has them
+        # (not PyTorch's values: its vectorised float32 kernel gives NaN at +inf on some CPUs)
+        got = F.gelu(zg.tensor(x[[-3, -1]]), approximate=approximate).numpy()
+        np.testing.assert_array_equal(got, np.array([np.inf, np.nan], dtype))
+        assert got.dtype == dtype
+
+
+@pytest.mark.parametrize("approximate", ["none", "tanh"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_gelu_limits_at_infinity(path, approximate, dtype):
+    """x Phi(x) -> 0 as x -> -inf; its derivative Phi(x) + x phi(x) -> 1 at +inf and 0 at -inf."""
+    x = zg.tensor(np.array([np.inf, -np.inf], dtype), requires_grad=True)
+    y = F.gelu(x, approximate=approximate)
+    y.sum().backward()
+    np.testing.assert_array_equal(y.numpy(), [np.inf, 0.0])
+    np.testing.assert_array_equal(x.grad.numpy(), [1.0, 0.0])
 
 
 def test_float32_erf_one_formula_on_both_paths(monkeypatch):
@@ -96,11 +109,13 @@ def test_softmax_noncontiguous_and_other_axis(path):
 
 
 def test_softmax_inf_and_nan_rows(path):
+    """By the definition, not against PyTorch's CPU kernel: a -inf entry weighs 0, a row of -inf
+    only is 0/0 (NaN), and a NaN anywhere in a row makes the row NaN."""
     x = np.array([[1.0, -np.inf, 2.0], [-np.inf, -np.inf, -np.inf], [np.nan, 0.0, 1.0]], np.float32)
     got = F.softmax(zg.tensor(x), -1).numpy()
-    want = TF.softmax(torch.from_numpy(x), -1).numpy()
-    np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
-    np.testing.assert_allclose(got[0], want[0], rtol=1e-6)
+    e = np.exp(np.array([1.0, 2.0]))
+    np.testing.assert_allclose(got[0], [e[0] / e.sum(), 0.0, e[1] / e.sum()], rtol=1e-6)
+    assert got[0, 1] == 0.0 and np.isnan(got[1:]).all()
 
 
 MASKS = [

@@ -85,13 +85,15 @@ if numba is not None:
     def _gelu_f32(x, out):
         for i in numba.prange(x.size):
             v = np.float64(x[i])
-            out[i] = 0.5 * v * (1.0 + _erf32(v * 0.7071067811865476))
+            h = 1.0 + _erf32(v * 0.7071067811865476)
+            out[i] = 0.5 * v * h if h != 0.0 else 0.0  # the limit 0 at -inf, not -inf * 0
 
     @jit
     def _gelu_f64(x, out):
         for i in numba.prange(x.size):
             v = x[i]
-            out[i] = 0.5 * v * (1.0 + math.erf(v * 0.7071067811865476))
+            h = 1.0 + math.erf(v * 0.7071067811865476)
+            out[i] = 0.5 * v * h if h != 0.0 else 0.0
 
     @jit_serial
     def _tanh_r(u):
@@ -111,7 +113,8 @@ if numba is not None:
             """0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))."""
             for i in numba.prange(x.size):
                 v = np.float64(x[i])
-                out[i] = 0.5 * v * (1.0 + tanh(0.7978845608028654 * (v + 0.044715 * v * v * v)))
+                h = 1.0 + tanh(0.7978845608028654 * (v + 0.044715 * v * v * v))
+                out[i] = 0.5 * v * h if h != 0.0 else 0.0
 
         @jit
         def grad(x, g, out):
@@ -119,7 +122,8 @@ if numba is not None:
                 v = np.float64(x[i])
                 t = tanh(0.7978845608028654 * (v + 0.044715 * v * v * v))
                 du = 0.7978845608028654 * (1.0 + 0.134145 * v * v)
-                out[i] = g[i] * (0.5 * (1.0 + t) + 0.5 * v * (1.0 - t * t) * du)
+                d = 1.0 - t * t  # 0 where tanh saturates: the term vanishes (also at +-inf)
+                out[i] = g[i] * (0.5 * (1.0 + t) + (0.5 * v * d * du if d != 0.0 else 0.0))
 
         return fwd, grad
 
@@ -133,7 +137,7 @@ if numba is not None:
             v = np.float64(x[i])
             cdf = 0.5 * (1.0 + _erf32(v * 0.7071067811865476))
             pdf = exp_neg(-0.5 * v * v) * 0.3989422804014327
-            out[i] = g[i] * (cdf + v * pdf)
+            out[i] = g[i] * (cdf + (v * pdf if pdf != 0.0 else 0.0))  # x phi(x) -> 0 at +-inf
 
     @jit
     def _gelu_grad_f64(x, g, out):
@@ -141,7 +145,7 @@ if numba is not None:
             v = x[i]
             cdf = 0.5 * (1.0 + math.erf(v * 0.7071067811865476))
             pdf = exp_neg(-0.5 * v * v) * 0.3989422804014327
-            out[i] = g[i] * (cdf + v * pdf)
+            out[i] = g[i] * (cdf + (v * pdf if pdf != 0.0 else 0.0))  # x phi(x) -> 0 at +-inf
 
 
 def erf(x: np.ndarray) -> np.ndarray:

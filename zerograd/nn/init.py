@@ -6,12 +6,13 @@ import math
 
 import numpy as np
 
-from zerograd import backend
+from zerograd import backend, versions
 from zerograd.tensor import Tensor
 
 
 def _fill(t: Tensor, values: np.ndarray) -> Tensor:
     t.data[...] = backend.to_device(values.astype(t.dtype, copy=False), t.device)
+    versions.bump(t.data)  # an in-place write: a graph that saved t sees it at backward
     return t
 
 
@@ -80,6 +81,7 @@ def trunc_normal_(
 
 def constant_(t: Tensor, val: float) -> Tensor:
     t.data[...] = val
+    versions.bump(t.data)
     return t
 
 

@@ -11,6 +11,7 @@ from zerograd.autograd import Function
 from zerograd.kernels import gelu as gelu_kernels
 from zerograd.kernels import softmax as softmax_kernels
 from zerograd.kernels.gelu import ERF_CLAMP, ERF_P, ERF_Q
+from zerograd.ops import argcheck
 from zerograd.ops.elementwise import Sigmoid, float_operand, sigmoid_array
 from zerograd.ops.reduce import normalize_axis
 from zerograd.tensor import Tensor
@@ -180,11 +181,13 @@ def _gelu_array(xp, x, approximate: str):
         with np.errstate(over="ignore"):
             xp.exp(u, out=u)
         u += 1
-        return xp.divide(x, u, out=u)
-    y = erf_array(x * (1 / math.sqrt(2)))
-    y += 1
-    y *= x
-    y *= 0.5
+        y = xp.divide(x, u, out=u)
+    else:
+        y = erf_array(x * (1 / math.sqrt(2)))
+        y += 1
+        y *= 0.5  # before the product with x: 2x overflows near the largest floats
+        y *= x
+    xp.copyto(y, 0, where=x == -math.inf)  # the limit x Phi(x) -> 0, not -inf * 0 = NaN
     return y
 
 
@@ -205,10 +208,12 @@ class GELU(Function):
         if self.approximate == "tanh":
             k = math.sqrt(2 / math.pi)
             t = xp.tanh(k * (x + 0.044715 * x * x * x))
-            return gy * (0.5 * (1 + t) + 0.5 * x * (1 - t * t) * k * (1 + 3 * 0.044715 * x * x))
+            d = 1 - t * t  # where tanh saturates the second term is 0, also at x = +-inf
+            tail = xp.where(d > 0, 0.5 * x * d * k * (1 + 3 * 0.044715 * x * x), 0)
+            return gy * (0.5 * (1 + t) + tail)
         cdf = 0.5 * (1 + Erf.call(x * (1 / math.sqrt(2))))
         pdf = xp.exp(-0.5 * x * x) * (1 / math.sqrt(2 * math.pi))
-        return gy * (cdf + x * pdf)
+        return gy * (cdf + xp.where(pdf > 0, x * pdf, 0))  # x phi(x) -> 0 at +-inf
 
 
 class SiLU(Function):
@@ -273,10 +278,12 @@ class LogSoftmax(Function):
 
 
 def leaky_relu(x: Tensor, negative_slope: float = 0.01) -> Tensor:
+    argcheck.number("leaky_relu", "negative_slope", negative_slope)
     return LeakyReLU.apply(x, slope=negative_slope)
 
 
 def elu(x: Tensor, alpha: float = 1.0) -> Tensor:
+    argcheck.number("elu", "alpha", alpha)
     return ELU.apply(x, alpha=alpha)
 
 
