@@ -59,8 +59,6 @@ class Adadelta(Optimizer):
         weight_decay: float = 0.0,
         maximize: bool = False,
     ):
-        if not 0 <= rho <= 1:
-            raise ValueError(f"Adadelta: expected rho in [0, 1], received {rho}")
         super().__init__(
             params, dict(lr=lr, rho=rho, eps=eps, weight_decay=weight_decay, maximize=maximize)
         )

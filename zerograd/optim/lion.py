@@ -18,7 +18,13 @@ class Lion(Optimizer):
         maximize: bool = False,
     ):
         super().__init__(
-            params, dict(lr=lr, betas=tuple(betas), weight_decay=weight_decay, maximize=maximize)
+            params,
+            dict(
+                lr=lr,
+                betas=tuple(betas) if isinstance(betas, (list, tuple)) else betas,
+                weight_decay=weight_decay,
+                maximize=maximize,
+            ),
         )
 
     def update(self, p, g, state, group):

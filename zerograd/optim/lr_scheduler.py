@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import bisect
+import copy
 import math
 
-from zerograd.optim.optimizer import Optimizer
+from zerograd.optim.optimizer import Optimizer, _like
 
 
 class LRScheduler:
@@ -42,10 +43,12 @@ class LRScheduler:
         return list(self._last_lr)
 
     def state_dict(self) -> dict:
-        return {k: v for k, v in self.__dict__.items() if k != "optimizer" and not callable(v)}
+        """The schedule's position and settings as plain values (no optimizer, no functions:
+        a LambdaLR's lambdas are rebuilt by its constructor), ready for a checkpoint."""
+        return _scheduler_state(self)
 
     def load_state_dict(self, state_dict: dict) -> None:
-        self.__dict__.update(state_dict)
+        _load_scheduler_state(self, state_dict)
 
 
 class LambdaLR(LRScheduler):
@@ -347,7 +350,42 @@ class ReduceLROnPlateau:
         return list(self._last_lr)
 
     def state_dict(self) -> dict:
-        return {k: v for k, v in self.__dict__.items() if k != "optimizer"}
+        return _scheduler_state(self)
 
     def load_state_dict(self, state_dict: dict) -> None:
-        self.__dict__.update(state_dict)
+        _load_scheduler_state(self, state_dict)
+
+
+def _is_scheduler(v) -> bool:
+    return isinstance(v, (LRScheduler, ReduceLROnPlateau))
+
+
+def _scheduler_state(sched) -> dict:
+    out = {}
+    for k, v in sched.__dict__.items():
+        if k == "optimizer" or callable(v):
+            continue
+        if isinstance(v, (list, tuple)) and v and all(_is_scheduler(s) for s in v):
+            out[k] = [s.state_dict() for s in v]  # SequentialLR: the schedulers it hands over to
+        elif isinstance(v, (list, tuple)) and any(callable(f) for f in v):
+            continue  # LambdaLR's functions: set again by the constructor
+        else:
+            out[k] = copy.deepcopy(v)
+    return out
+
+
+def _load_scheduler_state(sched, state_dict: dict) -> None:
+    name = f"{type(sched).__name__}.load_state_dict"
+    if not isinstance(state_dict, dict):
+        raise TypeError(f"{name}: expected a dict, received {type(state_dict).__name__}")
+    for k, v in state_dict.items():
+        current = sched.__dict__.get(k)
+        if isinstance(current, list) and current and all(_is_scheduler(s) for s in current):
+            if not isinstance(v, list) or len(v) != len(current):
+                raise ValueError(
+                    f"{name}: expected {len(current)} states for {k!r}, received {v!r:.80}"
+                )
+            for s, sd in zip(current, v):
+                s.load_state_dict(sd)
+        else:
+            sched.__dict__[k] = _like(current, copy.deepcopy(v))

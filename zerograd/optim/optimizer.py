@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import copy
 
-from zerograd import backend
+from zerograd import backend, versions
 from zerograd.autograd import enable_grad, no_grad
+from zerograd.optim import _validate
 from zerograd.tensor import Tensor
 
 
@@ -31,18 +32,7 @@ class Optimizer:
             self.add_param_group(group)
 
     def _check_hyperparameters(self, group: dict) -> None:
-        name = type(self).__name__
-        if group.get("lr", 0) < 0:
-            raise ValueError(f"{name}: expected lr >= 0, received {group['lr']}")
-        if group.get("eps", 0) < 0:
-            raise ValueError(f"{name}: expected eps >= 0, received {group['eps']}")
-        if group.get("weight_decay", 0) < 0:
-            raise ValueError(
-                f"{name}: expected weight_decay >= 0, received {group['weight_decay']}"
-            )
-        for i, b in enumerate(group.get("betas", ())):
-            if not 0 <= b < 1:
-                raise ValueError(f"{name}: expected betas[{i}] in [0, 1), received {b}")
+        _validate.check_group(type(self).__name__, group)
 
     def add_param_group(self, group: dict) -> None:
         """Add a dict with 'params' and optional per-group hyper-parameters."""
@@ -86,6 +76,7 @@ class Optimizer:
                     if state is None:
                         state = self.state[p] = {}
                     self.update(p, p.grad.data, state, group)
+                    versions.bump(p.data)  # a graph that saved p sees the step (as in PyTorch)
         return loss
 
     def update(self, p: Tensor, g, state: dict, group: dict) -> None:
@@ -103,52 +94,75 @@ class Optimizer:
 
     # --- state ---------------------------------------------------------------------------------
     def state_dict(self) -> dict:
-        """{'state': {index: {...}}, 'param_groups': [{..., 'params': [indices]}]}, as PyTorch."""
+        """{'state': {index: {...}}, 'param_groups': [{..., 'params': [indices]}]}, as PyTorch.
+
+        A copy: moments are new arrays and hyper-parameters (the lr as a scheduler left it, the
+        betas) are copied, so later steps do not change it. ``load_state_dict`` restores it
+        bitwise; ``zerograd.io.save_checkpoint`` writes it to disk.
+
+        Example:
+            >>> sd = opt.state_dict(); opt2.load_state_dict(sd)
+        """
         index, groups = {}, []
         for group in self.param_groups:
             ids = []
             for p in group["params"]:
                 index.setdefault(id(p), len(index))
                 ids.append(index[id(p)])
-            groups.append({**{k: v for k, v in group.items() if k != "params"}, "params": ids})
+            hp = {k: copy.deepcopy(v) for k, v in group.items() if k != "params"}
+            groups.append({**hp, "params": ids})
         state = {}
         for group in self.param_groups:
             for p in group["params"]:
                 if p in self.state:
-                    state[index[id(p)]] = {
-                        k: (v.copy() if hasattr(v, "copy") else v) for k, v in self.state[p].items()
-                    }
+                    state[index[id(p)]] = {k: _copy_value(v) for k, v in self.state[p].items()}
         return {"state": state, "param_groups": groups}
 
     def load_state_dict(self, state_dict: dict) -> None:
-        name = type(self).__name__
+        """Restore what ``state_dict`` returned (moments, step counts, every group's
+        hyper-parameters); the parameter groups must have the same sizes as this optimizer's."""
+        name = f"{type(self).__name__}.load_state_dict"
+        if not isinstance(state_dict, dict) or not {"state", "param_groups"} <= state_dict.keys():
+            raise ValueError(
+                f"{name}: expected a dict with 'state' and 'param_groups', received "
+                f"{sorted(state_dict) if isinstance(state_dict, dict) else type(state_dict).__name__}"
+            )
         groups = state_dict["param_groups"]
         if len(groups) != len(self.param_groups) or any(
             len(g["params"]) != len(s["params"]) for g, s in zip(self.param_groups, groups)
         ):
             raise ValueError(
-                f"{name}.load_state_dict: the parameter groups do not match this optimizer's"
+                f"{name}: the parameter groups do not match this optimizer's: expected sizes "
+                f"{[len(g['params']) for g in self.param_groups]}, received "
+                f"{[len(s['params']) for s in groups]}"
             )
         params = {}
         for group, saved in zip(self.param_groups, groups):
             for p, i in zip(group["params"], saved["params"]):
-                params[i] = p
+                params[int(i)] = p
+        new_state = {}
+        for i, st in state_dict["state"].items():
+            p = params.get(int(i))
+            if p is None:
+                raise ValueError(f"{name}: state for parameter {i}, which no group holds")
+            new_state[p] = {}
+            for k, v in st.items():
+                if hasattr(v, "dtype") and getattr(v, "ndim", 0):
+                    if tuple(v.shape) != tuple(p.shape):
+                        raise ValueError(
+                            f"{name}: state {k!r} of parameter {i} expected shape "
+                            f"{tuple(p.shape)}, received {tuple(v.shape)}"
+                        )
+                    v = v.astype(p.dtype, copy=False) if v.dtype.kind == "f" else v
+                    v = backend.to_device(v, p.device).copy()
+                else:
+                    v = _copy_value(v)
+                new_state[p][k] = v
+        for group, saved in zip(self.param_groups, groups):
             for k, v in saved.items():
                 if k != "params":
-                    group[k] = copy.deepcopy(v)
-        self.state = {}
-        for i, st in state_dict["state"].items():
-            p = params[int(i)]
-            self.state[p] = {
-                k: (
-                    backend.to_device(
-                        v.astype(p.dtype) if v.dtype.kind == "f" else v, p.device
-                    ).copy()
-                    if hasattr(v, "dtype") and getattr(v, "ndim", 0)
-                    else v
-                )
-                for k, v in st.items()
-            }
+                    group[k] = _like(group.get(k), copy.deepcopy(v))
+        self.state = new_state
 
     def __repr__(self) -> str:
         lines = [f"{type(self).__name__} ("]
@@ -156,3 +170,18 @@ class Optimizer:
             lines.append(f"Parameter Group {i}")
             lines += [f"    {k}: {v}" for k, v in g.items() if k != "params"]
         return "\n".join(lines + [")"])
+
+
+def _copy_value(v):
+    return v.copy() if hasattr(v, "copy") else copy.deepcopy(v)
+
+
+def _like(current, v):
+    """``v`` with the tuples of ``current`` restored (a JSON round trip turns them into lists)."""
+    if isinstance(current, tuple) and isinstance(v, list):
+        if len(current) == len(v):
+            return tuple(_like(c, x) for c, x in zip(current, v))
+        return tuple(v)
+    if isinstance(current, list) and isinstance(v, list) and len(current) == len(v):
+        return [_like(c, x) for c, x in zip(current, v)]
+    return v

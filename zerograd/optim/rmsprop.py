@@ -20,8 +20,6 @@ class RMSprop(Optimizer):
         centered: bool = False,
         maximize: bool = False,
     ):
-        if not 0 <= alpha:
-            raise ValueError(f"RMSprop: expected alpha >= 0, received {alpha}")
         super().__init__(
             params,
             dict(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from zerograd.optim import _validate
 from zerograd.optim.optimizer import Optimizer
 
 
@@ -22,8 +23,9 @@ class SGD(Optimizer):
         nesterov: bool = False,
         maximize: bool = False,
     ):
-        if momentum < 0:
-            raise ValueError(f"SGD: expected momentum >= 0, received {momentum}")
+        _validate.check_group(
+            "SGD", dict(momentum=momentum, dampening=dampening, nesterov=nesterov)
+        )
         if nesterov and (momentum <= 0 or dampening != 0):
             raise ValueError("SGD: Nesterov momentum requires a momentum and zero dampening")
         super().__init__(
