@@ -62,7 +62,7 @@ def test_json_round_trip_and_errors(tmp_path):
         save_json({"x": object()}, tmp_path / "config.json")
     assert load_json(tmp_path / "config.json") == cfg  # the failed save changed nothing
     (tmp_path / "bad.json").write_text("{not json")
-    with pytest.raises(ValueError, match="bad.json' is not valid JSON"):
+    with pytest.raises(ValueError, match="bad.json': is not valid JSON"):
         load_json(tmp_path / "bad.json")
     (tmp_path / "list.json").write_text("[1, 2]")
     with pytest.raises(ValueError, match="expected a JSON dict .* received list"):

@@ -7,6 +7,9 @@ import os
 
 import numpy as np
 
+from zerograd.io.errors import FileFormatError
+from zerograd.ops import argcheck
+
 
 class Tokenizer:
     """A wrapper of a ``tokenizers.Tokenizer`` with batch encoding to NumPy int64 arrays.
@@ -33,18 +36,30 @@ class Tokenizer:
 
     @classmethod
     def from_file(cls, path) -> Tokenizer:
-        """Load a Hugging Face ``tokenizer.json``; a file that does not parse is a ValueError."""
+        """Load a Hugging Face ``tokenizer.json``.
+
+        Raises:
+            FileNotFoundError: no file at ``path``.
+            FileFormatError: a file the ``tokenizers`` package cannot parse, named in the message.
+        """
         from tokenizers import Tokenizer as HFTokenizer
 
         path = os.fspath(path)
         if not os.path.isfile(path):
             raise FileNotFoundError(f"Tokenizer.from_file: no file at {path!r}")
         try:
-            return cls(HFTokenizer.from_file(path))
+            inner = HFTokenizer.from_file(path)
         except Exception as e:  # noqa: BLE001 - the package raises its own exception type
-            raise ValueError(
-                f"Tokenizer.from_file: {path!r} is not a valid tokenizer.json ({e})"
+            raise FileFormatError(
+                path, f"not a valid tokenizer.json ({e})", "Tokenizer.from_file"
             ) from None
+        except BaseException as e:  # a Rust panic is a BaseException (pyo3's PanicException)
+            if type(e).__name__ != "PanicException":
+                raise
+            raise FileFormatError(
+                path, f"not a valid tokenizer.json (the parser failed: {e})", "Tokenizer.from_file"
+            ) from None
+        return cls(inner)
 
     @property
     def vocab_size(self) -> int:
@@ -53,7 +68,10 @@ class Tokenizer:
     def token_to_id(self, token: str) -> int | None:
         return self.inner.token_to_id(token)
 
-    def _truncate(self, truncation: bool, max_length: int | None) -> None:
+    def _truncate(self, truncation: bool, max_length: int | None, op: str) -> None:
+        argcheck.flag(op, "truncation", truncation)
+        if max_length is not None:
+            argcheck.positive(op, "max_length", max_length)
         length = max_length or self.model_max_length
         if truncation and length:
             self.inner.enable_truncation(length)  # the package keeps the special tokens
@@ -66,7 +84,7 @@ class Tokenizer:
         """Token ids of one text (special tokens included) as an int64 array."""
         if not isinstance(text, str):
             raise TypeError(f"Tokenizer.encode: expected a str, received {type(text).__name__}")
-        self._truncate(truncation, max_length)
+        self._truncate(truncation, max_length, "Tokenizer.encode")
         return np.array(self.inner.encode(text).ids, dtype=np.int64)
 
     def encode_batch(
@@ -97,7 +115,7 @@ class Tokenizer:
             raise ValueError("Tokenizer.encode_batch: padding='max_length' needs max_length")
         if not texts or not all(isinstance(t, str) for t in texts):
             raise TypeError("Tokenizer.encode_batch: expected a non-empty list of str")
-        self._truncate(truncation, max_length)
+        self._truncate(truncation, max_length, "Tokenizer.encode_batch")
         encs = self.inner.encode_batch(texts)
         lengths = [len(e.ids) for e in encs]
         if padding is False and len(set(lengths)) > 1:
@@ -115,7 +133,9 @@ class Tokenizer:
 
     def decode(self, ids, skip_special_tokens: bool = True) -> str:
         """Text of a sequence of ids (padding and special tokens dropped by default)."""
-        return self.inner.decode([int(i) for i in ids], skip_special_tokens=skip_special_tokens)
+        ids = _ids("Tokenizer.decode", ids, self.vocab_size)
+        argcheck.flag("Tokenizer.decode", "skip_special_tokens", skip_special_tokens)
+        return self.inner.decode(ids.tolist(), skip_special_tokens=skip_special_tokens)
 
     def decode_batch(self, batch, skip_special_tokens: bool = True) -> list[str]:
         """Texts of each row of ``batch`` (a 2-D array or a list of id lists)."""
@@ -148,6 +168,10 @@ def train_bpe(texts, vocab_size: int = 1000, min_frequency: int = 2) -> Tokenize
     from tokenizers import Tokenizer as HFTokenizer
     from tokenizers import decoders, models, pre_tokenizers, trainers
 
+    argcheck.integer("train_bpe", "vocab_size", vocab_size)
+    argcheck.positive("train_bpe", "min_frequency", min_frequency)
+    if isinstance(texts, str):
+        raise TypeError("train_bpe: expected an iterable of str, received one str")
     if vocab_size < 257:
         raise ValueError(
             f"train_bpe: vocab_size must be >= 257 (256 bytes + 1), received {vocab_size}"
@@ -164,6 +188,23 @@ def train_bpe(texts, vocab_size: int = 1000, min_frequency: int = 2) -> Tokenize
     )
     inner.train_from_iterator((t for t in texts), trainer=trainer)
     return Tokenizer(inner)
+
+
+def _ids(op: str, ids, vocab_size: int) -> np.ndarray:
+    """A 1-D sequence of integer ids, each in [0, vocab_size), as an int64 array."""
+    a = ids.numpy() if hasattr(ids, "numpy") else np.asarray(ids)
+    if a.size == 0:
+        return np.zeros(0, np.int64)
+    if a.dtype.kind not in "iu":
+        raise TypeError(f"{op}: expected integer ids, received dtype {a.dtype}")
+    if a.ndim != 1:
+        raise ValueError(f"{op}: expected a 1-D sequence of ids, received shape {a.shape}")
+    lo, hi = int(a.min()), int(a.max())
+    if lo < 0 or hi >= vocab_size:
+        raise ValueError(
+            f"{op}: ids must be in [0, {vocab_size}) (vocab_size), received min {lo} max {hi}"
+        )
+    return a.astype(np.int64)
 
 
 class CharTokenizer:
@@ -190,11 +231,14 @@ class CharTokenizer:
 
     def encode(self, text: str) -> list[int]:
         """One id per character; characters not seen in ``fit`` become 0 ('<unk>')."""
+        if not isinstance(text, str):
+            raise TypeError(f"CharTokenizer.encode: expected a str, received {type(text).__name__}")
         return [self.stoi.get(c, 0) for c in text]
 
     def decode(self, ids) -> str:
-        """The characters of ``ids`` ('<unk>' and out-of-range ids dropped)."""
-        return "".join(self.itos[int(i)] if 0 < int(i) < len(self.itos) else "" for i in ids)
+        """The characters of ``ids`` in [0, vocab_size) ('<unk>' dropped)."""
+        ids = _ids("CharTokenizer.decode", ids, self.vocab_size)
+        return "".join(self.itos[i] for i in ids.tolist() if i)
 
     def save(self, path) -> None:
         """Write the characters as JSON (atomically)."""
@@ -204,17 +248,20 @@ class CharTokenizer:
 
     @classmethod
     def load(cls, path) -> CharTokenizer:
-        """Read a file written by ``save``; anything else is a ValueError."""
+        """Read a file written by ``save``; anything else is a FileFormatError naming the file."""
         from zerograd.io import load_json
 
-        spec = load_json(path)
+        spec = load_json(path, loader="CharTokenizer.load")
         chars = spec.get("chars")
         if (
             spec.get("type") != "char"
             or not isinstance(chars, list)
             or not all(isinstance(c, str) and len(c) == 1 for c in chars)
         ):
-            raise ValueError(
-                f"CharTokenizer.load: expected a saved CharTokenizer (type 'char', a list of characters) in {os.fspath(path)!r}, received keys {sorted(spec)}"
+            raise FileFormatError(
+                path,
+                "expected a saved CharTokenizer (type 'char', a list of characters), "
+                f"received keys {sorted(spec)[:20]}",
+                "CharTokenizer.load",
             )
         return cls(chars)

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from zerograd.io.atomic import atomic_path
+from zerograd.io.errors import FileFormatError
 
 
 def save_json(obj, path, indent: int = 2) -> None:
@@ -23,28 +24,42 @@ def save_json(obj, path, indent: int = 2) -> None:
         tmp.write_text(text, encoding="utf-8")
 
 
-def load_json(path, expect: type | None = dict):
-    """Read a JSON file; a missing file is FileNotFoundError, bad JSON a ValueError naming it.
+_JSON_NAMES = {dict: "object", list: "array", str: "string", int: "number", float: "number"}
+
+
+def load_json(path, expect: type | None = dict, loader: str = "load_json"):
+    """Read a JSON file; a missing file is FileNotFoundError, a broken one FileFormatError.
 
     Args:
         path: the file.
         expect: the type the top-level value must have (None: any).
+        loader: the name the error messages give (the caller's, e.g. 'BERT.from_pretrained').
 
     Returns:
         The parsed value.
+
+    Raises:
+        FileFormatError: the file is not UTF-8 JSON, or its top-level value is not ``expect``.
 
     Example:
         >>> cfg = load_json('model/config.json')
     """
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"load_json: no file at {str(path)!r}")
+        raise FileNotFoundError(f"{loader}: no file at {str(path)!r}")
     try:
         value = json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise ValueError(f"load_json: {str(path)!r} is not valid JSON ({e})") from None
+        raise FileFormatError(path, f"is not valid JSON ({e})", loader) from None
+    except RecursionError:  # '[[[[...' nested deeper than the parser's stack
+        raise FileFormatError(path, "is not valid JSON (nested too deeply)", loader) from None
     if expect is not None and not isinstance(value, expect):
-        raise ValueError(
-            f"load_json: expected a JSON {expect.__name__} in {str(path)!r}, received {type(value).__name__}"
+        want = _JSON_NAMES.get(expect, expect.__name__)
+        got = _JSON_NAMES.get(type(value), type(value).__name__)
+        raise FileFormatError(
+            path,
+            f"expected a JSON {expect.__name__} ({want}) at the top level, "
+            f"received {type(value).__name__} ({got})",
+            loader,
         )
     return value

@@ -3,3 +3,4 @@
 from zerograd.models.bert import BERT, BertConfig, BertForSequenceClassification
 from zerograd.models.generation import generate
 from zerograd.models.gpt import GPT, GPTConfig
+from zerograd.models.pretrained import from_pretrained

@@ -7,13 +7,15 @@ from __future__ import annotations
 
 import logging
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import numpy as np
 
 import zerograd.nn as nn
 import zerograd.nn.functional as F
-from zerograd.models import pretrained
+from zerograd.models import checks, pretrained
 from zerograd.nn.utils import checkpoint
+from zerograd.ops import argcheck
 from zerograd.tensor import Tensor
 
 logger = logging.getLogger(__name__)
@@ -41,12 +43,43 @@ class BertConfig:
     pad_token_id: int = 0
     num_labels: int = 2
 
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        """Raise a TypeError/ValueError naming the first field of a wrong type or value."""
+        checks.check_config(
+            self,
+            sizes=(
+                "vocab_size",
+                "hidden_size",
+                "num_hidden_layers",
+                "num_attention_heads",
+                "intermediate_size",
+                "max_position_embeddings",
+                "type_vocab_size",
+                "num_labels",
+            ),
+            probabilities=("hidden_dropout_prob", "attention_probs_dropout_prob"),
+            epsilons=("layer_norm_eps",),
+            heads=("hidden_size", "num_attention_heads"),
+        )
+        _act(self.hidden_act)
+        if self.pad_token_id is not None:
+            pad = argcheck.integer("BertConfig", "pad_token_id", self.pad_token_id)
+            if not 0 <= pad < self.vocab_size:
+                raise ValueError(
+                    f"BertConfig: pad_token_id must be in [0, {self.vocab_size}) (vocab_size), "
+                    f"received {pad}"
+                )
+
     @classmethod
     def from_dict(cls, d: dict) -> BertConfig:
         """From a config.json dict: model_type must be 'bert'; unknown keys are ignored."""
         cfg = pretrained.config_from_dict(cls, d, "bert")
         if "id2label" in d:
             cfg.num_labels = len(d["id2label"])
+            cfg.validate()  # an empty id2label gives no labels
         return cfg
 
     def to_dict(self) -> dict:
@@ -60,7 +93,10 @@ def _act(name: str):
         return lambda x: F.gelu(x, approximate="tanh")
     if name == "relu":
         return F.relu
-    raise ValueError(f"BERT: unsupported hidden_act {name!r}")
+    raise ValueError(
+        f"BertConfig: hidden_act must be one of 'gelu', 'gelu_python', 'gelu_new', "
+        f"'gelu_pytorch_tanh', 'relu', received {name!r}"
+    )
 
 
 class BertEmbeddings(nn.Module):
@@ -188,6 +224,9 @@ class BERT(nn.Module):
 
     def __init__(self, config: BertConfig, add_pooling_layer: bool = True):
         super().__init__()
+        if not isinstance(config, BertConfig):
+            raise TypeError(f"BERT: expected a BertConfig, received {type(config).__name__}")
+        config.validate()  # again: fields may have been changed since the config was made
         self.config = config
         self.embeddings = BertEmbeddings(config)
         self.encoder = BertEncoder(config)
@@ -195,10 +234,17 @@ class BERT(nn.Module):
         self.apply(pretrained.init_weights)
 
     def forward(self, input_ids, attention_mask=None, token_type_ids=None):
-        ids = _ints(input_ids)
-        if ids.ndim != 2:
-            raise ValueError(f"BERT: expected input_ids of shape (B, T), received {ids.shape}")
-        types = np.zeros_like(ids) if token_type_ids is None else _ints(token_type_ids)
+        ids = checks.token_ids("BERT", input_ids, self.config.vocab_size)  # (B, T) int64
+        if token_type_ids is None:
+            types = np.zeros_like(ids)
+        else:
+            types = checks.integer_array("BERT", "token_type_ids", token_type_ids)
+            n_types = self.config.type_vocab_size
+            if types.size and (types.min() < 0 or types.max() >= n_types):
+                raise ValueError(
+                    f"BERT: token_type_ids must be in [0, {n_types}) (type_vocab_size), received "
+                    f"min {types.min()} max {types.max()}"
+                )
         for name, a in (("token_type_ids", types), ("attention_mask", attention_mask)):
             if a is not None and tuple(np.shape(a)) != ids.shape:
                 raise ValueError(
@@ -232,22 +278,43 @@ class BERT(nn.Module):
         Weights may be named with or without the 'bert.' prefix (a BertModel, or the encoder of a
         BertFor... checkpoint, whose heads are skipped).
 
+        Raises:
+            FileFormatError: a broken, inconsistent or incomplete file, named in the message.
+
         Example:
             >>> bert = BERT.from_pretrained('all-MiniLM-L6-v2/')
         """
-        config = BertConfig.from_dict({**pretrained.read_config(path, "bert"), **overrides})
-        return cls._from_weights(config, pretrained.read_weights(path))
+        loader = "BERT.from_pretrained"
+        d = pretrained.read_config(path, "bert", loader)
+        config = pretrained.config_from_file(BertConfig, d, path, loader)
+        if overrides:  # the caller's values: their errors are the config class's own
+            config = BertConfig.from_dict({**d, **overrides})
+        return cls._from_weights(config, pretrained.read_weights(path, loader), path, loader)
 
     @classmethod
-    def _from_weights(cls, config: BertConfig, weights: dict) -> BERT:
+    def _from_weights(cls, config: BertConfig, weights: dict, path=None, loader=None) -> BERT:
         has_pooler = any(k.endswith("pooler.dense.weight") for k in weights)
-        model = cls(config, add_pooling_layer=has_pooler)
+        prefixes = ("", "bert.")
+        if path is not None:  # sizes from config.json against the file, before allocating
+            pretrained.check_sizes(
+                path,
+                weights,
+                config,
+                pretrained.bert_sizes(config),
+                ("num_hidden_layers", r"(?:bert\.)?encoder\.layer\.(\d+)\."),
+                prefixes,
+                loader,
+            )
+            model = pretrained.build(cls, config, path, loader, has_pooler)
+        else:
+            model = cls(config, add_pooling_layer=has_pooler)
         pretrained.load_mapped(
             model,
             weights,
             model.key_map(),
-            prefixes=("", "bert."),
+            prefixes=prefixes,
             ignore=("position_ids", "cls.", "classifier."),
+            source=None if path is None else Path(path) / "model.safetensors",
         )
         return model
 
@@ -291,6 +358,8 @@ class BertForSequenceClassification(nn.Module):
     def __init__(self, config: BertConfig, num_labels: int | None = None):
         super().__init__()
         self.config = config
+        if num_labels is not None:
+            argcheck.positive("BertForSequenceClassification", "num_labels", num_labels)
         self.num_labels = num_labels or config.num_labels
         self.bert = BERT(config)
         self.dropout = nn.Dropout(config.hidden_dropout_prob)
@@ -302,7 +371,8 @@ class BertForSequenceClassification(nn.Module):
         logits = self.classifier(self.dropout(pooled))  # (B, num_labels)
         if labels is None:
             return logits
-        return F.cross_entropy(logits, Tensor(_ints(labels))), logits
+        labels = checks.integer_array("BertForSequenceClassification", "labels", labels)
+        return F.cross_entropy(logits, Tensor(labels)), logits
 
     def key_map(self) -> dict:
         m = bert_key_map(self.config.num_hidden_layers, self.bert.pooler is not None, "bert.")
@@ -317,16 +387,25 @@ class BertForSequenceClassification(nn.Module):
         """The encoder from ``path``; the head too when the checkpoint has one of the right size,
         otherwise a new one (logged).
 
+        Raises:
+            FileFormatError: a broken, inconsistent or incomplete file, named in the message.
+
         Example:
             >>> model = BertForSequenceClassification.from_pretrained('all-MiniLM-L6-v2/', num_labels=6)
         """
-        config = BertConfig.from_dict(pretrained.read_config(path, "bert"))
-        weights = pretrained.read_weights(path)
-        model = cls(config, num_labels)
-        model.bert = BERT._from_weights(config, weights)
-        W = weights.get("classifier.weight")
+        loader = "BertForSequenceClassification.from_pretrained"
+        config = pretrained.config_from_file(
+            BertConfig, pretrained.read_config(path, "bert", loader), path, loader
+        )
+        weights = pretrained.read_weights(path, loader)
+        bert = BERT._from_weights(config, weights, path, loader)
+        rows = None if num_labels is not None else config.num_labels  # given: a new head is fine
+        head = pretrained.read_head(path, weights, "classifier", config.hidden_size, rows, loader)
+        W, b = head or (None, None)
+        model = pretrained.build(cls, config, path, loader, num_labels)
+        model.bert = bert
         if W is not None and W.shape == tuple(model.classifier.weight.shape):
-            model.classifier.load_state_dict({"weight": W, "bias": weights["classifier.bias"]})
+            model.classifier.load_state_dict({"weight": W, "bias": b})
         else:
             logger.info(
                 "BertForSequenceClassification: new classification head (%d labels)",

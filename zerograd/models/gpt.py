@@ -4,13 +4,14 @@ GELU-tanh MLP, output head tied to the token embedding. Shapes: B batch, T token
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import numpy as np
 
 import zerograd.nn as nn
 import zerograd.nn.functional as F
 from zerograd.autograd import is_grad_enabled
-from zerograd.models import pretrained
+from zerograd.models import checks, pretrained
 from zerograd.ops.shape import concat
 from zerograd.tensor import Tensor
 
@@ -26,6 +27,19 @@ class GPTConfig:
     resid_pdrop: float = 0.1
     attn_pdrop: float = 0.1
     layer_norm_epsilon: float = 1e-5
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        """Raise a TypeError/ValueError naming the first field of a wrong type or value."""
+        checks.check_config(
+            self,
+            sizes=("vocab_size", "n_positions", "n_embd", "n_layer", "n_head"),
+            probabilities=("embd_pdrop", "resid_pdrop", "attn_pdrop"),
+            epsilons=("layer_norm_epsilon",),
+            heads=("n_embd", "n_head"),
+        )
 
     @classmethod
     def from_dict(cls, d: dict) -> GPTConfig:
@@ -118,6 +132,9 @@ class GPT(nn.Module):
 
     def __init__(self, config: GPTConfig):
         super().__init__()
+        if not isinstance(config, GPTConfig):
+            raise TypeError(f"GPT: expected a GPTConfig, received {type(config).__name__}")
+        config.validate()  # again: fields may have been changed since the config was made
         self.config = config
         self.wte = nn.Embedding(config.vocab_size, config.n_embd)
         self.wpe = nn.Embedding(config.n_positions, config.n_embd)
@@ -130,8 +147,7 @@ class GPT(nn.Module):
                 nn.init.normal_(p, 0.0, 0.02 / np.sqrt(2 * config.n_layer))
 
     def forward(self, input_ids, past_key_values=None, use_cache: bool = False, targets=None):
-        ids = input_ids.numpy() if isinstance(input_ids, Tensor) else np.asarray(input_ids)
-        ids = ids.astype(np.int64)
+        ids = checks.token_ids("GPT", input_ids, self.config.vocab_size)  # (B, T) int64
         B, T = ids.shape
         start = 0 if past_key_values is None else past_key_values[0][0].shape[2]
         if start + T > self.config.n_positions:
@@ -146,7 +162,11 @@ class GPT(nn.Module):
             cache.append(kv)
         logits = F.linear(self.ln_f(x), self.wte.weight)  # tied output head: (B, T, vocab)
         if targets is not None:
-            t = targets.numpy() if isinstance(targets, Tensor) else np.asarray(targets)
+            t = checks.integer_array("GPT", "targets", targets)
+            if t.shape != (B, T):
+                raise ValueError(
+                    f"GPT: expected targets of the input_ids' shape {(B, T)}, received {t.shape}"
+                )
             loss = F.cross_entropy(
                 logits.reshape((-1, logits.shape[-1])), Tensor(t.reshape(-1).astype(np.int64))
             )
@@ -154,24 +174,53 @@ class GPT(nn.Module):
         return (logits, cache) if use_cache else logits
 
     def key_map(self) -> dict:
-        return {
-            name: (name, _transpose if _is_conv1d(name) else None) for name in self.state_dict()
-        }
+        """{our parameter name: (Hugging Face name, transform)}, written out from the config:
+        a LoRA-wrapped layer keeps its plain name here (``save_pretrained`` merges it)."""
+        return gpt_key_map(self.config.n_layer)
 
     @classmethod
     def from_pretrained(cls, path) -> GPT:
-        config = GPTConfig.from_dict(pretrained.read_config(path, "gpt2"))
-        model = cls(config)
+        """Load config.json + model.safetensors of a Hugging Face GPT-2 directory.
+
+        Raises:
+            FileFormatError: a broken, inconsistent or incomplete file, named in the message.
+
+        Example:
+            >>> gpt = GPT.from_pretrained('gpt2/')
+        """
+        loader = "GPT.from_pretrained"
+        config = pretrained.config_from_file(
+            GPTConfig, pretrained.read_config(path, "gpt2", loader), path, loader
+        )
+        weights = pretrained.read_weights(path, loader)
+        prefixes = ("transformer.", "")
+        c = config
+        pretrained.check_sizes(
+            path,
+            weights,
+            config,
+            {
+                "wte.weight": (("vocab_size", "n_embd"), (c.vocab_size, c.n_embd)),
+                "wpe.weight": (("n_positions", "n_embd"), (c.n_positions, c.n_embd)),
+            },
+            ("n_layer", r"(?:transformer\.)?h\.(\d+)\."),
+            prefixes,
+            loader,
+        )
+        model = pretrained.build(cls, config, path, loader)
         pretrained.load_mapped(
             model,
-            pretrained.read_weights(path),
+            weights,
             model.key_map(),
-            prefixes=("transformer.", ""),
+            prefixes=prefixes,
             ignore=(".attn.bias", ".attn.masked_bias", "lm_head.weight"),
+            source=Path(path) / "model.safetensors",
         )
         return model
 
     def save_pretrained(self, path) -> None:
+        """Write config.json + model.safetensors that Hugging Face's GPT2LMHeadModel loads; LoRA
+        adapters are merged into the weights written (the model itself is left as it is)."""
         key_map = {ours: ("transformer." + hf, fn) for ours, (hf, fn) in self.key_map().items()}
         inverse = {ours: _transpose for ours in key_map if _is_conv1d(ours)}
         pretrained.save_mapped(self, path, self.config.to_dict(), key_map, inverse)
@@ -180,6 +229,19 @@ class GPT(nn.Module):
         from zerograd.models.generation import generate
 
         return generate(self, input_ids, max_new_tokens, **kwargs)
+
+
+def gpt_key_map(n_layer: int) -> dict:
+    """Our names -> Hugging Face GPT2Model names (the same, listed; Conv1D weights transposed)."""
+    per_block = [
+        f"{m}.{p}"
+        for m in ("ln_1", "attn.c_attn", "attn.c_proj", "ln_2", "mlp.c_fc", "mlp.c_proj")
+        for p in ("weight", "bias")
+    ]
+    names = ["wte.weight", "wpe.weight"]
+    names += [f"h.{i}.{n}" for i in range(n_layer) for n in per_block]
+    names += ["ln_f.weight", "ln_f.bias"]
+    return {n: (n, _transpose if _is_conv1d(n) else None) for n in names}
 
 
 def _is_conv1d(name: str) -> bool:

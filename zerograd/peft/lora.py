@@ -150,22 +150,47 @@ def save_lora(model: nn.Module, path) -> None:
 def load_lora(model: nn.Module, path) -> None:
     """Load adapters saved by ``save_lora`` into a model with the same LoRA layers.
 
+    Raises:
+        FileFormatError: the file is not a readable safetensors file, or its adapters do not fit
+            the model (missing or unexpected tensors, wrong shapes or dtypes), named in the message.
+
     Example:
         >>> apply_lora(model, r=8); load_lora(model, 'adapters.safetensors')
     """
-    from zerograd.io import load_safetensors
+    from zerograd.io import FileFormatError, load_safetensors
 
-    saved = load_safetensors(path, arrays=True)
     own = lora_state_dict(model)
+    if not own:
+        raise ValueError(f"load_lora: {type(model).__name__} has no LoRA layers (call apply_lora)")
+    try:
+        saved = load_safetensors(path, arrays=True)
+    except FileFormatError as e:
+        raise FileFormatError(e.path, e.problem, "load_lora") from None
+
+    def short(names, n=12):
+        more = f", ... ({len(names) - n} more)" if len(names) > n else ""
+        return "[" + ", ".join(map(repr, names[:n])) + more + "]"
+
     missing = sorted(set(own) - set(saved))
     unexpected = sorted(set(saved) - set(own))
     if missing or unexpected:
-        raise ValueError(
-            f"load_lora: adapters do not fit the model (missing {missing}, unexpected {unexpected})"
+        raise FileFormatError(
+            path,
+            f"adapters do not fit the model (missing {short(missing)}, "
+            f"unexpected {short(unexpected)})",
+            "load_lora",
         )
     for k, v in saved.items():
+        if v.dtype.kind != "f":
+            raise FileFormatError(
+                path, f"tensor {k!r}: expected floating point, received {v.dtype}", "load_lora"
+            )
         if own[k].shape != v.shape:
-            raise ValueError(f"load_lora: {k} expected shape {own[k].shape}, received {v.shape}")
+            raise FileFormatError(
+                path,
+                f"tensor {k!r}: expected shape {own[k].shape}, received {v.shape}",
+                "load_lora",
+            )
     merged = [m for m in lora_layers(model) if m.merged]
     for m in merged:  # a merged base weight holds the old update: take it out first
         m.unmerge()
