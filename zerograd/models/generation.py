@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from zerograd.autograd import no_grad
-from zerograd.tensor import Tensor
+from zerograd.models import checks
+from zerograd.ops import argcheck
 
 
 def _filter(logits: np.ndarray, top_k: int | None, top_p: float | None) -> np.ndarray:
@@ -26,6 +27,39 @@ def _filter(logits: np.ndarray, top_k: int | None, top_p: float | None) -> np.nd
     return out
 
 
+def _check(input_ids, max_new_tokens, temperature, top_k, top_p, do_sample, seed, use_cache, eos):
+    """The arguments of ``generate`` checked (types and ranges, as transformers' GenerationConfig);
+    returns the prompt as an int64 array (B, T)."""
+    ids = checks.integer_array("generate", "input_ids", input_ids)
+    if ids.ndim == 1:
+        ids = ids[None]
+    if ids.ndim != 2:
+        raise ValueError(
+            f"generate: expected input_ids of shape (T,) or (B, T), received shape {ids.shape}"
+        )
+    if ids.size == 0:
+        raise ValueError(
+            f"generate: expected a non-empty prompt (at least one token), received input_ids of "
+            f"shape {ids.shape}"
+        )
+    argcheck.integer("generate", "max_new_tokens", max_new_tokens, 0)
+    argcheck.flag("generate", "do_sample", do_sample)
+    argcheck.flag("generate", "use_cache", use_cache)
+    if do_sample:
+        argcheck.number("generate", "temperature", temperature, 0.0, low_open=True)
+    else:
+        argcheck.number("generate", "temperature", temperature)
+    if top_k is not None:
+        argcheck.integer("generate", "top_k", top_k, 0)
+    if top_p is not None:
+        argcheck.number("generate", "top_p", top_p, 0.0, 1.0, low_open=True)
+    if seed is not None:
+        argcheck.integer("generate", "seed", seed, 0)
+    if eos is not None:
+        argcheck.integer("generate", "eos_token_id", eos, 0)
+    return ids
+
+
 def generate(
     model,
     input_ids,
@@ -44,11 +78,23 @@ def generate(
     seeded by ``seed`` (the same seed gives the same text). With ``use_cache`` each step feeds one
     token and reuses the keys and values of the earlier ones.
     """
-    ids = np.asarray(
-        input_ids.numpy() if isinstance(input_ids, Tensor) else input_ids, dtype=np.int64
+    ids = _check(
+        input_ids,
+        max_new_tokens,
+        temperature,
+        top_k,
+        top_p,
+        do_sample,
+        seed,
+        use_cache,
+        eos_token_id,
     )
-    if ids.ndim == 1:
-        ids = ids[None]
+    limit = getattr(getattr(model, "config", None), "n_positions", None)
+    if isinstance(limit, int) and ids.shape[1] + max_new_tokens > limit:
+        raise ValueError(
+            f"generate: a prompt of {ids.shape[1]} tokens plus max_new_tokens={max_new_tokens} "
+            f"exceeds the model's n_positions={limit}"
+        )
     rng = np.random.default_rng(seed)
     was = model.training
     model.eval()
@@ -63,7 +109,7 @@ def generate(
                 logits = model(ids)
             last = logits.numpy()[:, -1, :].astype(np.float64)  # (B, vocab)
             if do_sample:
-                last = _filter(last / max(temperature, 1e-8), top_k, top_p)
+                last = _filter(last / temperature, top_k, top_p)
                 p = np.exp(last - last.max(axis=-1, keepdims=True))
                 p /= p.sum(axis=-1, keepdims=True)
                 nxt = np.array([rng.choice(p.shape[-1], p=row) for row in p])

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 from zerograd.nn.module import Module
+from zerograd.ops import argcheck
 from zerograd.ops import loss as L
 
 
 class _Loss(Module):
+    reductions = L.REDUCTIONS
+
     def __init__(self, reduction: str = "mean"):
         super().__init__()
-        self.reduction = reduction
+        self.reduction = argcheck.choice(
+            type(self).__name__, "reduction", reduction, self.reductions
+        )
 
     def extra_repr(self) -> str:
         return f"reduction={self.reduction!r}"
@@ -28,7 +33,7 @@ class L1Loss(_Loss):
 class SmoothL1Loss(_Loss):
     def __init__(self, reduction: str = "mean", beta: float = 1.0):
         super().__init__(reduction)
-        self.beta = beta
+        self.beta = argcheck.number("SmoothL1Loss", "beta", beta, 0.0)
 
     def forward(self, input, target):  # noqa: A002
         return L.smooth_l1_loss(input, target, self.reduction, self.beta)
@@ -37,7 +42,7 @@ class SmoothL1Loss(_Loss):
 class HuberLoss(_Loss):
     def __init__(self, reduction: str = "mean", delta: float = 1.0):
         super().__init__(reduction)
-        self.delta = delta
+        self.delta = argcheck.number("HuberLoss", "delta", delta, 0.0, low_open=True)
 
     def forward(self, input, target):  # noqa: A002
         return L.huber_loss(input, target, self.reduction, self.delta)
@@ -72,6 +77,8 @@ class CrossEntropyLoss(_Loss):
         label_smoothing: float = 0.0,
     ):
         super().__init__(reduction)
+        argcheck.integer("CrossEntropyLoss", "ignore_index", ignore_index)
+        argcheck.number("CrossEntropyLoss", "label_smoothing", label_smoothing, 0.0, 1.0)
         self.weight, self.ignore_index, self.label_smoothing = weight, ignore_index, label_smoothing
 
     def forward(self, input, target):  # noqa: A002
@@ -83,6 +90,7 @@ class CrossEntropyLoss(_Loss):
 class NLLLoss(_Loss):
     def __init__(self, weight=None, ignore_index: int = -100, reduction: str = "mean"):
         super().__init__(reduction)
+        argcheck.integer("NLLLoss", "ignore_index", ignore_index)
         self.weight, self.ignore_index = weight, ignore_index
 
     def forward(self, input, target):  # noqa: A002
@@ -90,6 +98,8 @@ class NLLLoss(_Loss):
 
 
 class KLDivLoss(_Loss):
+    reductions = (*L.REDUCTIONS, "batchmean")
+
     def __init__(self, reduction: str = "mean", log_target: bool = False):
         super().__init__(reduction)
         self.log_target = log_target
@@ -101,6 +111,8 @@ class KLDivLoss(_Loss):
 class CosineSimilarity(Module):
     def __init__(self, axis: int = 1, eps: float = 1e-8):
         super().__init__()
+        argcheck.integer("CosineSimilarity", "axis", axis)
+        argcheck.number("CosineSimilarity", "eps", eps, 0.0, low_open=True)
         self.axis, self.eps = axis, eps
 
     def forward(self, x1, x2):

@@ -96,6 +96,16 @@ class Module:
         object.__setattr__(self, name, tensor)
 
     def add_module(self, name: str, module: Module | None) -> None:
+        if not isinstance(name, str) or not name or "." in name:
+            raise ValueError(
+                f"{type(self).__name__}.add_module: name must be a non-empty str without '.', "
+                f"received {name!r}"
+            )
+        if module is not None and not isinstance(module, Module):
+            raise TypeError(
+                f"{type(self).__name__}.add_module: expected a Module for {name!r}, received "
+                f"{type(module).__name__}"
+            )
         self._modules[name] = module
         object.__setattr__(self, name, module)
 
@@ -168,6 +178,10 @@ class Module:
 
     # --- modes and bulk changes ----------------------------------------------------------------
     def train(self, mode: bool = True) -> Module:
+        if not isinstance(mode, bool):
+            raise TypeError(
+                f"{type(self).__name__}.train: mode must be True or False, received {mode!r}"
+            )
         for m in self.modules():
             m.__dict__["training"] = mode
         return self
@@ -198,6 +212,10 @@ class Module:
     def to(self, device=None, dtype=None) -> Module:
         """Move parameters and buffers in place to ``device`` and/or cast floats to ``dtype``."""
         dtype = backend.as_dtype(dtype)
+        if dtype is not None and dtype.kind != "f":  # as PyTorch: integer parameters cannot learn
+            raise TypeError(
+                f"{type(self).__name__}.to: dtype must be a floating-point dtype, received {dtype}"
+            )
         for t in list(self.parameters()) + list(self.buffers()):
             if t.data is None:
                 continue

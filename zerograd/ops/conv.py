@@ -5,6 +5,7 @@ from __future__ import annotations
 from zerograd import backend, kernels
 from zerograd.autograd import Function
 from zerograd.kernels import conv as conv_kernels
+from zerograd.ops import argcheck
 from zerograd.tensor import Tensor
 
 
@@ -324,8 +325,16 @@ def conv2d(
             f"conv2d: expected input with {cw * groups} channels for weight of shape {weight.shape} "
             f"and groups={groups}, received input shape {x.shape} ({layout})"
         )
-    stride, dilation = pair(stride, "stride"), pair(dilation, "dilation")
+    if not channels_last and x.dtype != weight.dtype:  # Keras callers promote dtypes themselves
+        raise TypeError(
+            f"conv2d: expected input of the weight's dtype {weight.dtype}, received {x.dtype}"
+        )
+    stride = argcheck.ints("conv2d", "stride", stride, 2, 1)
+    dilation = argcheck.ints("conv2d", "dilation", dilation, 2, 1)
+    argcheck.positive("conv2d", "groups", groups)
     pad = _padding(padding, ks, dilation, stride, "conv2d")
+    if min(min(p) for p in pad) < 0:
+        raise ValueError(f"conv2d: padding must be non-negative, received {padding!r}")
     hw = x.shape[1:3] if channels_last else x.shape[2:]
     if any(n + sum(p) - d * (k - 1) <= 0 for n, p, d, k in zip(hw, pad, dilation, ks)):
         raise ValueError(f"conv2d: kernel {tuple(ks)} is larger than the padded input {hw}")
@@ -367,6 +376,10 @@ def conv1d(
     layout = "(N, L, C)" if channels_last else "(N, C, L)"
     if x.ndim != 3:
         raise ValueError(f"conv1d: expected input of shape {layout}, received shape {x.shape}")
+    one = stride if isinstance(stride, int) or len(stride) != 1 else stride[0]  # (s,) as s
+    argcheck.positive("conv1d", "stride", one)
+    one = dilation if isinstance(dilation, int) or len(dilation) != 1 else dilation[0]
+    argcheck.positive("conv1d", "dilation", one)
     axis = 1 if channels_last else 2  # the height-1 axis
     w = weight.expand_dims(0 if channels_last else 2)
     geo = ((1, stride), _pad1d(padding), (1, dilation), groups)

@@ -4,6 +4,7 @@ the input gradient of the convolution it undoes."""
 from __future__ import annotations
 
 from zerograd.autograd import Function
+from zerograd.ops import argcheck
 from zerograd.ops.conv import Conv2dInputGrad, col2im, pair, windows
 from zerograd.tensor import Tensor
 
@@ -83,6 +84,14 @@ def conv_transpose2d(
         raise ValueError(
             f"conv_transpose2d: expected input (N, {weight.shape[0]}, H, W) for weight of shape {weight.shape}, received shape {x.shape}"
         )
+    if x.dtype != weight.dtype:
+        raise TypeError(
+            f"conv_transpose2d: expected input of the weight's dtype {weight.dtype}, "
+            f"received {x.dtype}"
+        )
+    stride = argcheck.ints("conv_transpose2d", "stride", stride, 2, 1)
+    dilation = argcheck.ints("conv_transpose2d", "dilation", dilation, 2, 1)
+    argcheck.ints("conv_transpose2d", "padding", padding, 2, 0)
     inputs = (x, weight) if bias is None else (x, weight, bias)
     return ConvTranspose2d.apply(
         *inputs,

@@ -122,6 +122,11 @@ def embedding(indices, weight: Tensor, padding_idx: int | None = None) -> Tensor
     idx = indices.data if isinstance(indices, Tensor) else weight.xp.asarray(indices)
     if idx.dtype.kind not in "iu":
         raise TypeError(f"embedding: expected integer indices, received {idx.dtype}")
+    if weight.ndim != 2:
+        raise ValueError(
+            f"embedding: expected weight of shape (num_embeddings, embedding_dim), received "
+            f"shape {weight.shape}"
+        )
     n = weight.shape[0]
     if idx.size and (idx.min() < 0 or idx.max() >= n):
         raise ValueError(

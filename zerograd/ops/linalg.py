@@ -97,6 +97,11 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
         raise ValueError(
             f"linear: expected input with last axis {weight.shape[1]}, received shape {x.shape}"
         )
+    if x.dtype != weight.dtype:  # as PyTorch: no silent up-cast, no integer inputs
+        raise TypeError(
+            f"linear: expected input of the weight's dtype {weight.dtype}, received {x.dtype} "
+            "(the input and weight must have the same dtype)"
+        )
     if bias is None:
         return Linear.apply(x, weight)
     return Linear.apply(x, weight, bias)

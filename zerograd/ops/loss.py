@@ -6,6 +6,7 @@ import numpy as np
 
 from zerograd import backend
 from zerograd.autograd import Function
+from zerograd.ops import argcheck
 from zerograd.ops.elementwise import abs, clip, exp, float_operand, log, maximum, sqrt, where
 from zerograd.ops.index import take_along_axis
 from zerograd.tensor import Tensor
@@ -46,6 +47,7 @@ def l1_loss(input: Tensor, target, reduction: str = "mean") -> Tensor:  # noqa: 
 
 def smooth_l1_loss(input: Tensor, target, reduction: str = "mean", beta: float = 1.0) -> Tensor:  # noqa: A002
     """0.5 d^2 / beta where |d| < beta, else |d| - 0.5 beta."""
+    argcheck.number("smooth_l1_loss", "beta", beta, 0.0)
     target = _same_shape(input, target, "smooth_l1_loss")
     d = abs(input - target)
     if beta == 0:
@@ -57,6 +59,7 @@ def smooth_l1_loss(input: Tensor, target, reduction: str = "mean", beta: float =
 
 def huber_loss(input: Tensor, target, reduction: str = "mean", delta: float = 1.0) -> Tensor:  # noqa: A002
     """0.5 d^2 where |d| < delta, else delta (|d| - 0.5 delta)."""
+    argcheck.number("huber_loss", "delta", delta, 0.0, low_open=True)
     target = _same_shape(input, target, "huber_loss")
     d = abs(input - target)
     return _reduce(
@@ -187,7 +190,14 @@ def cross_entropy(
     Example:
         >>> F.cross_entropy(zg.tensor([[2.0, 0.5, -1.0]]), zg.tensor([0]))
     """
+    _check_reduction(reduction, "cross_entropy")
+    if isinstance(label_smoothing, bool) or not 0.0 <= label_smoothing <= 1.0:
+        raise ValueError(
+            f"cross_entropy: label_smoothing must be in [0, 1], received {label_smoothing!r}"
+        )
     x = float_operand(input)
+    if x.ndim == 0:
+        raise ValueError("cross_entropy: expected input of shape (N, C, ...) or (C,), received ()")
     if x.ndim == 1:
         x = x.reshape((1, -1))
         target = (
@@ -212,6 +222,11 @@ def cross_entropy(
         raise ValueError(f"cross_entropy: expected weight of shape ({n_cls},), received {w.shape}")
     eps = label_smoothing
     if t.dtype.kind == "f":  # class probabilities
+        if t.shape == (x.shape[0], *x.shape[2:]) and t.shape != tuple(x.shape):
+            raise TypeError(
+                f"cross_entropy: expected integer class indices of shape {t.shape}, received "
+                f"dtype {t.dtype} (or probability targets of the input's shape {x.shape})"
+            )
         if t.shape != tuple(x.shape):
             raise ValueError(
                 f"cross_entropy: probability targets must have the input's shape {x.shape}, received {t.shape}"
@@ -224,17 +239,7 @@ def cross_entropy(
         denom = coef.shape[0]
         loss = SoftmaxCrossEntropy.apply(_classes_last(x), coef=coef)
     else:
-        expected = (x.shape[0], *x.shape[2:])
-        if t.shape != expected:
-            raise ValueError(
-                f"cross_entropy: expected class-index target of shape {expected}, received {t.shape}"
-            )
-        idx = t.reshape(-1).astype(np.int64)
-        valid = idx != ignore_index
-        if valid.any() and (idx[valid].min() < 0 or idx[valid].max() >= n_cls):
-            raise ValueError(
-                f"cross_entropy: class indices must be in [0, {n_cls}) or ignore_index, received min {idx[valid].min()} max {idx[valid].max()}"
-            )
+        idx, valid = _class_targets(t, tuple(x.shape), n_cls, ignore_index, "cross_entropy")
         safe = xp.where(valid, idx, 0)
         wy = (w[safe] if w is not None else xp.ones(idx.shape, x.dtype)) * valid
         denom = wy.sum()
@@ -252,20 +257,57 @@ def cross_entropy(
     return _reduce(loss, reduction, "cross_entropy")
 
 
+def _class_targets(t, x_shape: tuple, n_cls: int, ignore_index: int, op: str):
+    """Checks class-index targets (integers of shape (N, d1, ...), each in [0, C) or
+    ``ignore_index``) and returns them flat as int64 with the mask of those not ignored."""
+    argcheck.integer(op, "ignore_index", ignore_index)
+    if t.dtype.kind not in "iu":
+        raise TypeError(f"{op}: expected integer class indices as target, received dtype {t.dtype}")
+    expected = (x_shape[0], *x_shape[2:])
+    if t.shape != expected:
+        raise ValueError(
+            f"{op}: expected class-index target of shape {expected} for input of shape "
+            f"{x_shape}, received {t.shape}"
+        )
+    idx = t.reshape(-1).astype(np.int64)
+    valid = idx != ignore_index
+    kept = idx[valid] if ignore_index is not None else idx
+    if kept.size:  # one vectorised min/max over the labels
+        lo, hi = int(kept.min()), int(kept.max())
+        if lo < 0 or hi >= n_cls:
+            raise ValueError(
+                f"{op}: class indices must be in [0, {n_cls}) or ignore_index="
+                f"{ignore_index}, received min {lo} max {hi}"
+            )
+    return idx, valid
+
+
+def _check_reduction(reduction, op: str, options=REDUCTIONS) -> None:
+    if not isinstance(reduction, str) or reduction not in options:
+        raise ValueError(f"{op}: reduction must be one of {options}, received {reduction!r}")
+
+
 def nll_loss(
     input: Tensor, target, weight=None, ignore_index: int = -100, reduction: str = "mean"
 ) -> Tensor:  # noqa: A002
     """Negative log-likelihood of log-probabilities (N, C, ...) at class indices (N, ...)."""
-    logp = _classes_last(input)
+    _check_reduction(reduction, "nll_loss")
     t = target.data if isinstance(target, Tensor) else np.asarray(target)
-    idx = t.reshape(-1).astype(np.int64)
-    valid = idx != ignore_index
+    if input.ndim == 1:  # one sample (C,) with a scalar target, as PyTorch
+        input, t = input.reshape((1, -1)), t.reshape((1,)) if t.ndim == 0 else t
+    if input.ndim < 2:
+        raise ValueError(f"nll_loss: expected input of shape (N, C, ...), received {input.shape}")
+    n_cls = input.shape[1]
+    idx, valid = _class_targets(t, tuple(input.shape), n_cls, ignore_index, "nll_loss")
+    logp = _classes_last(input)
     safe = logp.xp.where(valid, idx, 0)
     w = (
-        logp.xp.ones(input.shape[1], input.dtype)
+        logp.xp.ones(n_cls, input.dtype)
         if weight is None
         else (weight.data if isinstance(weight, Tensor) else np.asarray(weight)).astype(input.dtype)
     )
+    if w.shape != (n_cls,):
+        raise ValueError(f"nll_loss: expected weight of shape ({n_cls},), received {w.shape}")
     wy = Tensor._make((w[safe] * valid).astype(input.dtype))
     picked = take_along_axis(logp, safe[:, None], 1).reshape((-1,))
     loss = -picked * wy

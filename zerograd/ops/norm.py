@@ -7,6 +7,7 @@ import numpy as np
 from zerograd import kernels
 from zerograd.autograd import Function
 from zerograd.kernels import layer_norm as layer_norm_kernels
+from zerograd.ops import argcheck
 from zerograd.ops.elementwise import sqrt
 from zerograd.tensor import Tensor
 
@@ -146,6 +147,7 @@ def batch_norm(
 def group_norm(x: Tensor, num_groups: int, weight=None, bias=None, eps: float = 1e-5) -> Tensor:
     """Normalise each group of channels of each sample; then a per-channel scale and shift."""
     n, c = x.shape[0], x.shape[1]
+    argcheck.positive("group_norm", "num_groups", num_groups)
     if c % num_groups:
         raise ValueError(
             f"group_norm: {c} channels do not split into {num_groups} groups (input shape {x.shape})"

@@ -9,6 +9,7 @@ import numpy as np
 from zerograd import backend, kernels
 from zerograd.autograd import Function
 from zerograd.kernels import pool as pool_kernels
+from zerograd.ops import argcheck
 from zerograd.ops.conv import col2im, pair, windows
 from zerograd.ops.linalg import matmul
 from zerograd.tensor import Tensor
@@ -227,9 +228,9 @@ def _pool_args(
     layout = "(N, H, W, C)" if channels_last else "(N, C, H, W)"
     if x.ndim != 4:
         raise ValueError(f"{op}: expected input of shape {layout}, received shape {x.shape}")
-    k = pair(kernel_size, "kernel_size")
-    s = k if stride is None or stride == () else pair(stride, "stride")
-    d = pair(dilation, "dilation")
+    k = argcheck.ints(op, "kernel_size", kernel_size, 2, 1)
+    s = k if stride is None or stride == () else argcheck.ints(op, "stride", stride, 2, 1)
+    d = argcheck.ints(op, "dilation", dilation, 2, 1)
     hw = x.shape[1:3] if channels_last else x.shape[2:]
     if isinstance(padding, (tuple, list)) and not isinstance(padding[0], int):
         # explicit ((top, bottom), (left, right)), as Keras's 'same' needs (no ceil_mode)
@@ -311,7 +312,8 @@ def _as_2d(x: Tensor, kernel_size, stride, padding, channels_last: bool, op: str
     if x.ndim != 3:
         raise ValueError(f"{op}: expected input of shape {layout}, received shape {x.shape}")
     one = lambda v: v if isinstance(v, int) else tuple(v)[0]  # noqa: E731
-    k, s = (1, one(kernel_size)), None if stride is None else (1, one(stride))
+    k = (1, argcheck.positive(op, "kernel_size", one(kernel_size)))
+    s = None if stride is None else (1, argcheck.positive(op, "stride", one(stride)))
     if isinstance(padding, int):
         p = (0, padding)
     else:
@@ -357,8 +359,11 @@ def adaptive_avg_pool2d(x: Tensor, output_size) -> Tensor:
         raise ValueError(
             f"adaptive_avg_pool2d: expected input of shape (N, C, H, W), received shape {x.shape}"
         )
-    oh, ow = pair(output_size, "output_size")
-    oh, ow = oh or x.shape[2], ow or x.shape[3]
+    sizes = pair(output_size, "output_size")
+    for v in sizes:  # None keeps the input's size
+        if v is not None:
+            argcheck.positive("adaptive_avg_pool2d", "output_size", v)
+    oh, ow = (x.shape[2 + i] if v is None else v for i, v in enumerate(sizes))
     Ah = Tensor._make(x.xp.asarray(_adaptive_matrix(x.shape[2], oh, x.dtype)))
     Aw = Tensor._make(x.xp.asarray(_adaptive_matrix(x.shape[3], ow, x.dtype).T))
     return matmul(matmul(Ah, x), Aw)

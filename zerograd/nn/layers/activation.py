@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from zerograd.nn.module import Module
 from zerograd.ops import activation as A
+from zerograd.ops import argcheck
 from zerograd.ops.elementwise import relu, sigmoid, tanh
 
 
@@ -15,7 +16,7 @@ class ReLU(Module):
 class LeakyReLU(Module):
     def __init__(self, negative_slope: float = 0.01):
         super().__init__()
-        self.negative_slope = negative_slope
+        self.negative_slope = argcheck.number("LeakyReLU", "negative_slope", negative_slope)
 
     def forward(self, x):
         return A.leaky_relu(x, self.negative_slope)
@@ -27,7 +28,7 @@ class LeakyReLU(Module):
 class ELU(Module):
     def __init__(self, alpha: float = 1.0):
         super().__init__()
-        self.alpha = alpha
+        self.alpha = argcheck.number("ELU", "alpha", alpha)
 
     def forward(self, x):
         return A.elu(x, self.alpha)
@@ -39,7 +40,7 @@ class ELU(Module):
 class GELU(Module):
     def __init__(self, approximate: str = "none"):
         super().__init__()
-        self.approximate = approximate
+        self.approximate = argcheck.choice("GELU", "approximate", approximate, ("none", "tanh"))
 
     def forward(self, x):
         return A.gelu(x, self.approximate)
@@ -66,7 +67,7 @@ class Tanh(Module):
 class Softmax(Module):
     def __init__(self, axis: int = -1):
         super().__init__()
-        self.axis = axis
+        self.axis = axis if axis is None else argcheck.integer(type(self).__name__, "axis", axis)
 
     def forward(self, x):
         return A.softmax(x, self.axis)
@@ -85,9 +86,7 @@ class Dropout(Module):
 
     def __init__(self, p: float = 0.5):
         super().__init__()
-        if not 0 <= p <= 1:
-            raise ValueError(f"Dropout: p must be in [0, 1], received {p}")
-        self.p = p
+        self.p = argcheck.probability("Dropout", "p", p)
 
     def forward(self, x):
         return A.dropout(x, self.p, self.training)

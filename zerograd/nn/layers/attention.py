@@ -11,6 +11,7 @@ from zerograd.nn.layers.linear import Linear
 from zerograd.nn.layers.norm import LayerNorm
 from zerograd.nn.module import Module
 from zerograd.nn.parameter import Parameter
+from zerograd.ops import argcheck
 from zerograd.ops.activation import gelu
 from zerograd.ops.attention import attention_bias, scaled_dot_product_attention
 from zerograd.ops.elementwise import relu
@@ -38,6 +39,14 @@ class MultiheadAttention(Module):
         batch_first: bool = False,
     ):
         super().__init__()
+        owner = "MultiheadAttention"
+        embed_dim = argcheck.positive(owner, "embed_dim", embed_dim)
+        num_heads = argcheck.positive(owner, "num_heads", num_heads)
+        dropout = argcheck.probability(owner, "dropout", dropout)
+        kdim = None if kdim is None else argcheck.positive(owner, "kdim", kdim)
+        vdim = None if vdim is None else argcheck.positive(owner, "vdim", vdim)
+        argcheck.flag(owner, "bias", bias)
+        argcheck.flag(owner, "batch_first", batch_first)
         if embed_dim % num_heads:
             raise ValueError(
                 f"MultiheadAttention: embed_dim {embed_dim} must be divisible by num_heads {num_heads}"
@@ -98,6 +107,13 @@ class MultiheadAttention(Module):
         if query.ndim not in (2, 3) or query.shape[-1] != self.embed_dim:
             raise ValueError(
                 f"MultiheadAttention expected query of shape (L, B, {self.embed_dim}) or (B, L, {self.embed_dim}) with batch_first, received shape {query.shape}"
+            )
+        for what, t in (("query", query), ("key", key), ("value", value)):
+            argcheck.same_dtype("MultiheadAttention", t, self.out_proj.weight, what)
+        if key.ndim != query.ndim or value.ndim != query.ndim:
+            raise ValueError(
+                f"MultiheadAttention expected key and value with the query's {query.ndim} "
+                f"dimensions, received shapes {key.shape} and {value.shape}"
             )
         if unbatched:
             query, key, value = query.expand_dims(0), key.expand_dims(0), value.expand_dims(0)
@@ -189,6 +205,20 @@ class TransformerEncoderLayer(Module):
         bias: bool = True,
     ):
         super().__init__()
+        owner = "TransformerEncoderLayer"
+        argcheck.positive(owner, "d_model", d_model)
+        argcheck.positive(owner, "nhead", nhead)
+        argcheck.positive(owner, "dim_feedforward", dim_feedforward)
+        argcheck.probability(owner, "dropout", dropout)
+        argcheck.number(owner, "layer_norm_eps", layer_norm_eps, 0.0, low_open=True)
+        argcheck.flag(owner, "norm_first", norm_first)
+        if d_model % nhead:
+            raise ValueError(f"{owner}: d_model {d_model} must be divisible by nhead {nhead}")
+        if not isinstance(activation, str) and not callable(activation):
+            raise TypeError(
+                f"{owner}: activation must be 'relu', 'gelu' or a callable, received "
+                f"{type(activation).__name__}"
+            )
         self.self_attn = MultiheadAttention(
             d_model, nhead, dropout=dropout, bias=bias, batch_first=batch_first
         )

@@ -10,6 +10,7 @@ from zerograd import backend
 from zerograd.nn import init
 from zerograd.nn.module import Module
 from zerograd.nn.parameter import Parameter
+from zerograd.ops import argcheck
 from zerograd.ops import conv as C
 from zerograd.ops import pool as P
 from zerograd.ops.conv_transpose import conv_transpose2d
@@ -33,11 +34,39 @@ class _ConvNd(Module):
         output_padding=0,
     ):
         super().__init__()
+        name, nd = type(self).__name__, self.nd
+        in_channels = argcheck.positive(name, "in_channels", in_channels)
+        out_channels = argcheck.positive(name, "out_channels", out_channels)
+        k = argcheck.ints(name, "kernel_size", kernel_size, nd, 1)
+        stride = _geometry(name, "stride", stride, nd, 1)
+        dilation = _geometry(name, "dilation", dilation, nd, 1)
+        groups = argcheck.positive(name, "groups", groups)
+        argcheck.flag(name, "bias", bias)
+        if isinstance(padding, str) and not self.transposed:
+            argcheck.choice(name, "padding", padding, ("valid", "same"))
+            if padding == "same" and argcheck.ints(name, "stride", stride, nd, 1) != (1,) * nd:
+                raise ValueError(f"{name}: padding='same' needs stride 1, received stride {stride}")
+        else:
+            padding = _geometry(name, "padding", padding, nd, 0)
         if in_channels % groups or out_channels % groups:
             raise ValueError(
-                f"{type(self).__name__}: in_channels {in_channels} and out_channels {out_channels} must be divisible by groups {groups}"
+                f"{name}: in_channels {in_channels} and out_channels {out_channels} must be "
+                f"divisible by groups {groups}"
             )
-        k = (kernel_size,) * self.nd if isinstance(kernel_size, int) else tuple(kernel_size)
+        if self.transposed:
+            if groups != 1:
+                raise ValueError(f"{name}: only groups=1 is supported, received groups={groups}")
+            extra = argcheck.ints(name, "output_padding", output_padding, nd, 0)
+            steps = zip(
+                extra,
+                argcheck.ints(name, "", stride, nd, 1),
+                argcheck.ints(name, "", dilation, nd, 1),
+            )
+            if any(e >= max(s, d) for e, s, d in steps):
+                raise ValueError(
+                    f"{name}: output_padding must be smaller than stride or dilation, received "
+                    f"output_padding={output_padding}, stride={stride}, dilation={dilation}"
+                )
         self.in_channels, self.out_channels, self.kernel_size = in_channels, out_channels, k
         self.stride, self.padding, self.dilation, self.groups = stride, padding, dilation, groups
         self.output_padding = output_padding
@@ -61,13 +90,20 @@ class _ConvNd(Module):
             bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
             init.uniform_(self.bias, -bound, bound)
 
-    def _check(self, x: Tensor) -> None:
-        want_ndim = self.nd + 2
-        if x.ndim != want_ndim or x.shape[1] != self.in_channels:
-            layout = "(N, {c}, L)" if self.nd == 1 else "(N, {c}, H, W)"
+    def forward(self, x: Tensor) -> Tensor:
+        """Batched (N, C, *spatial) or unbatched (C, *spatial) input, as PyTorch."""
+        name, want = type(self).__name__, self.nd + 2
+        if x.ndim not in (want, want - 1) or x.shape[x.ndim - self.nd - 1] != self.in_channels:
+            spatial, c = ("L" if self.nd == 1 else "H, W"), self.in_channels
+            unbatched = "" if x.ndim == want else f" or ({c}, {spatial})"
             raise ValueError(
-                f"{type(self).__name__} expected input of shape {layout.format(c=self.in_channels)}, received shape {x.shape}"
+                f"{name} expected input of shape (N, {c}, {spatial}){unbatched}, "
+                f"received shape {x.shape}"
             )
+        argcheck.same_dtype(name, x, self.weight)
+        if x.ndim == want:
+            return self._conv(x)
+        return self._conv(x.expand_dims(0)).squeeze(0)
 
     def extra_repr(self) -> str:
         s = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
@@ -80,13 +116,19 @@ class _ConvNd(Module):
         return s
 
 
+def _geometry(owner: str, name: str, value, nd: int, minimum: int):
+    """Checks a stride/padding/dilation and returns it as given (an int stays an int, so the
+    ops and ``extra_repr`` see what the user wrote)."""
+    argcheck.ints(owner, name, value, nd, minimum)
+    return value if isinstance(value, int) else tuple(int(v) for v in value)
+
+
 class Conv1d(_ConvNd):
     """1-D convolution over (N, C, L)."""
 
     nd = 1
 
-    def forward(self, x: Tensor) -> Tensor:
-        self._check(x)
+    def _conv(self, x: Tensor) -> Tensor:
         return C.conv1d(
             x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups
         )
@@ -100,8 +142,7 @@ class Conv2d(_ConvNd):
         (4, 8, 28, 28)
     """
 
-    def forward(self, x: Tensor) -> Tensor:
-        self._check(x)
+    def _conv(self, x: Tensor) -> Tensor:
         return C.conv2d(
             x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups
         )
@@ -112,8 +153,7 @@ class ConvTranspose2d(_ConvNd):
 
     transposed = True
 
-    def forward(self, x: Tensor) -> Tensor:
-        self._check(x)
+    def _conv(self, x: Tensor) -> Tensor:
         return conv_transpose2d(
             x,
             self.weight,
@@ -126,9 +166,24 @@ class ConvTranspose2d(_ConvNd):
         )
 
 
+def _pool_check(owner: str, kernel_size, stride, padding) -> None:
+    """A pooling's window: kernel and stride positive, padding at most half the kernel."""
+    k = argcheck.ints(owner, "kernel_size", kernel_size, 2, 1)
+    if stride is not None:
+        _geometry(owner, "stride", stride, 2, 1)
+    p = argcheck.ints(owner, "padding", padding, 2, 0)
+    if any(2 * pp > kk for pp, kk in zip(p, k)):
+        raise ValueError(
+            f"{owner}: padding must be at most half the kernel size {k}, received padding {padding}"
+        )
+
+
 class MaxPool2d(Module):
     def __init__(self, kernel_size, stride=None, padding=0, dilation=1, ceil_mode: bool = False):
         super().__init__()
+        _pool_check("MaxPool2d", kernel_size, stride, padding)
+        _geometry("MaxPool2d", "dilation", dilation, 2, 1)
+        argcheck.flag("MaxPool2d", "ceil_mode", ceil_mode)
         self.kernel_size, self.stride, self.padding = (
             kernel_size,
             stride if stride is not None else kernel_size,
@@ -155,6 +210,9 @@ class AvgPool2d(Module):
         count_include_pad: bool = True,
     ):
         super().__init__()
+        _pool_check("AvgPool2d", kernel_size, stride, padding)
+        argcheck.flag("AvgPool2d", "ceil_mode", ceil_mode)
+        argcheck.flag("AvgPool2d", "count_include_pad", count_include_pad)
         self.kernel_size, self.stride, self.padding = (
             kernel_size,
             stride if stride is not None else kernel_size,
@@ -174,6 +232,13 @@ class AvgPool2d(Module):
 class AdaptiveAvgPool2d(Module):
     def __init__(self, output_size):
         super().__init__()
+        sizes = (output_size,) * 2 if output_size is None else output_size
+        if not isinstance(sizes, (tuple, list)) or len(sizes) != 2 or None not in sizes:
+            argcheck.ints("AdaptiveAvgPool2d", "output_size", output_size, 2, 1)
+        else:
+            for v in sizes:
+                if v is not None:
+                    argcheck.positive("AdaptiveAvgPool2d", "output_size", v)
         self.output_size = output_size
 
     def forward(self, x: Tensor) -> Tensor:

@@ -8,6 +8,7 @@ from zerograd import backend
 from zerograd.nn import init
 from zerograd.nn.module import Module
 from zerograd.nn.parameter import Parameter
+from zerograd.ops import argcheck
 from zerograd.ops.linalg import linear
 from zerograd.ops.shape import flatten
 from zerograd.tensor import Tensor
@@ -28,7 +29,8 @@ class Flatten(Module):
 
     def __init__(self, start_axis: int = 1, end_axis: int = -1):
         super().__init__()
-        self.start_axis, self.end_axis = start_axis, end_axis
+        self.start_axis = argcheck.integer("Flatten", "start_axis", start_axis)
+        self.end_axis = argcheck.integer("Flatten", "end_axis", end_axis)
 
     def forward(self, x: Tensor) -> Tensor:
         return flatten(x, self.start_axis, self.end_axis)
@@ -50,6 +52,10 @@ class Linear(Module):
 
     def __init__(self, in_features: int | None, out_features: int, bias: bool = True, dtype=None):
         super().__init__()
+        if in_features is not None:
+            in_features = argcheck.size("Linear", "in_features", in_features)
+        out_features = argcheck.size("Linear", "out_features", out_features)
+        argcheck.flag("Linear", "bias", bias)
         self.in_features, self.out_features = in_features, out_features
         self.dtype = backend.as_dtype(dtype) or backend.get_default_dtype()
         self.weight = Parameter.uninitialized()
@@ -80,6 +86,7 @@ class Linear(Module):
             raise ValueError(
                 f"Linear expected input with last axis {self.in_features}, received shape {x.shape}"
             )
+        argcheck.same_dtype("Linear", x, self.weight)
         return linear(x, self.weight, self.bias)
 
     def extra_repr(self) -> str:

@@ -8,12 +8,22 @@ from zerograd import backend
 from zerograd.nn import init
 from zerograd.nn.module import Module
 from zerograd.nn.parameter import Parameter
-from zerograd.ops import index, norm
+from zerograd.ops import argcheck, index, norm
 from zerograd.tensor import Tensor
 
 
 def _vec(n: int, value: float) -> np.ndarray:
     return np.full(n, value, dtype=backend.get_default_dtype())
+
+
+def _shape(owner: str, normalized_shape) -> tuple[int, ...]:
+    """A normalized_shape: an int or a non-empty sequence of positive ints."""
+    if isinstance(normalized_shape, (list, tuple)) and not normalized_shape:
+        raise ValueError(
+            f"{owner}: normalized_shape must not be empty, received {normalized_shape!r}"
+        )
+    n = 1 if not isinstance(normalized_shape, (list, tuple)) else len(normalized_shape)
+    return argcheck.ints(owner, "normalized_shape", normalized_shape, n, 1)
 
 
 class _BatchNorm(Module):
@@ -28,6 +38,12 @@ class _BatchNorm(Module):
         track_running_stats: bool = True,
     ):
         super().__init__()
+        name = type(self).__name__
+        num_features = argcheck.positive(name, "num_features", num_features)
+        argcheck.number(name, "eps", eps, 0.0, low_open=True)
+        argcheck.number(name, "momentum", momentum, 0.0, 1.0)
+        argcheck.flag(name, "affine", affine)
+        argcheck.flag(name, "track_running_stats", track_running_stats)
         self.num_features, self.eps, self.momentum = num_features, eps, momentum
         self.affine, self.track_running_stats = affine, track_running_stats
         if affine:
@@ -94,9 +110,10 @@ class LayerNorm(Module):
         bias: bool = True,
     ):
         super().__init__()
-        self.normalized_shape = (
-            (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
-        )
+        self.normalized_shape = _shape("LayerNorm", normalized_shape)
+        argcheck.number("LayerNorm", "eps", eps, 0.0, low_open=True)
+        argcheck.flag("LayerNorm", "elementwise_affine", elementwise_affine)
+        argcheck.flag("LayerNorm", "bias", bias)
         self.eps, self.elementwise_affine = eps, elementwise_affine
         shape = self.normalized_shape
         dt = backend.get_default_dtype()
@@ -123,9 +140,10 @@ class LayerNorm(Module):
 class RMSNorm(Module):
     def __init__(self, normalized_shape, eps: float | None = None, elementwise_affine: bool = True):
         super().__init__()
-        self.normalized_shape = (
-            (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
-        )
+        self.normalized_shape = _shape("RMSNorm", normalized_shape)
+        if eps is not None:
+            argcheck.number("RMSNorm", "eps", eps, 0.0, low_open=True)
+        argcheck.flag("RMSNorm", "elementwise_affine", elementwise_affine)
         self.eps = eps
         if elementwise_affine:
             self.weight = Parameter(np.ones(self.normalized_shape, backend.get_default_dtype()))
@@ -142,6 +160,10 @@ class RMSNorm(Module):
 class GroupNorm(Module):
     def __init__(self, num_groups: int, num_channels: int, eps: float = 1e-5, affine: bool = True):
         super().__init__()
+        num_groups = argcheck.positive("GroupNorm", "num_groups", num_groups)
+        num_channels = argcheck.positive("GroupNorm", "num_channels", num_channels)
+        argcheck.number("GroupNorm", "eps", eps, 0.0, low_open=True)
+        argcheck.flag("GroupNorm", "affine", affine)
         if num_channels % num_groups:
             raise ValueError(
                 f"GroupNorm: num_channels {num_channels} must be divisible by num_groups {num_groups}"
@@ -175,9 +197,17 @@ class Embedding(Module):
 
     def __init__(self, num_embeddings: int, embedding_dim: int, padding_idx: int | None = None):
         super().__init__()
+        num_embeddings = argcheck.positive("Embedding", "num_embeddings", num_embeddings)
+        embedding_dim = argcheck.positive("Embedding", "embedding_dim", embedding_dim)
         self.num_embeddings, self.embedding_dim = num_embeddings, embedding_dim
-        if padding_idx is not None and padding_idx < 0:
-            padding_idx += num_embeddings
+        if padding_idx is not None:
+            padding_idx = argcheck.integer("Embedding", "padding_idx", padding_idx)
+            if not -num_embeddings <= padding_idx < num_embeddings:
+                raise ValueError(
+                    f"Embedding: padding_idx must be in [-{num_embeddings}, {num_embeddings}) "
+                    f"(num_embeddings), received {padding_idx}"
+                )
+            padding_idx %= num_embeddings
         self.padding_idx = padding_idx
         self.weight = Parameter(
             np.empty((num_embeddings, embedding_dim), backend.get_default_dtype())

@@ -10,6 +10,7 @@ from zerograd import backend
 from zerograd.nn import init
 from zerograd.nn.module import Module
 from zerograd.nn.parameter import Parameter
+from zerograd.ops import argcheck
 from zerograd.ops.activation import dropout
 from zerograd.ops.rnn import recurrent_layer
 from zerograd.ops.shape import concat, stack
@@ -31,6 +32,17 @@ class RNNBase(Module):
         bidirectional: bool = False,
     ):
         super().__init__()
+        name = type(self).__name__
+        input_size = argcheck.positive(name, "input_size", input_size)
+        hidden_size = argcheck.positive(name, "hidden_size", hidden_size)
+        num_layers = argcheck.positive(name, "num_layers", num_layers)
+        dropout = argcheck.probability(name, "dropout", dropout)
+        for flag, value in (
+            ("bias", bias),
+            ("batch_first", batch_first),
+            ("bidirectional", bidirectional),
+        ):
+            argcheck.flag(name, flag, value)
         self.mode, self.input_size, self.hidden_size = mode, input_size, hidden_size
         self.num_layers, self.bias, self.batch_first = num_layers, bias, batch_first
         self.dropout, self.bidirectional = dropout, bidirectional
@@ -75,6 +87,7 @@ class RNNBase(Module):
             raise ValueError(
                 f"{name} expected input of shape {layout.replace('I', str(self.input_size))} or (T, {self.input_size}), received shape {x.shape}"
             )
+        argcheck.same_dtype(name, x, self.weight_ih_l0)
         if unbatched:
             x = x.expand_dims(1)
             if hx is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 from zerograd import backend
+from zerograd.ops import argcheck
 from zerograd.tensor import Tensor
 
 
@@ -22,11 +23,14 @@ def clip_grad_norm_(
     Example:
         >>> loss.backward(); nn.utils.clip_grad_norm_(model.parameters(), 1.0)
     """
+    argcheck.number("clip_grad_norm_", "max_norm", max_norm, 0.0)
+    if norm_type == "inf":  # as PyTorch
+        norm_type = math.inf
+    norm_type = argcheck.number("clip_grad_norm_", "norm_type", norm_type, 0.0, low_open=True)
     grads = _grads(parameters)
     if not grads:
         return Tensor(0.0)
     xp = backend.namespace(grads[0].data)
-    norm_type = float(norm_type)
     if math.isinf(norm_type):
         total = max(float(xp.abs(g.data).max()) if g.size else 0.0 for g in grads)
     else:
@@ -46,6 +50,7 @@ def clip_grad_norm_(
 
 def clip_grad_value_(parameters, clip_value: float) -> None:
     """Clip every gradient element to [-clip_value, clip_value]."""
+    argcheck.number("clip_grad_value_", "clip_value", clip_value, 0.0)
     for g in _grads(parameters):
         xp = backend.namespace(g.data)
         xp.clip(g.data, -clip_value, clip_value, out=g.data)
