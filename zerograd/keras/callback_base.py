@@ -131,6 +131,11 @@ class CallbackList(Callback):
         logs = pythonify_logs(logs) if hook not in _RAW_LOGS else dict(logs or {})
         for cb in self.callbacks:
             getattr(cb, hook)(*args, logs)
+        if hook in _LATE:  # after every callback's hook (BackupAndRestore saves what they set)
+            for cb in self.callbacks:
+                late = getattr(cb, _LATE[hook], None)
+                if late is not None:
+                    late(*args, logs)
 
     def on_batch_begin(self, batch, logs=None):
         self._call("on_batch_begin", batch, logs=logs)
@@ -183,3 +188,5 @@ class CallbackList(Callback):
 
 # predict's batch logs hold the output arrays: passed as they are
 _RAW_LOGS = frozenset({"on_predict_batch_end"})
+# hooks a callback may also receive once every callback has run the hook (``_late_on_...``)
+_LATE = {h: f"_late_{h}" for h in ("on_epoch_end", "on_train_batch_end")}

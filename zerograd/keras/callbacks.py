@@ -1,6 +1,6 @@
 """Keras callbacks: the protocol (``Callback``, ``CallbackList``, ``History``), the progress
-display, the monitoring callbacks (EarlyStopping, ModelCheckpoint, ReduceLROnPlateau) and
-LambdaCallback, LearningRateScheduler, CSVLogger, TerminateOnNaN."""
+display, the monitoring callbacks (EarlyStopping, ModelCheckpoint, ReduceLROnPlateau),
+BackupAndRestore and LambdaCallback, LearningRateScheduler, CSVLogger, TerminateOnNaN."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import sys
 
 import numpy as np
 
+from zerograd.keras.backup import BackupAndRestore
 from zerograd.keras.callback_base import Callback, CallbackList, History
 from zerograd.keras.monitor_callbacks import (
     EarlyStopping,
@@ -22,6 +23,7 @@ from zerograd.keras.progbar import ProgbarLogger
 from zerograd.keras.tensorboard import TensorBoard  # noqa: F401 - keras.callbacks.TensorBoard
 
 __all__ = [
+    "BackupAndRestore",
     "Callback",
     "CallbackList",
     "CSVLogger",

@@ -209,6 +209,11 @@ class ModelCheckpoint(MonitorCallback):
                 f"ModelCheckpoint: cannot format filepath {self.filepath!r}: no value for "
                 f"{e.args[0]!r}; the available keys are {['epoch', *keys]}"
             ) from None
+        except (IndexError, ValueError) as e:  # "{}" or a format spec that does not fit a value
+            raise ValueError(
+                f"ModelCheckpoint: cannot format filepath {self.filepath!r} with the keys "
+                f"{['epoch', *keys]}: {e}"
+            ) from None
 
     def _save(self, epoch, batch, logs) -> None:
         path = self._path(epoch, batch, logs)

@@ -7,8 +7,8 @@ import numpy as np
 
 from zerograd.autograd import no_grad
 from zerograd.keras import data_adapters as da
+from zerograd.keras import fit_checks, optimizers
 from zerograd.keras import metrics as metrics_mod
-from zerograd.keras import optimizers
 from zerograd.keras.callback_base import CallbackList, History, pythonify_logs
 from zerograd.keras.compile_utils import CompileLoss, CompileMetrics, get_loss
 from zerograd.keras.training_steps import StepsMixin
@@ -167,6 +167,7 @@ class TrainingMixin(StepsMixin):
         """Train for ``epochs`` over arrays, generators, PyDatasets or DataLoaders; returns the
         History (``history.history`` holds 'loss', the metrics and the 'val_' entries)."""
         self._assert_compiled("fit")
+        fit_checks.check_fit(self, locals())
         if validation_split and validation_data is None:
             (x, y, sample_weight), validation_data = da.train_validation_split(
                 x, y, sample_weight, validation_split
@@ -201,18 +202,27 @@ class TrainingMixin(StepsMixin):
         self.stop_training = False
         training_logs = {}
         callbacks.on_train_begin()
-        for epoch in range(initial_epoch, epochs):
+        resume = self.__dict__.pop("_backup_resume", None)  # set by BackupAndRestore
+        start = initial_epoch if resume is None else resume.epoch
+        for epoch in range(start, epochs):
             self.reset_metrics()
             callbacks.on_epoch_begin(epoch)
             self.train()
-            logs, steps = {}, 0
+            logs, steps, data = {}, 0, None
+            skip = resume.step if resume is not None and epoch == start else 0
             for step, data in iterator:
+                if step < skip:
+                    continue  # done before the interruption: only the shuffle order is replayed
+                if skip:
+                    skip = resume.restore(data)
                 callbacks.on_train_batch_begin(step)
                 logs = self.train_step(data)
                 callbacks.on_train_batch_end(step, logs)
                 steps += 1
                 if self.stop_training:
                     break
+            if skip:  # the backup came after the epoch's last step
+                skip, logs = resume.restore(data), self.get_metrics_result()
             if steps == 0 and iterator.ran_out:
                 break  # a generator with nothing left: no epoch to report
             epoch_logs = dict(self._metrics_or_logs(logs))
@@ -253,6 +263,7 @@ class TrainingMixin(StepsMixin):
             raise TypeError(f"evaluate: unexpected keyword arguments {sorted(kwargs)}")
         self._assert_compiled("evaluate")
         if iterator is None:
+            fit_checks.check_evaluate(self, x, y, batch_size, steps, callbacks, verbose)
             iterator = self._iterator(
                 x, y, sample_weight, batch_size, steps, False, None, "evaluate"
             )
@@ -288,6 +299,7 @@ class TrainingMixin(StepsMixin):
 
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
         """Outputs for ``x`` as NumPy arrays (a list for several outputs), batch by batch."""
+        fit_checks.check_predict(self, x, batch_size, steps, callbacks, verbose)
         iterator = self._iterator(x, None, None, batch_size, steps, False, None, "predict")
         verbose = 1 if verbose == "auto" else verbose
         callbacks = self._one_pass_callbacks(callbacks, verbose, iterator)
@@ -304,8 +316,8 @@ class TrainingMixin(StepsMixin):
                 if self.stop_predicting:
                     break
         callbacks.on_predict_end()
-        if not outputs:
-            raise ValueError("predict: the input data gave no batches")
+        if not outputs:  # zero samples: (0, ...) outputs, as the model's shape says
+            outputs = [fit_checks.predict_no_samples(self, iterator)]
         return _concatenate(outputs)
 
     # --- single batches ------------------------------------------------------------------------
