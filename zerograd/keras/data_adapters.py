@@ -96,13 +96,23 @@ def pack_x_y_sample_weight(x, y=None, sample_weight=None) -> tuple:
 
 def class_weight_to_sample_weight(y, class_weight: dict) -> np.ndarray:
     """Per-sample weights from class indices (argmax of one-hot targets, rounded otherwise)."""
+    if not isinstance(class_weight, dict):
+        raise TypeError(
+            "class_weight must be a dict mapping class indices to weights, received "
+            f"{type(class_weight).__name__}"
+        )
     if isinstance(y, (list, tuple, dict)) and len(flatten(y)) != 1:
         raise ValueError("class_weight is only supported for models with a single output")
     labels = to_numpy(flatten(y)[0])
     if labels.ndim > 1:
         labels = labels.argmax(-1) if labels.shape[-1] != 1 else labels[..., 0]
     labels = np.round(labels).astype(np.int64).reshape(-1)
-    return np.array([class_weight.get(int(c), 1.0) for c in labels], dtype=np.float32)
+    # one table lookup (classes missing from class_weight weigh 1, as in Keras)
+    keys = np.fromiter((int(k) for k in class_weight), dtype=np.int64, count=len(class_weight))
+    size = int(max(keys.max(initial=-1), labels.max(initial=-1))) + 1
+    table = np.ones(size, dtype=np.float32)
+    table[keys] = np.fromiter(class_weight.values(), dtype=np.float32, count=len(class_weight))
+    return np.where(labels >= 0, table[np.maximum(labels, 0)], np.float32(1.0))
 
 
 def is_py_dataset(x) -> bool:
@@ -129,8 +139,11 @@ class ArrayAdapter:
     """In-memory arrays sliced into batches; a new permutation each epoch when shuffling."""
 
     def __init__(self, x, y=None, sample_weight=None, batch_size=None, shuffle=False, what="fit"):
-        self.x, self.y = map_structure(to_numpy, x), map_structure(to_numpy, y)
-        self.sample_weight = map_structure(to_numpy, sample_weight)
+        try:
+            self.x, self.y = map_structure(to_numpy, x), map_structure(to_numpy, y)
+            self.sample_weight = map_structure(to_numpy, sample_weight)
+        except TypeError as e:
+            raise TypeError(f"{what}: {e}") from None
         sizes = {
             name: [len(a) if np.ndim(a) else 0 for a in flatten(part)]
             for name, part in (("x", self.x), ("y", self.y), ("sample_weight", self.sample_weight))
@@ -144,6 +157,11 @@ class ArrayAdapter:
         if not sizes["x"]:
             raise ValueError(f"{what}: expected input data x, received {x!r}")
         self.size = found.pop()
+        if self.size == 0 and what != "predict":
+            raise ValueError(
+                f"{what}: expected at least one sample, received empty arrays "
+                f"(sizes {', '.join(f'{k}={v}' for k, v in sizes.items() if v)})"
+            )
         self.batch_size = batch_size or 32
         self.shuffle = shuffle
         self.num_batches = math.ceil(self.size / self.batch_size)
@@ -162,6 +180,10 @@ class ArrayAdapter:
                 map_structure(take, self.y),
                 map_structure(take, self.sample_weight),
             )
+
+    def whole(self) -> tuple:
+        """All the samples as one batch (``predict`` on zero samples runs the model on it)."""
+        return pack_x_y_sample_weight(self.x, self.y, self.sample_weight)
 
     def on_epoch_end(self) -> None:
         pass
@@ -217,6 +239,13 @@ class GeneratorAdapter(IterableAdapter):
         self.iterable, self.num_batches = iterator, None
 
 
+class _Source:
+    """What made the batches, for error messages: the kind of x and the calling method."""
+
+    def __init__(self, kind: str, what: str):
+        self.kind, self.what = kind, what
+
+
 def get_adapter(x, y=None, sample_weight=None, batch_size=None, shuffle=False, what="fit"):
     """The adapter for ``x`` (and ``y``/``sample_weight`` when ``x`` holds arrays)."""
     if is_py_dataset(x) or is_batch_iterable(x):
@@ -229,11 +258,26 @@ def get_adapter(x, y=None, sample_weight=None, batch_size=None, shuffle=False, w
                     f"type {type(value).__name__}"
                 )
         if is_py_dataset(x):
-            return PyDatasetAdapter(x, shuffle)
-        if iter(x) is x:
-            return GeneratorAdapter(x)
-        return IterableAdapter(x)
+            adapter = PyDatasetAdapter(x, shuffle)
+        elif iter(x) is x:
+            adapter = GeneratorAdapter(x)
+        else:
+            adapter = IterableAdapter(x)
+        adapter.source = _Source(kind, what)
+        return adapter
     return ArrayAdapter(x, y, sample_weight, batch_size, shuffle, what)
+
+
+def check_batch(batch, source) -> None:
+    """A batch drawn from a generator, PyDataset or DataLoader is x, (x,), (x, y) or
+    (x, y, sample_weight): a tuple, list or dict, or one array of at least one axis."""
+    if isinstance(batch, (tuple, list, dict)) or len(getattr(batch, "shape", ())) >= 1:
+        return
+    raise TypeError(
+        f"{source.what}: each batch of a {source.kind} must be "
+        "(x,), (x, y) or (x, y, sample_weight) with x an array (or a dict/list of arrays), "
+        f"received {type(batch).__name__}: {batch!r:.80}"
+    )
 
 
 class EpochIterator:
@@ -245,6 +289,10 @@ class EpochIterator:
         self.prepare = prepare or (lambda batch: batch)
         self._iterator, self._seen = None, 0
         self.ran_out = False
+        # batches made by the user (not sliced from arrays) have their structure checked
+        self._source = (
+            None if isinstance(adapter, ArrayAdapter) else getattr(adapter, "source", None)
+        )
 
     @property
     def num_batches(self):
@@ -277,14 +325,18 @@ class EpochIterator:
                     self._warn()
                     break
                 self._seen += 1
+                if self._source is not None:
+                    check_batch(batch, self._source)
                 yield step, self.prepare(batch)
             if known and self._seen >= known:
                 self._iterator = None
         else:
             step = -1
             for step, batch in enumerate(self.adapter.batches()):
+                if self._source is not None:
+                    check_batch(batch, self._source)
                 yield step, self.prepare(batch)
-            if step < 0:
+            if step < 0 and not isinstance(self.adapter, ArrayAdapter):  # predict on 0 rows
                 self._warn()
         self.adapter.on_epoch_end()
 

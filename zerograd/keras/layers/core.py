@@ -141,19 +141,39 @@ class Flatten(Layer):
 
 
 class Reshape(Layer):
+    """Reshape each sample to ``target_shape`` (the batch axis stays); one entry may be -1 (or
+    None), inferred from the input's size."""
+
     def __init__(self, target_shape, **kwargs):
         super().__init__(**kwargs)
+        if not isinstance(target_shape, (tuple, list)):
+            raise TypeError(
+                f"Reshape '{self.name}': target_shape must be a tuple of ints (without the batch "
+                f"axis), received {target_shape!r} of type {type(target_shape).__name__}"
+            )
+        dims = [-1 if d is None else d for d in target_shape]
+        if not all(isinstance(d, (int, np.integer)) and not isinstance(d, bool) for d in dims):
+            raise TypeError(
+                f"Reshape '{self.name}': target_shape must hold ints (one may be -1 or None), "
+                f"received {tuple(target_shape)!r}"
+            )
+        if any(d < 1 and d != -1 for d in dims) or dims.count(-1) > 1:
+            raise ValueError(
+                f"Reshape '{self.name}': target_shape entries must be positive ints, with at most "
+                f"one -1 (or None) inferred from the input, received {tuple(target_shape)!r}"
+            )
         self.target_shape = tuple(target_shape)
+        self._dims = tuple(int(d) for d in dims)
 
     def call(self, inputs, training=None):
-        if (
-            np.prod(inputs.shape[1:]) != np.prod([d for d in self.target_shape if d != -1])
-            and -1 not in self.target_shape
-        ):
+        size = int(np.prod(inputs.shape[1:]))
+        known = int(np.prod([d for d in self._dims if d != -1]))
+        if size % known if -1 in self._dims else size != known:
             raise ValueError(
-                f"Reshape '{self.name}' cannot reshape input of shape {inputs.shape} to (batch, *{self.target_shape})"
+                f"Reshape '{self.name}' cannot reshape input of shape {tuple(inputs.shape)} "
+                f"({size} values per sample) to (batch, *{self.target_shape})"
             )
-        return inputs.reshape((inputs.shape[0], *self.target_shape))
+        return inputs.reshape((inputs.shape[0], *self._dims))
 
     def get_config(self):
         return {**super().get_config(), "target_shape": list(self.target_shape)}

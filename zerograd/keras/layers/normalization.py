@@ -3,6 +3,7 @@ initializer, regularizer and constraint options for gamma and beta."""
 
 from __future__ import annotations
 
+import math
 import warnings
 
 import numpy as np
@@ -57,6 +58,30 @@ class _GammaBeta:
         return cfg
 
 
+def _check_bn_args(layer, axis, momentum, epsilon, renorm_momentum) -> None:
+    """axis an int, the momenta in [0, 1], epsilon a number >= 0."""
+    if not isinstance(axis, (int, np.integer)) or isinstance(axis, bool):
+        raise TypeError(
+            f"BatchNormalization '{layer.name}': axis must be an int, received {axis!r} of type "
+            f"{type(axis).__name__}"
+        )
+    for name, value, low in (
+        ("momentum", momentum, 0.0),
+        ("renorm_momentum", renorm_momentum, 0.0),
+        ("epsilon", epsilon, 0.0),
+    ):
+        high = None if name == "epsilon" else 1.0
+        if isinstance(value, bool) or not isinstance(value, (int, float, np.number)):
+            raise TypeError(
+                f"BatchNormalization '{layer.name}': {name} must be a number, received {value!r}"
+            )
+        if not (low <= value <= (high if high is not None else math.inf)):
+            want = f"in [{low:g}, {high:g}]" if high is not None else f">= {low:g}"
+            raise ValueError(
+                f"BatchNormalization '{layer.name}': {name} must be {want}, received {value!r}"
+            )
+
+
 class BatchNormalization(_GammaBeta, Layer):
     """Keras batch norm: moving = moving * momentum + batch * (1 - momentum); epsilon 1e-3.
     With a Keras mask, training statistics skip the masked positions; the mask passes on."""
@@ -87,6 +112,7 @@ class BatchNormalization(_GammaBeta, Layer):
         super().__init__(**kwargs)
         if renorm:
             renorm_clipping = _check_clipping(self, renorm_clipping)
+        _check_bn_args(self, axis, momentum, epsilon, renorm_momentum)
         self.axis, self.momentum, self.epsilon = int(axis), float(momentum), float(epsilon)
         self.center, self.scale = center, scale
         self._gamma_beta_options(locals())
@@ -98,6 +124,11 @@ class BatchNormalization(_GammaBeta, Layer):
         self.renorm_momentum = float(renorm_momentum)
 
     def build(self, input_shape):
+        if not -len(input_shape) <= self.axis < len(input_shape):
+            raise ValueError(
+                f"BatchNormalization '{self.name}': axis {self.axis} is out of range for an input "
+                f"of shape {tuple(input_shape)}"
+            )
         n = input_shape[self.axis]
         if self.scale:
             self._add_gamma_beta("gamma", (n,))

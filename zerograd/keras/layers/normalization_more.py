@@ -200,5 +200,8 @@ class Identity(Layer):
 
     supports_masking = True
 
+    def __init__(self, **kwargs):  # keyword arguments only, as Keras
+        super().__init__(**kwargs)
+
     def call(self, inputs):
         return inputs

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+import numbers
+
 import zerograd as zg
 from zerograd.keras import dtype_policies
 from zerograd.keras.keras_tensor import KerasTensor
@@ -188,6 +191,31 @@ def reduced_loss(loss: Loss, y_true, y_pred, sample_weight=None) -> Tensor:
     return reduce_weighted_values(losses, sample_weight, mask, loss.reduction, loss.dtype)
 
 
+# hyper-parameters of the built-in losses: (lowest, highest, lowest excluded)
+_RANGES = {
+    "label_smoothing": (0.0, 1.0, False),
+    "delta": (0.0, math.inf, True),
+    "gamma": (0.0, math.inf, False),
+}
+
+
+def _check_hyper_parameters(owner: str, kwargs: dict) -> None:
+    """label_smoothing in [0, 1], Huber's delta > 0, the focal gamma >= 0: checked once."""
+    for key, (low, high, low_open) in _RANGES.items():
+        if key not in kwargs:
+            continue
+        value = kwargs[key]
+        want = (
+            f"a number in [{low:g}, {high:g}]"
+            if high < math.inf
+            else (f"a number {'>' if low_open else '>='} {low:g}")
+        )
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            raise TypeError(f"{owner}: {key} must be {want}, received {value!r}")
+        if not (low < value if low_open else low <= value) or not value <= high:
+            raise ValueError(f"{owner}: {key} must be {want}, received {value!r}")
+
+
 class LossFunctionWrapper(Loss):
     """A Loss around a function ``fn(y_true, y_pred, **kwargs)`` giving per-sample losses."""
 
@@ -197,12 +225,21 @@ class LossFunctionWrapper(Loss):
                 f"LossFunctionWrapper: fn must be callable f(y_true, y_pred), received {fn!r}"
             )
         super().__init__(name=name, reduction=reduction, dtype=dtype)
+        _check_hyper_parameters(type(self).__name__, kwargs)
         self.fn, self._fn_kwargs = fn, kwargs
 
     def call(self, y_true, y_pred):
         if isinstance(y_true, Tensor) and isinstance(y_pred, Tensor):
             y_true, y_pred = squeeze_or_expand_to_same_rank(y_true, y_pred)
-        return self.fn(y_true, y_pred, **self._fn_kwargs)
+        try:
+            return self.fn(y_true, y_pred, **self._fn_kwargs)
+        except ValueError as e:
+            if "broadcast" not in str(e):
+                raise
+            raise ValueError(
+                f"{type(self).__name__}: y_true of shape {tuple(y_true.shape)} and y_pred of "
+                f"shape {tuple(y_pred.shape)} do not match ({e})"
+            ) from None
 
     def get_config(self) -> dict:
         from zerograd.keras.saving.serialization import serialize_keras_object

@@ -63,12 +63,18 @@ class SparseCategoricalAccuracy(_ValuesMean):
         return (y_true.astype(np.int64) == y_pred.argmax(axis=-1)).astype(np.float32)
 
 
+def _positive_k(metric, k) -> int:
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+        raise ValueError(f"{type(metric).__name__}: k must be a positive integer, received {k!r}")
+    return int(k)
+
+
 class TopKCategoricalAccuracy(_ValuesMean):
     """How often the one-hot label's class is among the ``k`` highest predictions."""
 
     def __init__(self, k: int = 5, name: str = "top_k_categorical_accuracy", dtype=None):
         super().__init__(name=name, dtype=dtype)
-        self.k = k
+        self.k = _positive_k(self, k)
 
     def values(self, y_true, y_pred):
         labels = y_true.argmax(axis=-1)
@@ -90,7 +96,7 @@ class SparseTopKCategoricalAccuracy(_ValuesMean):
         from_sorted_ids: bool = False,
     ):
         super().__init__(name=name, dtype=dtype)
-        self.k, self.from_sorted_ids = k, from_sorted_ids
+        self.k, self.from_sorted_ids = _positive_k(self, k), from_sorted_ids
 
     def values(self, y_true, y_pred):
         shape = y_true.shape

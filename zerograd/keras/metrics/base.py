@@ -85,6 +85,8 @@ class Metric:
     """
 
     def __init__(self, dtype=None, name: str | None = None):
+        if name is not None and not isinstance(name, str):
+            raise TypeError(f"{type(self).__name__}: name must be a string, received {name!r}")
         self.name = name or snake_case(type(self).__name__)
         self._dtype = np.dtype(dtype or "float32").name
         self._variables: list[MetricVariable] = []
@@ -157,7 +159,7 @@ class Metric:
         return f"<{type(self).__name__} name={self.name}>"
 
 
-def samplewise(values: np.ndarray, sample_weight, reduce):
+def samplewise(values: np.ndarray, sample_weight, reduce, owner: str = "Metric"):
     """Weighted per-sample values and the per-sample weights (None when unweighted), as Keras's
     reducing metrics compute them."""
     values = np.asarray(values, dtype=np.float64)
@@ -167,7 +169,13 @@ def samplewise(values: np.ndarray, sample_weight, reduce):
         values, weight = same_rank(values, weight)
         if values.ndim > weight.ndim:
             values = reduce(values, axis=tuple(range(weight.ndim, values.ndim)))
-        weight = np.broadcast_to(weight, values.shape)
+        try:
+            weight = np.broadcast_to(weight, values.shape)
+        except ValueError:
+            raise ValueError(
+                f"{owner}: sample_weight of shape {np.shape(sample_weight)} does not broadcast "
+                f"against the per-sample values of shape {values.shape}"
+            ) from None
         values = values * weight
         if weight.ndim > 1:
             weight = reduce(weight, axis=tuple(range(1, weight.ndim)))
@@ -184,7 +192,7 @@ class Sum(Metric):
         self.total = self.add_variable((), "zeros", name="total")
 
     def update_state(self, values, sample_weight=None) -> None:
-        v, _ = samplewise(to_numpy(values), sample_weight, np.sum)
+        v, _ = samplewise(to_numpy(values), sample_weight, np.sum, type(self).__name__)
         self.total.assign_add(v.sum())
 
     def result(self) -> float:
@@ -200,7 +208,7 @@ class Mean(Metric):
         self.count = self.add_variable((), "zeros", name="count")
 
     def update_state(self, values, sample_weight=None) -> None:
-        v, w = samplewise(to_numpy(values), sample_weight, np.mean)
+        v, w = samplewise(to_numpy(values), sample_weight, np.mean, type(self).__name__)
         self.total.assign_add(v.sum())
         self.count.assign_add(w.sum() if w is not None else (v.shape[0] if v.ndim else 1))
 
@@ -216,7 +224,16 @@ class _ValuesMean(Mean):
         raise NotImplementedError
 
     def update_state(self, y_true, y_pred, sample_weight=None) -> None:
-        values = np.asarray(self.values(to_numpy(y_true), to_numpy(y_pred)))
+        y_true, y_pred = to_numpy(y_true), to_numpy(y_pred)
+        try:
+            values = np.asarray(self.values(y_true, y_pred))
+        except ValueError as e:
+            if "broadcast" not in str(e):
+                raise
+            raise ValueError(
+                f"{type(self).__name__} '{self.name}': y_true of shape {np.shape(y_true)} and "
+                f"y_pred of shape {np.shape(y_pred)} do not match ({e})"
+            ) from None
         weight = self._mask_weight(y_true, sample_weight)
         Mean.update_state(self, values, weight)
 
@@ -231,6 +248,10 @@ class MeanMetricWrapper(_ValuesMean):
     """The mean of ``fn(y_true, y_pred, **kwargs)`` (per-sample values) over the data seen."""
 
     def __init__(self, fn, name: str | None = None, dtype=None, **kwargs):
+        if not callable(fn):
+            raise TypeError(
+                f"MeanMetricWrapper: fn must be callable f(y_true, y_pred), received {fn!r}"
+            )
         super().__init__(name=name or getattr(fn, "__name__", None), dtype=dtype)
         self._fn, self._fn_kwargs = fn, kwargs
 

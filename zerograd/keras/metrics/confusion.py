@@ -119,6 +119,15 @@ class FalseNegatives(_ConditionCount):
 class _PrecisionRecall(_Counts):
     def __init__(self, thresholds=None, top_k=None, class_id=None, name=None, dtype=None):
         super().__init__(name=name, dtype=dtype)
+        for key, value in (("top_k", top_k), ("class_id", class_id)):
+            low = 1 if key == "top_k" else 0
+            if value is not None and (
+                isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low
+            ):
+                raise ValueError(
+                    f"{type(self).__name__}: {key} must be an integer >= {low} or None, received "
+                    f"{value!r}"
+                )
         self.init_thresholds, self.top_k, self.class_id = thresholds, top_k, class_id
         default = 0.5 if top_k is None else -np.inf
         self.thresholds = _thresholds(type(self).__name__, thresholds, default)

@@ -7,6 +7,7 @@ Keras folds the bias corrections into the step size, so epsilon is added to sqrt
 from __future__ import annotations
 
 from zerograd import backend
+from zerograd.keras.optimizers import arg_checks
 from zerograd.keras.optimizers.base import Optimizer
 from zerograd.optim import _adam_kernel
 
@@ -15,6 +16,13 @@ def _powers(xp, dtype, t: int, *bases) -> list:
     """``base ** t`` for each base, in the variable's dtype (as Keras casts them)."""
     step = xp.asarray(t, dtype=dtype)
     return [xp.asarray(b, dtype=dtype) ** step for b in bases]
+
+
+def _betas_epsilon(cls: str, beta_1, beta_2, epsilon) -> None:
+    """beta_1 and beta_2 in [0, 1), epsilon >= 0: checked once, in the constructor."""
+    arg_checks.fraction(cls, "beta_1", beta_1)
+    arg_checks.fraction(cls, "beta_2", beta_2)
+    arg_checks.non_negative(cls, "epsilon", epsilon)
 
 
 class Adam(Optimizer):
@@ -34,6 +42,7 @@ class Adam(Optimizer):
         **kwargs,
     ):
         super().__init__(learning_rate, **kwargs)
+        _betas_epsilon(type(self).__name__, beta_1, beta_2, epsilon)
         self.beta_1, self.beta_2, self.epsilon, self.amsgrad = beta_1, beta_2, epsilon, amsgrad
 
     def slot_groups(self) -> list:
@@ -85,6 +94,7 @@ class Adamax(Optimizer):
         **kwargs,
     ):
         super().__init__(learning_rate, **kwargs)
+        _betas_epsilon(type(self).__name__, beta_1, beta_2, epsilon)
         self.beta_1, self.beta_2, self.epsilon = beta_1, beta_2, epsilon
 
     def slot_groups(self) -> list:
@@ -113,6 +123,7 @@ class Nadam(Optimizer):
         **kwargs,
     ):
         super().__init__(learning_rate, **kwargs)
+        _betas_epsilon(type(self).__name__, beta_1, beta_2, epsilon)
         self.beta_1, self.beta_2, self.epsilon = beta_1, beta_2, epsilon
 
     def slot_groups(self) -> list:

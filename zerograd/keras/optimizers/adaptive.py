@@ -6,6 +6,7 @@ Keras adds epsilon under the square root: ``lr * g / sqrt(v + epsilon)``.
 from __future__ import annotations
 
 from zerograd import backend
+from zerograd.keras.optimizers import arg_checks
 from zerograd.keras.optimizers.base import Optimizer
 
 
@@ -26,6 +27,9 @@ class RMSprop(Optimizer):
         **kwargs,
     ):
         super().__init__(learning_rate, **kwargs)
+        arg_checks.fraction("RMSprop", "rho", rho)
+        arg_checks.fraction("RMSprop", "momentum", momentum)
+        arg_checks.non_negative("RMSprop", "epsilon", epsilon)
         self.rho, self.momentum, self.epsilon, self.centered = rho, momentum, epsilon, centered
 
     def slot_groups(self) -> list:
@@ -65,6 +69,8 @@ class Adagrad(Optimizer):
         **kwargs,
     ):
         super().__init__(learning_rate, **kwargs)
+        arg_checks.non_negative("Adagrad", "initial_accumulator_value", initial_accumulator_value)
+        arg_checks.non_negative("Adagrad", "epsilon", epsilon)
         self.initial_accumulator_value, self.epsilon = initial_accumulator_value, epsilon
 
     def slot_groups(self) -> list:
@@ -85,6 +91,8 @@ class Adadelta(Optimizer):
 
     def __init__(self, learning_rate=0.001, rho: float = 0.95, epsilon: float = 1e-7, **kwargs):
         super().__init__(learning_rate, **kwargs)
+        arg_checks.fraction("Adadelta", "rho", rho)
+        arg_checks.non_negative("Adadelta", "epsilon", epsilon)
         self.rho, self.epsilon = rho, epsilon
 
     def slot_groups(self) -> list:
@@ -123,7 +131,7 @@ class Ftrl(Optimizer):
             ("l2_regularization_strength", l2_regularization_strength, 1),
             ("l2_shrinkage_regularization_strength", l2_shrinkage_regularization_strength, 1),
         ):
-            if value * sign < 0:
+            if arg_checks.number("Ftrl", key, value) * sign < 0:
                 want = "positive or zero" if sign > 0 else "negative or zero"
                 raise ValueError(f"Ftrl: {key} must be {want}, received {key}={value}")
         self.learning_rate_power = learning_rate_power

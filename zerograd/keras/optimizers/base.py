@@ -7,12 +7,14 @@ backend, on the backend's arrays (NumPy or CuPy), in the variable's dtype.
 
 from __future__ import annotations
 
+import math
 import numbers
 import re
 import warnings
 
 from zerograd import backend
 from zerograd.autograd import no_grad
+from zerograd.keras.optimizers import arg_checks
 from zerograd.keras.optimizers.state import SlotState, param_of
 from zerograd.keras.optimizers.transforms import clip_gradients, decay_weights
 from zerograd.keras.schedules import LearningRateSchedule
@@ -72,6 +74,13 @@ class Optimizer(SlotState):
                 f"{cls}: only one of clipnorm, clipvalue and global_clipnorm can be set, received "
                 f"clipnorm={clipnorm}, clipvalue={clipvalue}, global_clipnorm={global_clipnorm}"
             )
+        for key, value in (("clipnorm", clipnorm), ("clipvalue", clipvalue)):
+            arg_checks.positive(cls, key, value, allow_none=True)
+        arg_checks.positive(cls, "global_clipnorm", global_clipnorm, allow_none=True)
+        arg_checks.positive(cls, "loss_scale_factor", loss_scale_factor, allow_none=True)
+        arg_checks.non_negative(cls, "weight_decay", weight_decay, allow_none=True)
+        if name is not None and not isinstance(name, str):
+            raise TypeError(f"{cls}: name must be a string, received {name!r}")
         self.name = name or cls.lower()
         self.weight_decay = weight_decay
         self.clipnorm, self.clipvalue, self.global_clipnorm = clipnorm, clipvalue, global_clipnorm
@@ -97,6 +106,11 @@ class Optimizer(SlotState):
             raise ValueError(
                 f"{type(self).__name__}: learning_rate should be a float, a LearningRateSchedule "
                 f"or a callable, received {value!r}"
+            )
+        if not math.isfinite(value) or value < 0:
+            raise ValueError(
+                f"{type(self).__name__}: learning_rate must be a finite number >= 0, received "
+                f"{value!r}"
             )
         return float(value)
 
