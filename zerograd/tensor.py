@@ -36,7 +36,12 @@ class Tensor:
                 data = data.astype(dtype)
         else:
             is_numpy_scalar = isinstance(data, np.generic)
-            data = np.asarray(data, dtype=dtype)
+            try:
+                data = np.asarray(data, dtype=dtype)
+            except ValueError as e:  # ragged nested lists, or strings that are not numbers
+                raise ValueError(
+                    f"Tensor: expected a number or a rectangular nested list of numbers ({e})"
+                ) from None
             if dtype is None and data.dtype == np.float64 and not is_numpy_scalar:
                 data = data.astype(backend.get_default_dtype())  # Python floats: default dtype
             if data.dtype.kind in "OUSV":

@@ -8,10 +8,22 @@ from zerograd import backend
 from zerograd.tensor import Tensor
 
 
-def _size(shape) -> tuple:
-    if len(shape) == 1 and not isinstance(shape[0], int):
-        return tuple(shape[0])
-    return tuple(shape)
+def _size(shape, op: str) -> tuple:
+    """``zeros(2, 3)`` and ``zeros((2, 3))`` alike, as a tuple of non-negative ints."""
+    if len(shape) == 1 and not isinstance(shape[0], (int, np.integer)):
+        shape = shape[0]
+    try:
+        shape = tuple(shape)
+    except TypeError:
+        raise TypeError(
+            f"{op}: expected a shape (ints or a tuple of ints), received {shape!r}"
+        ) from None
+    for n in shape:
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
+            raise TypeError(f"{op}: expected a shape of ints, received {shape!r}")
+        if n < 0:
+            raise ValueError(f"{op}: sizes must be non-negative, received shape {shape}")
+    return shape
 
 
 def _new(array, dtype, requires_grad, device) -> Tensor:
@@ -45,7 +57,7 @@ def from_numpy(array: np.ndarray) -> Tensor:
 
 def zeros(*shape, dtype=None, requires_grad=False, device=None) -> Tensor:
     return _new(
-        np.zeros(_size(shape), backend.as_dtype(dtype) or backend.get_default_dtype()),
+        np.zeros(_size(shape, "zeros"), backend.as_dtype(dtype) or backend.get_default_dtype()),
         None,
         requires_grad,
         device,
@@ -54,7 +66,7 @@ def zeros(*shape, dtype=None, requires_grad=False, device=None) -> Tensor:
 
 def ones(*shape, dtype=None, requires_grad=False, device=None) -> Tensor:
     return _new(
-        np.ones(_size(shape), backend.as_dtype(dtype) or backend.get_default_dtype()),
+        np.ones(_size(shape, "ones"), backend.as_dtype(dtype) or backend.get_default_dtype()),
         None,
         requires_grad,
         device,
@@ -92,6 +104,8 @@ def arange(start, stop=None, step=1, dtype=None, requires_grad=False, device=Non
     """Evenly spaced values in [start, stop); floats give the default float dtype."""
     if stop is None:
         start, stop = 0, start
+    if step == 0:
+        raise ValueError(f"arange: step must not be 0, received start={start}, stop={stop}, step=0")
     array = np.arange(start, stop, step)
     if dtype is None and array.dtype == np.float64:
         dtype = backend.get_default_dtype()
@@ -116,7 +130,7 @@ def rand(*shape, dtype=None, requires_grad=False, device=None) -> Tensor:
     """Uniform draws in [0, 1)."""
     dtype = backend.as_dtype(dtype) or backend.get_default_dtype()
     array = backend.rng().random(
-        _size(shape), dtype=np.float64 if dtype == np.float64 else np.float32
+        _size(shape, "rand"), dtype=np.float64 if dtype == np.float64 else np.float32
     )
     return _new(array, dtype, requires_grad, device)
 
@@ -125,7 +139,7 @@ def randn(*shape, dtype=None, requires_grad=False, device=None) -> Tensor:
     """Standard normal draws."""
     dtype = backend.as_dtype(dtype) or backend.get_default_dtype()
     array = backend.rng().standard_normal(
-        _size(shape), dtype=np.float64 if dtype == np.float64 else np.float32
+        _size(shape, "randn"), dtype=np.float64 if dtype == np.float64 else np.float32
     )
     return _new(array, dtype, requires_grad, device)
 

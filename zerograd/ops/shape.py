@@ -60,6 +60,16 @@ class SumTo(Function):
         return self.xp.broadcast_to(gy, self.inputs[0].shape)
 
 
+def _axis(a, ndim: int, op: str) -> int:
+    """Axis ``a`` of a tensor of ``ndim`` dimensions as a non-negative int (negative counts from
+    the end); out of range is an error naming ``op``, never wrapped around."""
+    if isinstance(a, bool) or not isinstance(a, (int, backend.np.integer)):
+        raise TypeError(f"{op}: expected an integer axis, received {a!r}")
+    if not -ndim <= a < ndim:
+        raise ValueError(f"{op}: axis {a} is out of range for a tensor of {ndim} dimensions")
+    return int(a) % ndim
+
+
 def reshape(x: Tensor, shape) -> Tensor:
     """Same data, new shape; one entry may be -1."""
     x = _tensor(x)
@@ -72,11 +82,10 @@ def reshape(x: Tensor, shape) -> Tensor:
 def transpose(x: Tensor, axes=None) -> Tensor:
     """Permute axes (reversed when ``axes`` is None), as ``numpy.transpose``."""
     x = _tensor(x)
-    axes = (
-        tuple(reversed(range(x.ndim)))
-        if axes is None
-        else tuple(a % builtins.max(x.ndim, 1) for a in axes)
-    )
+    if axes is None:
+        axes = tuple(reversed(range(x.ndim)))
+    else:
+        axes = tuple(_axis(a, x.ndim, "transpose") for a in axes)
     if sorted(axes) != list(range(x.ndim)):
         raise ValueError(f"transpose: expected a permutation of {x.ndim} axes, received {axes}")
     return Transpose.apply(x, axes=axes)
@@ -84,6 +93,7 @@ def transpose(x: Tensor, axes=None) -> Tensor:
 
 def swapaxes(x: Tensor, a: int, b: int) -> Tensor:
     axes = list(range(x.ndim))
+    a, b = _axis(a, x.ndim, "swapaxes"), _axis(b, x.ndim, "swapaxes")
     axes[a], axes[b] = axes[b], axes[a]
     return transpose(x, axes)
 
@@ -93,7 +103,7 @@ def squeeze(x: Tensor, axis=None) -> Tensor:
     if axis is None:
         shape = tuple(n for n in x.shape if n != 1)
     else:
-        axes = {a % x.ndim for a in ((axis,) if isinstance(axis, int) else axis)}
+        axes = {_axis(a, x.ndim, "squeeze") for a in ((axis,) if isinstance(axis, int) else axis)}
         for a in axes:
             if x.shape[a] != 1:
                 raise ValueError(
@@ -108,7 +118,7 @@ def expand_dims(x: Tensor, axis) -> Tensor:
     x = _tensor(x)
     axes = (axis,) if isinstance(axis, int) else tuple(axis)
     ndim = x.ndim + len(axes)
-    axes = sorted(a % ndim for a in axes)
+    axes = sorted(_axis(a, ndim, "expand_dims") for a in axes)
     shape = list(x.shape)
     for a in axes:
         shape.insert(a, 1)
@@ -119,7 +129,11 @@ def flatten(x: Tensor, start_axis: int = 0, end_axis: int = -1) -> Tensor:
     """Merge axes ``start_axis..end_axis`` (inclusive) into one."""
     if x.ndim == 0:
         return reshape(x, (1,))
-    s, e = start_axis % x.ndim, end_axis % x.ndim
+    s, e = _axis(start_axis, x.ndim, "flatten"), _axis(end_axis, x.ndim, "flatten")
+    if s > e:
+        raise ValueError(
+            f"flatten: start_axis {start_axis} comes after end_axis {end_axis} (shape {x.shape})"
+        )
     n = 1
     for d in x.shape[s : e + 1]:
         n *= d

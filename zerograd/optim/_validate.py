@@ -68,3 +68,12 @@ def check_group(name: str, group: dict) -> None:
             raise TypeError(
                 f"{name}: expected {flag} to be True or False, received {_describe(group[flag])}"
             )
+
+
+def check_int(name: str, arg: str, v, low: int = 1) -> int:
+    """``v`` as an int if it is an integer (not a bool) >= ``low``, else TypeError/ValueError."""
+    if isinstance(v, bool) or not isinstance(v, numbers.Integral):
+        raise TypeError(f"{name}: expected {arg} to be an integer, received {_describe(v)}")
+    if v < low:
+        raise ValueError(f"{name}: expected {arg} >= {low}, received {v}")
+    return int(v)

@@ -6,6 +6,7 @@ import bisect
 import copy
 import math
 
+from zerograd.optim import _validate
 from zerograd.optim.optimizer import Optimizer, _like
 
 
@@ -17,6 +18,7 @@ class LRScheduler:
             raise TypeError(
                 f"{type(self).__name__}: expected an Optimizer, received {type(optimizer).__name__}"
             )
+        _validate.check_int(type(self).__name__, "last_epoch", last_epoch, low=-1)
         self.optimizer = optimizer
         for group in optimizer.param_groups:
             group.setdefault("initial_lr", group["lr"])
@@ -59,6 +61,11 @@ class LambdaLR(LRScheduler):
         self.lr_lambdas = (
             list(lr_lambda) if isinstance(lr_lambda, (list, tuple)) else [lr_lambda] * n
         )
+        if len(self.lr_lambdas) != n or not all(callable(f) for f in self.lr_lambdas):
+            raise TypeError(
+                f"LambdaLR: expected a function or one function per parameter group ({n}), "
+                f"received {lr_lambda!r}"
+            )
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self):
@@ -69,7 +76,8 @@ class StepLR(LRScheduler):
     """Multiply by ``gamma`` every ``step_size`` epochs."""
 
     def __init__(self, optimizer, step_size: int, gamma: float = 0.1, last_epoch: int = -1):
-        self.step_size, self.gamma = step_size, gamma
+        self.step_size = _validate.check_int("StepLR", "step_size", step_size)
+        self.gamma = _validate.check_number("StepLR", "gamma", gamma)
         super().__init__(optimizer, last_epoch)
 
     def lr_at(self, b, e):
@@ -80,7 +88,13 @@ class MultiStepLR(LRScheduler):
     """Multiply by ``gamma`` at each milestone epoch."""
 
     def __init__(self, optimizer, milestones, gamma: float = 0.1, last_epoch: int = -1):
-        self.milestones, self.gamma = sorted(milestones), gamma
+        if isinstance(milestones, (str, bytes)) or not hasattr(milestones, "__iter__"):
+            raise TypeError(
+                f"MultiStepLR: expected a list of epochs as milestones, received {milestones!r}"
+            )
+        ms = [_validate.check_int("MultiStepLR", "milestones", m, low=0) for m in milestones]
+        self.milestones = sorted(ms)
+        self.gamma = _validate.check_number("MultiStepLR", "gamma", gamma)
         super().__init__(optimizer, last_epoch)
 
     def lr_at(self, b, e):
@@ -89,7 +103,7 @@ class MultiStepLR(LRScheduler):
 
 class ExponentialLR(LRScheduler):
     def __init__(self, optimizer, gamma: float, last_epoch: int = -1):
-        self.gamma = gamma
+        self.gamma = _validate.check_number("ExponentialLR", "gamma", gamma)
         super().__init__(optimizer, last_epoch)
 
     def lr_at(self, b, e):
@@ -100,7 +114,8 @@ class CosineAnnealingLR(LRScheduler):
     """eta_min + (base - eta_min) (1 + cos(pi e / T_max)) / 2."""
 
     def __init__(self, optimizer, T_max: int, eta_min: float = 0.0, last_epoch: int = -1):  # noqa: N803
-        self.T_max, self.eta_min = T_max, eta_min
+        self.T_max = _validate.check_int("CosineAnnealingLR", "T_max", T_max)
+        self.eta_min = _validate.check_number("CosineAnnealingLR", "eta_min", eta_min)
         super().__init__(optimizer, last_epoch)
 
     def lr_at(self, b, e):
@@ -122,6 +137,7 @@ class LinearLR(LRScheduler):
             raise ValueError(
                 f"LinearLR: factors must be in (0, 1], received start_factor={start_factor}, end_factor={end_factor}"
             )
+        _validate.check_int("LinearLR", "total_iters", total_iters)
         self.start_factor, self.end_factor, self.total_iters = start_factor, end_factor, total_iters
         super().__init__(optimizer, last_epoch)
 
@@ -142,6 +158,8 @@ class WarmupCosineLR(LRScheduler):
         min_lr: float = 0.0,
         last_epoch: int = -1,
     ):
+        _validate.check_int("WarmupCosineLR", "warmup_steps", warmup_steps, low=0)
+        _validate.check_int("WarmupCosineLR", "total_steps", total_steps)
         if not 0 <= warmup_steps < total_steps:
             raise ValueError(
                 f"WarmupCosineLR: expected 0 <= warmup_steps < total_steps, received {warmup_steps} and {total_steps}"
@@ -182,7 +200,12 @@ class OneCycleLR(LRScheduler):
         if total_steps is None:
             if epochs is None or steps_per_epoch is None:
                 raise ValueError("OneCycleLR: give total_steps, or epochs and steps_per_epoch")
+            _validate.check_int("OneCycleLR", "epochs", epochs)
+            _validate.check_int("OneCycleLR", "steps_per_epoch", steps_per_epoch)
             total_steps = epochs * steps_per_epoch
+        _validate.check_int("OneCycleLR", "total_steps", total_steps)
+        if not 0 <= _validate.check_number("OneCycleLR", "pct_start", pct_start) <= 1:
+            raise ValueError(f"OneCycleLR: expected pct_start in [0, 1], received {pct_start}")
         if anneal_strategy not in ("cos", "linear"):
             raise ValueError(
                 f"OneCycleLR: anneal_strategy must be 'cos' or 'linear', received {anneal_strategy!r}"
