@@ -117,6 +117,9 @@ class LayerStateMixin:
             is_float = dtype is None or np.dtype(dtype).kind in "fc"
             initializer = "glorot_uniform" if is_float else "zeros"
         dtype = dtype if dtype is not None else getattr(self, "variable_dtype", None)
+        from zerograd.keras.saving.budget import charge_weight  # bounded while a file loads
+
+        charge_weight(owner, shape, dtype)
         v = Variable(initializer, shape, dtype, trainable, autocast, aggregation, name)
         v.trainable = trainable and self._trainable
         v.declared_trainable = bool(trainable)

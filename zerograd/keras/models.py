@@ -237,19 +237,22 @@ class Model(TrainingMixin, Layer):
         return json.dumps(serialize_keras_object(self), **kwargs)
 
     def save(self, filepath, overwrite: bool = True, **kwargs) -> None:
-        """Architecture, weights and compiled state in one file; '.keras' is Keras 3's format."""
+        """Architecture, weights and compiled state in one file; '.keras' is Keras 3's format.
+        With ``overwrite=False`` an existing file is never replaced (FileExistsError)."""
         from zerograd.keras import saving
 
         saving.save_model(self, filepath, overwrite=overwrite, **kwargs)
 
     def save_weights(self, filepath, overwrite: bool = True) -> None:
-        """Weights keyed by structure: '.weights.h5' is Keras's h5 layout, else safetensors."""
+        """Weights keyed by structure: '.weights.h5' is Keras's h5 layout, else safetensors.
+        With ``overwrite=False`` an existing file is never replaced (FileExistsError)."""
         from zerograd.keras.saving import save_weights
 
         save_weights(self, filepath, overwrite=overwrite)
 
     def load_weights(self, filepath, skip_mismatch: bool = False) -> None:
-        """Weights from ``save_weights`` (zerograd or Keras) or a '.keras' file."""
+        """Weights from ``save_weights`` (zerograd or Keras) or a '.keras' file; a file that cannot
+        be read, or does not fit the model, raises ``zerograd.io.FileFormatError``."""
         from zerograd.keras.saving import load_weights
 
         load_weights(self, filepath, skip_mismatch=skip_mismatch)

@@ -43,17 +43,15 @@ def legacy_model_from_config(cls, config: dict):
     )
 
 
-def load_legacy(config: dict, weights: bytes, compile: bool):  # noqa: A002 - Keras's name
-    """A model from zerograd's first zip format (weights keyed by state_dict names)."""
-    from safetensors.numpy import load
-
+def load_legacy(config: dict, arrays: dict, compile: bool):  # noqa: A002 - Keras's name
+    """A model from zerograd's first zip format (``arrays``: weights keyed by state_dict names)."""
     from zerograd.keras.models import Model, Sequential
 
     cls = {"Sequential": Sequential, "Functional": Model}.get(config.get("class_name"))
     if cls is None:
         raise ValueError(f"load_model: unknown model class {config.get('class_name')!r}")
     model = legacy_model_from_config(cls, config["config"])
-    model.load_state_dict(load(weights))
+    model.load_state_dict(arrays)
     spec = config.get("compile")
     if compile and spec and all(spec["loss"]):
         model.compile(

@@ -17,12 +17,17 @@ def optimizer_arrays(opt, model) -> list:
     return opt.state_arrays()
 
 
-def restore_optimizer(opt, model, arrays: list, source: str) -> None:
-    """Set ``opt``'s iteration count and slot variables from ``arrays`` (Keras's order)."""
+def restore_optimizer(opt, model, arrays: list, source: str, loader: str = "load_model") -> None:
+    """Set ``opt``'s iteration count and slot variables from ``arrays`` (Keras's order); a
+    FileFormatError naming ``source`` when they do not fit."""
+    from zerograd.io.errors import FileFormatError
+
     try:
         opt.set_state_arrays(arrays, _params(model))
-    except ValueError as e:
-        raise ValueError(
-            f"load_model: the optimizer variables of {type(opt).__name__} in {source!r} do not "
-            f"fit the model's {len(_params(model))} trainable weights: {e}"
+    except (ValueError, TypeError, IndexError) as e:
+        raise FileFormatError(
+            source,
+            f"the optimizer variables of {type(opt).__name__} do not fit the model's "
+            f"{len(_params(model))} trainable weights: {e}",
+            loader=loader,
         ) from None

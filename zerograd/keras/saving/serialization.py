@@ -187,11 +187,35 @@ def resolve(class_name, module, registered_name, custom_objects=None, category=N
     for c in [cat] if cat else CATEGORIES:
         if class_name in tables.get(c, {}):
             return tables[c][class_name]
+    known = sorted(
+        {
+            k
+            for c in ([cat] if cat else CATEGORIES)
+            for k, v in tables.get(c, {}).items()
+            if inspect.isclass(v)
+        }
+        | set(custom_objects or {})
+    )
     raise ValueError(
         f"deserialize_keras_object: unknown object {class_name!r} (module {module!r}, "
-        f"registered_name {registered_name!r}); looked in {_where(custom_objects)}. Register it "
-        f"with @keras.saving.register_keras_serializable() or pass custom_objects={{{class_name!r}: ...}}"
+        f"registered_name {registered_name!r}); {_known_text(class_name, known)}; looked in "
+        f"{_where(custom_objects)}. Register it with @keras.saving.register_keras_serializable() "
+        f"or pass custom_objects={{{class_name!r}: ...}}"
     )
+
+
+def _known_text(name, known: list, show_all: int = 30) -> str:
+    """The known names (or the closest few of many) for an error about an unknown ``name``."""
+    import difflib
+
+    if len(known) <= show_all:
+        return f"the known names are {known}"
+    close = difflib.get_close_matches(str(name), known, n=8, cutoff=0.5)
+    if not close:  # case-insensitive prefix: 'dense' -> 'Dense', 'DenseFeatures'
+        close = [k for k in known if k.lower().startswith(str(name).lower()[:3])][:8]
+    if not close:
+        return f"none of the {len(known)} known names is close"
+    return f"the closest of the {len(known)} known names are {close}"
 
 
 def deserialize_keras_object(config, custom_objects=None, safe_mode: bool = True, **kwargs):
@@ -291,9 +315,17 @@ def _builtin_function(name, module, custom_objects):
     for c in [cat] if cat in ("activations", "losses", "metrics") else ["activations", "losses"]:
         if name in tables[c]:
             return tables[c][name]
+    known = sorted(
+        {
+            k
+            for c in ("activations", "losses")
+            for k, v in tables[c].items()
+            if callable(v) and not inspect.isclass(v)
+        }
+    )
     raise ValueError(
-        f"deserialize_keras_object: unknown function {name!r} (module {module!r}); looked in "
-        f"{_where(custom_objects)}"
+        f"deserialize_keras_object: unknown function {name!r} (module {module!r}); "
+        f"{_known_text(name, known)}; looked in {_where(custom_objects)}"
     )
 
 

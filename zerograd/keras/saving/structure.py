@@ -126,15 +126,20 @@ def weights_by_path(model) -> dict:
     return out
 
 
-def assign(model, arrays: dict, source: str, skip_optimizer: bool = True) -> None:
-    """Copy ``arrays`` ({path: array}) into ``model``'s weights; every mismatch reported at once."""
+def assign(
+    model, arrays: dict, source: str, skip_optimizer: bool = True, loader: str = "load_weights"
+) -> None:
+    """Copy ``arrays`` ({path: array}) into ``model``'s weights; every mismatch reported at once
+    as a FileFormatError naming ``source`` (an unbuilt model is a ValueError saying so)."""
     import numpy as np
+
+    from zerograd.io.errors import FileFormatError
 
     want = weights_by_path(model)
     have = {k: v for k, v in arrays.items() if not (skip_optimizer and k.startswith("optimizer/"))}
     if not want and have:
         raise ValueError(
-            f"load_weights: model '{model.name}' has no weights yet (it is not built) but "
+            f"{loader}: model '{model.name}' has no weights yet (it is not built) but "
             f"{source!r} holds {len(have)}; call the model on a batch, or build(input_shape), first"
         )
     missing = sorted(set(want) - set(have))
@@ -152,9 +157,11 @@ def assign(model, arrays: dict, source: str, skip_optimizer: bool = True) -> Non
             parts.append(f"in the file but not in the model: {unexpected}")
         if wrong:
             parts.append(f"shape mismatches: {wrong}")
-        raise ValueError(
-            f"load_weights: the weights in {source!r} do not match model '{model.name}' "
-            f"({type(model).__name__}): " + "; ".join(parts)
+        raise FileFormatError(
+            source,
+            f"the weights do not match model '{model.name}' ({type(model).__name__}): "
+            + "; ".join(parts),
+            loader=loader,
         )
     for k, p in want.items():
         p.copy_(np.asarray(have[k]).astype(p.dtype))
