@@ -4,6 +4,7 @@ the argument, what was expected and what was received (and PyTorch refuses the s
 import numpy as np
 import pytest
 import torch
+
 import zerograd as zg
 from zerograd import nn
 
