@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import gc
 import importlib.util
-import json
 import logging
 import os
 import re
@@ -23,6 +22,7 @@ import zerograd.nn as nn
 import zerograd.nn.functional as F
 from zerograd import optim, peft
 from zerograd.data import Tokenizer, train_test_split
+from zerograd.io import save_json
 from zerograd.models import BERT
 
 log = logging.getLogger(__name__)
@@ -222,5 +222,5 @@ def run(config: FinetuneConfig) -> dict:
 
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "result.json").write_text(json.dumps(results, indent=1))
+    save_json(results, out / "result.json", indent=1)  # atomic: never a half-written file
     return results

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from dataclasses import dataclass
@@ -10,6 +9,7 @@ from pathlib import Path
 
 import zerograd as zg
 from zerograd import keras
+from zerograd.io import save_json
 from zerograd.keras.datasets import fashion_mnist
 from zerograd.keras.utils import plot_history
 
@@ -123,7 +123,7 @@ def train_fashion_mnist(config: TrainConfig, verbose: bool = True) -> dict:
         "model": str(out / "model.keras"),
         "curves": curves,
     }
-    (out / "result.json").write_text(json.dumps(result, indent=1))
+    save_json(result, out / "result.json", indent=1)  # atomic: never a half-written file
     log.info("test accuracy: %.4f  (test loss %.4f, %.0f s of training)", acc, loss, seconds)
     log.info(
         "model saved to %s%s",
