@@ -187,8 +187,35 @@ def get_rng_state() -> dict:
 _BIT_GENERATORS = ("PCG64", "PCG64DXSM", "MT19937", "Philox", "SFC64")
 
 
+def bit_generator_from_state(state: dict) -> np.random.BitGenerator:
+    """A new NumPy bit generator in ``state`` (a ``bit_generator.state`` dict, e.g. read from a
+    checkpoint). Only NumPy's own bit generators are named: nothing else is looked up or called.
+
+    Raises:
+        ValueError: ``state`` is not the state of one of them.
+
+    Example:
+        >>> g = np.random.default_rng(0)
+        >>> np.random.Generator(bit_generator_from_state(g.bit_generator.state)).random()
+    """
+    name = state.get("bit_generator") if isinstance(state, dict) else None
+    if name not in _BIT_GENERATORS:
+        raise ValueError(
+            f"expected the state of a NumPy bit generator {list(_BIT_GENERATORS)}, received "
+            f"{state!r:.80}"
+        )
+    bits = getattr(np.random, name)()
+    try:
+        bits.state = state
+    except (KeyError, TypeError, ValueError, AttributeError, OverflowError, IndexError) as e:
+        raise ValueError(f"not a valid {name} state ({e!r})") from None
+    return bits
+
+
 def set_rng_state(state: dict) -> None:
-    """Restore generator states taken by ``get_rng_state`` (a missing entry is left as it is)."""
+    """Restore generator states taken by ``get_rng_state`` (a missing entry is left as it is).
+
+    Every entry is checked on a throwaway generator first: a bad state changes no generator."""
     import random
 
     if not isinstance(state, dict):
@@ -196,28 +223,31 @@ def set_rng_state(state: dict) -> None:
             f"set_rng_state: expected the dict get_rng_state returns, received {type(state).__name__}"
         )
     try:
+        bits = legacy = python = None
         if "zerograd" in state:
-            name = state["zerograd"]["bit_generator"]
-            if name not in _BIT_GENERATORS:
-                raise ValueError(f"unknown bit generator {name!r}")
-            bits = getattr(np.random, name)()
-            bits.state = state["zerograd"]
-            global _rng
-            _rng = np.random.Generator(bits)
+            bits = bit_generator_from_state(state["zerograd"])
         if "numpy" in state:
             legacy = dict(state["numpy"])
             legacy["state"] = {
                 k: np.asarray(v, dtype=np.uint32) if k == "key" else int(v)
                 for k, v in legacy["state"].items()
             }
-            np.random.set_state(legacy)
+            np.random.RandomState().set_state(legacy)
         if "python" in state:
             version, internal, gauss = state["python"]
-            random.setstate((version, tuple(internal), gauss))
-    except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as e:
+            python = (version, tuple(internal), gauss)
+            random.Random().setstate(python)
+    except (KeyError, TypeError, ValueError, AttributeError, OverflowError, IndexError) as e:
         raise ValueError(
             f"set_rng_state: the state is not one get_rng_state returned ({e!r})"
         ) from None
+    if bits is not None:
+        global _rng
+        _rng = np.random.Generator(bits)
+    if legacy is not None:
+        np.random.set_state(legacy)
+    if python is not None:
+        random.setstate(python)
 
 
 def sum_axes(xp, x, axes: tuple, keepdims: bool = False):

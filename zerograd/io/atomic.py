@@ -1,8 +1,11 @@
 """Atomic file replacement: write a temporary file next to the target, then rename it into place.
 
-Temporary files are named ``.{name}.zgtmp-{pid}-{random}``: the name says which target and which
-process they belong to, so a save killed mid-way (SIGKILL, power loss) leaves a file that the next
-save of the same target recognises and removes once its writer is gone.
+Temporary files are named ``.{name}.zgtmp-{pid}-{host}-{random}`` (``host``: 8 hex digits of the
+machine's name): the name says which target, which process and which machine they belong to, so
+a save killed mid-way (SIGKILL, power loss) leaves a file that the next save of the same target
+recognises and removes once its writer is gone. On a shared file system (NFS) a process cannot
+see another machine's processes: a temp written from another machine is removed only once it
+has not changed for ``FOREIGN_TEMP_AGE_S`` seconds, so a save in progress there is never broken.
 """
 
 from __future__ import annotations
@@ -12,11 +15,22 @@ import errno
 import os
 import secrets
 import shutil
+import socket
+import time
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
 TMP_MARK = ".zgtmp-"
+# a temp from another machine untouched this long is a dead writer's: a live save writes its
+# file continuously and renames it within seconds of the last byte
+FOREIGN_TEMP_AGE_S = 24 * 3600
 _OPEN: set[str] = set()  # names of the temps this process is writing now
+
+
+def _host_tag() -> str:
+    """8 hex digits naming this machine (short, so temp names stay far below NAME_MAX)."""
+    return f"{zlib.crc32(socket.gethostname().encode('utf-8', 'replace')):08x}"
 
 
 def _umask() -> int:
@@ -32,7 +46,7 @@ def _pid_alive(pid: int) -> bool:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    except (PermissionError, OSError):  # exists under another user, or cannot tell: keep it
+    except (PermissionError, OSError, OverflowError):  # another user's, or no such pid: keep it
         return True
     return True
 
@@ -46,7 +60,9 @@ def clean_stale_temps(path) -> list[Path]:
     """Remove the temporary files (or directories) of ``path`` left by writers no longer running.
 
     A temp belongs to ``path`` when it sits in the same directory and is named
-    ``.{name}.zgtmp-{pid}-{random}``; it is stale when no process ``pid`` exists. Temps of live
+    ``.{name}.zgtmp-{pid}-{host}-{random}`` (or ``-{pid}-{random}``, taken as this machine's).
+    One written on this machine is stale when no process ``pid`` exists; one written on another
+    machine when it has not been modified for ``FOREIGN_TEMP_AGE_S`` seconds. Temps of live
     processes (another save in progress) and those this process is writing are left alone.
 
     Args:
@@ -69,11 +85,7 @@ def clean_stale_temps(path) -> list[Path]:
     for entry in entries:
         if not entry.name.startswith(prefix):
             continue
-        pid_text = entry.name[len(prefix) :].split("-", 1)[0]
-        if not pid_text.isdigit() or entry.name in _OPEN:
-            continue
-        # a temp named with our own pid that we are not writing: a dead process had this pid
-        if int(pid_text) != os.getpid() and _pid_alive(int(pid_text)):
+        if entry.name in _OPEN or not _is_stale(entry, entry.name[len(prefix) :].split("-")):
             continue
         stale = Path(entry.path)
         with contextlib.suppress(FileNotFoundError):  # another cleaner may have been faster
@@ -85,10 +97,23 @@ def clean_stale_temps(path) -> list[Path]:
     return removed
 
 
+def _is_stale(entry: os.DirEntry, parts: list) -> bool:
+    """Whether the temp ``entry`` (its name after the prefix split at '-') has no live writer."""
+    if not parts[0].isdigit():
+        return False  # not a name atomic_path makes
+    if len(parts) >= 3 and parts[1] != _host_tag():  # another machine's: judged by its age
+        try:
+            return time.time() - entry.stat(follow_symlinks=False).st_mtime >= FOREIGN_TEMP_AGE_S
+        except OSError:
+            return False
+    # a temp named with our own pid that we are not writing: a dead process had this pid
+    return int(parts[0]) == os.getpid() or not _pid_alive(int(parts[0]))
+
+
 def _new_temp(path: Path) -> Path:
     """Create an empty private file with a unique temp name of ``path``."""
     for _ in range(100):
-        tmp = path.parent / f"{temp_prefix(path)}{os.getpid()}-{secrets.token_hex(4)}"
+        tmp = path.parent / f"{temp_prefix(path)}{os.getpid()}-{_host_tag()}-{secrets.token_hex(4)}"
         try:
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         except FileExistsError:
@@ -131,7 +156,12 @@ def _publish_new(tmp: Path, path: Path) -> None:
             raise FileExistsError(
                 f"atomic_path: {str(path)!r} already exists and overwrite=False; nothing was written"
             ) from None
-        os.replace(tmp, path)
+        try:
+            os.replace(tmp, path)
+        except BaseException:  # no empty file left to pass for a checkpoint
+            with contextlib.suppress(OSError):
+                os.unlink(path)
+            raise
 
 
 @contextlib.contextmanager
@@ -152,6 +182,15 @@ def atomic_path(path, overwrite: bool = True) -> Iterator[Path]:
         ...     tmp.write_bytes(data)
     """
     path = Path(path)
+    if path.is_dir():  # os.replace would fail late, naming the temporary file
+        raise IsADirectoryError(
+            f"atomic_path: {str(path)!r} is a directory; expected the path of a file to write"
+        )
+    if path.parent.exists() and not path.parent.is_dir():
+        raise NotADirectoryError(
+            f"atomic_path: cannot write {str(path)!r}: {str(path.parent)!r} is a file, not a "
+            "directory"
+        )
     if not overwrite and os.path.lexists(path):
         raise FileExistsError(
             f"atomic_path: {str(path)!r} already exists and overwrite=False; nothing was written"

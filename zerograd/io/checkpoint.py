@@ -179,13 +179,16 @@ def read_checkpoint(path) -> dict:
         raise bad("corrupt: the checksum of its contents does not match")
     try:
         meta = json.loads(text)
-    except json.JSONDecodeError as e:
+    except (json.JSONDecodeError, RecursionError) as e:  # nesting deeper than Python's stack
         raise bad(f"the checkpoint's JSON is invalid ({e})") from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise bad(f"expected format {FORMAT!r}, received {meta.get('format')!r:.60}")
     if meta.get("version") != VERSION:
         raise bad(f"expected checkpoint version {VERSION}, received {meta.get('version')!r:.60}")
-    out = {"step": meta.get("step"), "rng": meta.get("rng")}
+    step = meta.get("step")
+    if step is not None and (isinstance(step, bool) or not isinstance(step, int)):
+        raise bad(f"expected the step to be an int or null, received {step!r:.60}")
+    out = {"step": step, "rng": meta.get("rng")}
     try:
         out["extra"] = _decode(meta.get("extra"), arrays, "extra")
         for section in _SECTIONS:
@@ -194,7 +197,7 @@ def read_checkpoint(path) -> dict:
                 raise ValueError(f"section {section!r} is malformed")
             out[section] = None if entry is None else _decode(entry["state"], arrays, section)
             out[f"{section}_class"] = None if entry is None else entry.get("class")
-    except (ValueError, TypeError, KeyError, AttributeError) as e:
+    except (ValueError, TypeError, KeyError, AttributeError, RecursionError) as e:
         raise bad(str(e)) from None
     return out
 
@@ -210,7 +213,7 @@ def load_checkpoint(
 ) -> dict:
     """Restore a checkpoint written by ``save_checkpoint`` into the objects given.
 
-    The whole file is read and checked before anything is changed. With ``restore_rng`` the
+    The whole file is read and checked (checksum, form, RNG states) before anything is changed. With ``restore_rng`` the
     random generators continue exactly where they were at the save, so a resumed run draws the
     same dropout masks and shuffles as one never interrupted.
 
@@ -224,8 +227,10 @@ def load_checkpoint(
         What ``read_checkpoint`` returns: 'step', 'extra', and every section's state.
 
     Raises:
-        FileNotFoundError, FileFormatError (a bad file, named), ValueError (the checkpoint lacks
-        a part asked for, or it does not fit the object).
+        FileNotFoundError, FileFormatError (a bad file, or a state that does not fit the object
+        given, named), ValueError (the checkpoint lacks a part asked for, or holds another
+        optimizer or scheduler class). An object whose state does not fit is left unchanged,
+        but those loaded before it (in the order model, optimizer, scheduler, loader) are not.
 
     Example:
         >>> ckpt = load_checkpoint('ckpt.safetensors', model=model, optimizer=opt)
@@ -246,20 +251,25 @@ def load_checkpoint(
                     f"load_checkpoint: {str(path)!r} holds the state of {section} class "
                     f"{saved_class}, received {section}={type(obj).__name__}"
                 )
+    if restore_rng and data["rng"] is not None:
+        current = backend.get_rng_state()
+        try:  # checked before any object changes; set_rng_state changes nothing when it raises
+            backend.set_rng_state(data["rng"])
+        except (TypeError, ValueError) as e:
+            raise FileFormatError(path, f"bad RNG state ({e})", loader="load_checkpoint") from None
+        backend.set_rng_state(current)
     for section, obj in targets.items():
         if obj is None:
             continue
         try:
             obj.load_state_dict(data[section])
-        except (KeyError, TypeError, AttributeError, IndexError) as e:  # a state of the wrong form
+        except (KeyError, TypeError, AttributeError, IndexError, ValueError) as e:
+            # a state of the wrong form, or one that does not fit the object given
             raise FileFormatError(
                 path,
-                f"the {section} state does not have the expected form ({e!r})",
+                f"the {section} state does not fit the {section} given: {e}",
                 loader="load_checkpoint",
             ) from None
     if restore_rng and data["rng"] is not None:
-        try:
-            backend.set_rng_state(data["rng"])
-        except (TypeError, ValueError) as e:
-            raise FileFormatError(path, f"bad RNG state ({e})", loader="load_checkpoint") from None
+        backend.set_rng_state(data["rng"])
     return data

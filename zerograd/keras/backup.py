@@ -15,6 +15,7 @@ count, ReduceLROnPlateau's) is not backed up, as in Keras; the learning rate the
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 from pathlib import Path
@@ -100,6 +101,7 @@ class BackupAndRestore(Callback):
         self._history = {k: list(v) for k, v in (state.get("history") or {}).items()}
         self.restored_history = {k: list(v) for k, v in self._history.items()}
         if step:
+            self._check_same_epochs(source, state)
             self._last_batch = step - 1  # a backup was just made: nothing counted since
             if state.get("epoch_rng") is None:
                 raise FileFormatError(
@@ -110,6 +112,17 @@ class BackupAndRestore(Callback):
             ts.set_layer_generators(model, state["layer_rng"], source)
             ts.set_rng(state["rng"], source)
         model.__dict__["_backup_resume"] = _Resume(self, epoch, step, source, tensors, state)
+
+    def _check_same_epochs(self, source, state: dict) -> None:
+        """A mid-epoch backup skips its steps again: only right for epochs of the same batches."""
+        saved, now = state.get("steps_per_epoch"), self.params.get("steps")
+        if saved is not None and now is not None and saved != now:
+            raise ValueError(
+                f"BackupAndRestore: the backup {str(source)!r} was made at step {state['step']} "
+                f"of an epoch of {saved} batches, this fit has {now} batches per epoch (another "
+                "batch_size, data or steps_per_epoch?); resume with the arguments of the "
+                "interrupted fit, or delete the backup"
+            )
 
     def _load(self):
         """(path, tensors, state) of the backup to restore, or None when there is none."""
@@ -137,6 +150,9 @@ class BackupAndRestore(Callback):
             ts.restore_metrics(model, resume.tensors, state, source)
         ts.set_layer_generators(model, state["layer_rng"], source)
         ts.set_rng(state["rng"], source)
+        # the epoch's on_epoch_begin ran again (a LearningRateScheduler's schedule(epoch, lr)
+        # would apply twice): the learning rate of the backup's moment is the one to go on with
+        ts.restore_learning_rate(model, state["optimizer"])
 
     # --- backing up ----------------------------------------------------------------------------
     def on_epoch_begin(self, epoch, logs=None):
@@ -173,6 +189,7 @@ class BackupAndRestore(Callback):
             "step": step,
             "rng": backend.get_rng_state(),
             "epoch_rng": self._epoch_rng if step else None,
+            "steps_per_epoch": self.params.get("steps"),
             "history": self._history,
         }
         tensors, state = ts.collect(self.model, record, with_metrics=step > 0)
@@ -183,8 +200,16 @@ class BackupAndRestore(Callback):
         ts.write(self._path, tensors, state)
 
     def on_train_end(self, logs=None):
-        if self.delete_checkpoint and os.path.isdir(self.backup_dir):
-            shutil.rmtree(self.backup_dir)
+        """Delete the backup: the files this callback writes, then the folder if nothing else is
+        in it (Keras removes the whole folder; a ``backup_dir`` of ``"."`` would lose the user's
+        files)."""
+        if not (self.delete_checkpoint and os.path.isdir(self.backup_dir)):
+            return
+        self._remove_stale_temps()
+        for p in (self._path, self._prev_path):
+            p.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # not empty: another program's files stay
+            os.rmdir(self.backup_dir)
 
     def _remove_stale_temps(self) -> None:
         """Temporary files of a backup killed mid-write (the folder is this callback's)."""

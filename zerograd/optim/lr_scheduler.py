@@ -401,6 +401,12 @@ def _load_scheduler_state(sched, state_dict: dict) -> None:
     name = f"{type(sched).__name__}.load_state_dict"
     if not isinstance(state_dict, dict):
         raise TypeError(f"{name}: expected a dict, received {type(state_dict).__name__}")
+    # only what state_dict() writes: a damaged or hostile file must not replace the optimizer
+    # or the functions (nor add attributes), and nothing changes before everything is checked
+    unknown = sorted(set(state_dict) - set(_scheduler_state(sched)), key=str)
+    if unknown:
+        raise ValueError(f"{name}: unexpected keys {unknown!r:.200} in the state")
+    nested = []
     for k, v in state_dict.items():
         current = sched.__dict__.get(k)
         if isinstance(current, list) and current and all(_is_scheduler(s) for s in current):
@@ -408,7 +414,10 @@ def _load_scheduler_state(sched, state_dict: dict) -> None:
                 raise ValueError(
                     f"{name}: expected {len(current)} states for {k!r}, received {v!r:.80}"
                 )
-            for s, sd in zip(current, v):
-                s.load_state_dict(sd)
-        else:
+            nested += zip(current, v)
+    for s, sd in nested:
+        s.load_state_dict(sd)
+    for k, v in state_dict.items():
+        current = sched.__dict__.get(k)
+        if not (isinstance(current, list) and current and all(_is_scheduler(s) for s in current)):
             sched.__dict__[k] = _like(current, copy.deepcopy(v))

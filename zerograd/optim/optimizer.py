@@ -158,10 +158,15 @@ class Optimizer:
                 else:
                     v = _copy_value(v)
                 new_state[p][k] = v
+        new_groups = []
         for group, saved in zip(self.param_groups, groups):
-            for k, v in saved.items():
-                if k != "params":
-                    group[k] = _like(group.get(k), copy.deepcopy(v))
+            hp = {
+                k: _like(group.get(k), copy.deepcopy(v)) for k, v in saved.items() if k != "params"
+            }
+            self._check_hyperparameters({**group, **hp})  # a hand-edited or damaged lr, betas
+            new_groups.append(hp)
+        for group, hp in zip(self.param_groups, new_groups):
+            group.update(hp)
         self.state = new_state
 
     def __repr__(self) -> str:
