@@ -19,7 +19,7 @@ import zerograd.nn.functional as F
 import zerograd.optim as optim
 from zerograd import backend
 from zerograd.data import DataLoader, TensorDataset
-from zerograd.io import FileFormatError, atomic_path, clean_stale_temps, load_checkpoint
+from zerograd.io import FileFormatError, atomic_path, clean_stale_temps, load_checkpoint, state_file
 from zerograd.io import checkpoint as ckpt
 from zerograd.io.atomic import FOREIGN_TEMP_AGE_S, _host_tag
 from zerograd.optim import lr_scheduler as S
@@ -52,8 +52,8 @@ def _rewrite(path, edit):
     with safe_open(str(path), framework="numpy") as f:
         meta = dict(f.metadata())
         arrays = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118 - not a dict
-    text = edit(meta[ckpt._META])
-    save_file(arrays, str(path), metadata={ckpt._META: text, ckpt._CRC: ckpt._crc(text, arrays)})
+    text = edit(meta["record"])
+    save_file(arrays, str(path), metadata=state_file.header(ckpt.FORMAT, text, arrays))
 
 
 def _json(change):

@@ -4,6 +4,8 @@ clear FileFormatError for a damaged backup."""
 
 import json
 import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -240,43 +242,47 @@ def test_truncated_backup_raises_file_format_error(tmp_path, cut):
 
 
 def _rewrite_state(path, edit):
+    """Edit the backup's header as an attacker would: the record, with a matching checksum."""
     from safetensors import safe_open
     from safetensors.numpy import load_file, save_file
+
+    from zerograd.io import state_file
 
     with safe_open(str(path), framework="numpy") as f:
         meta = dict(f.metadata())
     tensors = load_file(str(path))
-    meta = edit(meta, json.loads(meta["state"]))
+    meta = edit(meta, json.loads(meta["record"]))
+    meta["crc32"] = state_file.checksum(meta["record"], tensors)
     save_file(tensors, str(path), metadata=meta)
 
 
 @pytest.mark.parametrize(
     "edit, message",
     [
-        (lambda m, s: {**m, "state": "{not json"}, "not valid JSON"),
+        (lambda m, s: {**m, "record": "{not json"}, "not valid JSON"),
         (lambda m, s: {**m, "format": "other"}, "not a BackupAndRestore backup"),
-        (lambda m, s: {**m, "state": json.dumps([1, 2])}, "must be a JSON object"),
+        (lambda m, s: {**m, "record": json.dumps([1, 2])}, "must be a JSON object"),
         (
-            lambda m, s: {**m, "state": json.dumps({**s, "epoch": "3"})},
+            lambda m, s: {**m, "record": json.dumps({**s, "epoch": "3"})},
             "'epoch' must be a JSON int",
         ),
         (
             lambda m, s: {
                 **m,
-                "state": json.dumps({k: v for k, v in s.items() if k != "rng"}),
+                "record": json.dumps({k: v for k, v in s.items() if k != "rng"}),
             },
             "misses 'rng'",
         ),
         (
-            lambda m, s: {**m, "state": json.dumps({**s, "metrics": 99})},
+            lambda m, s: {**m, "record": json.dumps({**s, "metrics": 99})},
             "names 99 metrics arrays",
         ),
         (
-            lambda m, s: {**m, "state": json.dumps({**s, "rng": {"zerograd": 1}})},
+            lambda m, s: {**m, "record": json.dumps({**s, "rng": {"zerograd": 1}})},
             "bad random state",
         ),
         (
-            lambda m, s: {**m, "state": json.dumps({**s, "version": 7})},
+            lambda m, s: {**m, "record": json.dumps({**s, "version": 7})},
             "unknown backup version 7",
         ),
     ],
@@ -302,7 +308,13 @@ def test_backup_of_another_model_names_the_mismatch(tmp_path):
 
 def test_stale_temporary_files_are_removed(tmp_path):
     path = _backup(tmp_path)
-    stale = path.parent / ".latest.safetensors.abc123.tmp"
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    stale = path.parent / f".latest.safetensors.zgtmp-{dead}-0badc0de"  # its writer has exited
     stale.write_bytes(b"partial")
     _restore(path)
     assert sorted(os.listdir(path.parent)) == ["latest.safetensors"]

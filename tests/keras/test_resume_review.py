@@ -11,7 +11,7 @@ from safetensors import safe_open
 from safetensors.numpy import save_file
 
 import zerograd.keras as keras
-from zerograd.io import FileFormatError
+from zerograd.io import FileFormatError, state_file
 
 
 class SimulatedCrashError(Exception):
@@ -170,12 +170,24 @@ def test_hostile_backup_record_is_a_file_format_error(tmp_path, case):
         meta = dict(f.metadata())
         arrays = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118 - not a dict
     if case == "deep JSON":
-        meta["state"] = edit(meta["state"])
+        meta["record"] = edit(meta["record"])
     else:
-        state = json.loads(meta["state"])
+        state = json.loads(meta["record"])
         edit(state)
-        meta["state"] = json.dumps(state)
+        meta["record"] = json.dumps(state)
+    meta["crc32"] = state_file.checksum(meta["record"], arrays)  # as an attacker would
     save_file(arrays, str(path), metadata=meta)
     with pytest.raises(FileFormatError, match=message) as info:
         _fit(_model(), tmp_path / "b", 1)
     assert "latest.safetensors" in str(info.value)
+
+
+def test_a_flipped_bit_in_the_backups_weights_is_caught(tmp_path):
+    """The backup is checksummed like a checkpoint (one state-file format): damage inside the
+    tensor bytes, which safetensors itself cannot see, is a FileFormatError."""
+    path = _backup(tmp_path)
+    data = bytearray(path.read_bytes())
+    data[-3] ^= 0x01
+    path.write_bytes(bytes(data))
+    with pytest.raises(FileFormatError, match="latest.safetensors.*checksum"):
+        _fit(_model(), tmp_path / "b", 1)

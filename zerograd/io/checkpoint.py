@@ -3,25 +3,23 @@ atomically replaced safetensors file, for an exact resume after a crash.
 
 Tensors (weights, optimizer moments) are stored as safetensors; everything else (hyper-parameters,
 scheduler and loader state, step, RNG states, ``extra``) is JSON in the file's metadata header,
-with a CRC-32 over the JSON and every tensor's bytes. Nothing is unpickled; loading runs no code.
+with a CRC-32 over the JSON and every tensor's bytes (``zerograd.io.state_file``, the format Keras
+backups share). Nothing is unpickled; loading runs no code.
 """
 
 from __future__ import annotations
 
-import json
-import zlib
 from pathlib import Path
 
 import numpy as np
 
 from zerograd import backend
-from zerograd.io.atomic import atomic_path
 from zerograd.io.errors import FileFormatError
+from zerograd.io.state_file import read_state_file, write_state_file
 from zerograd.tensor import Tensor
 
 FORMAT = "zerograd.checkpoint"
 VERSION = 1
-_META, _CRC = "zerograd.checkpoint", "zerograd.checkpoint.crc32"
 _SECTIONS = ("model", "optimizer", "scheduler", "loader")
 
 
@@ -79,15 +77,6 @@ def _decode(v, arrays: dict, where: str):
     return {k: _decode(x, arrays, where) for k, x in v.items()}
 
 
-def _crc(text: str, arrays: dict) -> str:
-    crc = zlib.crc32(text.encode("utf-8"))
-    for name in sorted(arrays):
-        crc = zlib.crc32(name.encode("utf-8"), crc)
-        a = arrays[name]
-        crc = zlib.crc32(memoryview(a).cast("B") if a.size else b"", crc)
-    return f"{crc:08x}"
-
-
 # --- public API -----------------------------------------------------------------------------------
 def save_checkpoint(
     path,
@@ -120,14 +109,12 @@ def save_checkpoint(
     Example:
         >>> save_checkpoint('ckpt.safetensors', model=model, optimizer=opt, step=step)
     """
-    from safetensors import numpy as st_numpy
-
     if step is not None and (isinstance(step, bool) or not isinstance(step, (int, np.integer))):
         raise TypeError(f"save_checkpoint: expected step to be an int, received {step!r}")
     if extra is not None and not isinstance(extra, dict):
         raise TypeError(f"save_checkpoint: expected extra to be a dict, received {extra!r:.80}")
     enc = _Encoder()
-    meta = {"format": FORMAT, "version": VERSION, "step": None if step is None else int(step)}
+    meta = {"version": VERSION, "step": None if step is None else int(step)}
     meta["rng"] = backend.get_rng_state()
     meta["extra"] = enc(extra, "extra")
     for section, obj in zip(_SECTIONS, (model, optimizer, scheduler, loader)):
@@ -139,10 +126,7 @@ def save_checkpoint(
                 f"{type(obj).__name__}"
             )
         meta[section] = {"class": type(obj).__name__, "state": enc(obj.state_dict(), section)}
-    text = json.dumps(meta, ensure_ascii=False)
-    header = {_META: text, _CRC: _crc(text, enc.arrays)}
-    with atomic_path(path, overwrite=overwrite) as tmp:
-        st_numpy.save_file(enc.arrays, str(tmp), metadata=header)
+    write_state_file(path, FORMAT, meta, enc.arrays, overwrite=overwrite)
 
 
 def read_checkpoint(path) -> dict:
@@ -157,32 +141,14 @@ def read_checkpoint(path) -> dict:
         >>> read_checkpoint('ckpt.safetensors')['step']
         1200
     """
-    from safetensors import safe_open
-
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"load_checkpoint: no checkpoint file at {str(path)!r}")
 
     def bad(problem):
         return FileFormatError(path, problem, loader="load_checkpoint")
 
-    try:
-        with safe_open(str(path), framework="numpy") as f:
-            header = dict(f.metadata() or {})
-            arrays = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118 - not a dict
-    except Exception as e:  # noqa: BLE001 - safetensors raises its own error types
-        raise bad(f"not a readable safetensors file, truncated or corrupt ({e})") from None
-    if _META not in header:
-        raise bad(f"not a zerograd checkpoint (no {_META!r} entry in its header)")
-    text = header[_META]
-    if header.get(_CRC) != _crc(text, arrays):
-        raise bad("corrupt: the checksum of its contents does not match")
-    try:
-        meta = json.loads(text)
-    except (json.JSONDecodeError, RecursionError) as e:  # nesting deeper than Python's stack
-        raise bad(f"the checkpoint's JSON is invalid ({e})") from None
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        raise bad(f"expected format {FORMAT!r}, received {meta.get('format')!r:.60}")
+    arrays, meta = read_state_file(path, FORMAT, "load_checkpoint", "a zerograd checkpoint")
+    if not isinstance(meta, dict):
+        raise bad(f"expected a JSON object as its record, received {type(meta).__name__}")
     if meta.get("version") != VERSION:
         raise bad(f"expected checkpoint version {VERSION}, received {meta.get('version')!r:.60}")
     step = meta.get("step")

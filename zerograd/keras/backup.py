@@ -22,7 +22,7 @@ from pathlib import Path
 
 from zerograd import backend
 from zerograd.autograd import no_grad
-from zerograd.io.atomic import atomic_path
+from zerograd.io.atomic import atomic_path, clean_stale_temps
 from zerograd.io.errors import FileFormatError
 from zerograd.keras import training_state as ts
 from zerograd.keras.callback_base import Callback
@@ -212,13 +212,9 @@ class BackupAndRestore(Callback):
             os.rmdir(self.backup_dir)
 
     def _remove_stale_temps(self) -> None:
-        """Temporary files of a backup killed mid-write (the folder is this callback's)."""
-        folder = Path(self.backup_dir)
-        if not folder.is_dir():
-            return
-        for p in folder.iterdir():
-            if p.name.startswith("." + _FILE) and p.is_file():
-                p.unlink(missing_ok=True)
+        """Temporary files of backups killed mid-write (those of writers still alive stay)."""
+        for p in (self._path, self._prev_path):
+            clean_stale_temps(p)
 
     def get_config(self) -> dict:
         return {

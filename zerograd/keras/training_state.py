@@ -3,20 +3,20 @@ the model's weights, the optimizer's slots, iteration count and learning rate, t
 every random generator (zerograd's shared one, NumPy's and Python's global ones, the private
 generators of seeded layers and ``SeedGenerator``s) and a JSON record of where the run stands.
 
-The arrays are safetensors tensors; everything else is one JSON string in the safetensors header,
-so a backup is one file, replaced atomically, and reading it runs no code (no pickle).
+The arrays are safetensors tensors; everything else is one JSON record in the safetensors header,
+checksummed with them (``zerograd.io.state_file``, shared with ``zerograd.io.checkpoint``), so a
+backup is one file, replaced atomically, and reading it runs no code (no pickle).
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 
 from zerograd import backend
-from zerograd.io.atomic import atomic_path
 from zerograd.io.errors import FileFormatError
+from zerograd.io.state_file import read_state_file, write_state_file
 from zerograd.keras.layers.random_state import RandomState
 from zerograd.keras.optimizers.state import param_of
 from zerograd.keras.random import SeedGenerator
@@ -125,37 +125,15 @@ def collect(model, record: dict, with_metrics: bool) -> tuple[dict, dict]:
 
 # --- file ------------------------------------------------------------------------------------------
 def write(path, tensors: dict, state: dict) -> None:
-    """One safetensors file, replaced atomically: a kill mid-way leaves the previous one."""
-    from safetensors.numpy import save_file
-
-    text = json.dumps(state, default=_json_value)  # fails before anything is written
-    with atomic_path(path) as tmp:
-        save_file(tensors, str(tmp), metadata={"format": FORMAT, "state": text})
+    """One state file (``zerograd.io.state_file``), replaced atomically: a kill mid-way leaves
+    the previous one."""
+    write_state_file(path, FORMAT, state, tensors, default=_json_value)
 
 
 def read(path) -> tuple[dict, dict]:
     """(tensors, state) of a backup file; any damage is a ``FileFormatError`` naming the file."""
-    from safetensors import safe_open
-
     path = Path(path)
-    try:
-        with safe_open(str(path), framework="numpy") as f:
-            meta = dict(f.metadata() or {})
-            tensors = {k: f.get_tensor(k) for k in f.keys()}
-    except Exception as e:  # noqa: BLE001 - the package raises its own error types
-        raise FileFormatError(
-            path, f"not a readable safetensors file ({e})", loader=_LOADER
-        ) from None
-    if meta.get("format") != FORMAT or "state" not in meta:
-        raise FileFormatError(
-            path,
-            f"not a BackupAndRestore backup (header format {meta.get('format')!r})",
-            loader=_LOADER,
-        )
-    try:
-        state = json.loads(meta["state"])
-    except (json.JSONDecodeError, RecursionError) as e:  # RecursionError: absurdly deep nesting
-        raise FileFormatError(path, f"the state record is not valid JSON ({e})", _LOADER) from None
+    tensors, state = read_state_file(path, FORMAT, _LOADER, "a BackupAndRestore backup")
     _check_state(path, state, tensors)
     return tensors, state
 
