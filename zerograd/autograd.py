@@ -462,15 +462,24 @@ def _array(a):
     return backend.np.asarray(a)
 
 
-def grad(outputs: Tensor, inputs, grad_outputs=None, retain_graph=None, create_graph=False):
+def grad(
+    outputs: Tensor,
+    inputs,
+    grad_outputs=None,
+    retain_graph=None,
+    create_graph=False,
+    allow_unused=False,
+):
     """d(outputs)/d(inputs), returned rather than accumulated in ``.grad`` (as torch.autograd.grad).
 
     Example:
         >>> x = zg.tensor(3.0, requires_grad=True)
         >>> (g,) = zg.autograd.grad(x ** 3, [x], create_graph=True)   # 27, differentiable again
     """
+    from zerograd.autograd_checks import grad_inputs, unused
+
     single = isinstance(inputs, Tensor)
-    inputs = [inputs] if single else list(inputs)
+    inputs = grad_inputs(inputs)
     gy = _seed_grad(outputs, grad_outputs, "grad")
     wanted = {id(x): None for x in inputs}
     retain = create_graph if retain_graph is None else retain_graph
@@ -478,12 +487,6 @@ def grad(outputs: Tensor, inputs, grad_outputs=None, retain_graph=None, create_g
         wanted[id(outputs)] = gy
     if outputs.creator is not None:
         _run(outputs, gy, retain, create_graph, wanted)
-    result = []
-    for x in inputs:
-        g = wanted[id(x)]
-        if g is None:
-            raise GraphError(
-                f"grad: an input of shape {x.shape} was not used to compute the output"
-            )
-        result.append(g)
+    result = [wanted[id(x)] for x in inputs]
+    unused(result, inputs, allow_unused, GraphError)
     return result[0] if single else tuple(result)

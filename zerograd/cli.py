@@ -65,8 +65,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _config(cls, args: argparse.Namespace):
-    return cls(**{f.name: getattr(args, f.name) for f in fields(cls)})
+def _config(cls, args: argparse.Namespace, parser: argparse.ArgumentParser | None = None):
+    """The command's options as its config; a bad value exits with argparse's usage error (2)."""
+    try:
+        return cls(**{f.name: getattr(args, f.name) for f in fields(cls)})
+    except ValueError as e:
+        (parser or build_parser()).error(str(e))
 
 
 def finetune_config(argv: list[str] | None = None) -> FinetuneConfig:
@@ -99,18 +103,22 @@ def _console() -> Iterator[None]:
 def main(argv: list[str] | None = None) -> int:
     """Run the ``zerograd`` command with ``argv`` (default ``sys.argv[1:]``); returns the exit
     status: 0, or 2 when data or a model is missing."""
-    args = build_parser().parse_args(argv)
+    from zerograd.io import FileFormatError
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    config = _config(TrainConfig if args.command == "train" else FinetuneConfig, args, parser)
     with _console():
         try:
             if args.command == "train":
                 from zerograd.apps.train import train_fashion_mnist
 
-                train_fashion_mnist(_config(TrainConfig, args), verbose=not args.quiet)
+                train_fashion_mnist(config, verbose=not args.quiet)
             elif args.command == "finetune":
                 from zerograd.apps.finetune import run
 
-                run(_config(FinetuneConfig, args))
-        except FileNotFoundError as e:
+                run(config)
+        except (FileNotFoundError, FileFormatError) as e:
             print(f"error: {e}", file=sys.stderr)  # the command's own terminal output
             return 2
     return 0

@@ -177,6 +177,10 @@ class Tensor:
 
     # --- autograd --------------------------------------------------------------------------------
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
+        if not isinstance(requires_grad, (bool, np.bool_)):
+            raise TypeError(
+                f"requires_grad_: requires_grad must be True or False, received {requires_grad!r}"
+            )
         if requires_grad and self.dtype.kind not in "fc":
             raise TypeError(
                 f"only floating-point tensors can require gradients, received dtype {self.dtype}"
@@ -210,17 +214,29 @@ class Tensor:
     def fill_(self, value) -> Tensor:
         """Set every element to ``value`` in place (counted by ``_version``)."""
         self._check_inplace("fill_")
-        self.data[...] = value.data if isinstance(value, Tensor) else value
-        versions.bump(self.data)
+        self._write("fill_", ..., value.data if isinstance(value, Tensor) else value)
         return self
 
     def copy_(self, other) -> Tensor:
         """Overwrite the data in place (no graph); used by initialisers and weight loading."""
         self._check_inplace("copy_")
         src = other.data if isinstance(other, Tensor) else other
-        self.data[...] = backend.to_device(self.xp.asarray(src), self.device)
-        versions.bump(self.data)
+        self._write("copy_", ..., backend.to_device(self.xp.asarray(src), self.device))
         return self
+
+    def _write(self, op: str, index, value) -> None:
+        """``data[index] = value`` with NumPy's errors restated naming ``op`` and the shapes."""
+        if isinstance(value, (str, bytes)) or value is None:
+            raise TypeError(f"{op}: cannot write {type(value).__name__} {value!r} into a Tensor")
+        try:
+            self.data[index] = value
+        except (ValueError, IndexError, TypeError) as e:
+            shape = getattr(value, "shape", ())
+            raise type(e)(
+                f"{op}: cannot write a value of shape {tuple(shape)} into a tensor of shape "
+                f"{self.shape} at index {index!r} ({e})"
+            ) from None
+        versions.bump(self.data)
 
     # --- operators -------------------------------------------------------------------------------
     def __add__(self, o):
@@ -306,8 +322,7 @@ class Tensor:
                 "use zg.where or wrap in zg.no_grad()"
             )
         index = _ops.index.unwrap_index(index)
-        self.data[index] = value.data if isinstance(value, Tensor) else value
-        versions.bump(self.data)
+        self._write("__setitem__", index, value.data if isinstance(value, Tensor) else value)
 
     # --- methods (the functions of zerograd.ops) ---------------------------------------------------
     def exp(self):

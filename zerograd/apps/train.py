@@ -30,6 +30,36 @@ class TrainConfig:
     out: str = "runs/fashion-mnist"
     seed: int = 0
 
+    def __post_init__(self):
+        check_options(
+            "train",
+            self,
+            positive=("epochs", "batch_size"),
+            non_negative=("limit", "seed"),
+            positive_float=("lr",),
+        )
+
+
+def check_options(command: str, config, positive=(), non_negative=(), positive_float=()) -> None:
+    """A run's options, checked before any work: a ValueError naming the option (as --flag)."""
+    for names, minimum in ((positive, 1), (non_negative, 0)):
+        for name in names:
+            v = getattr(config, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < minimum:
+                want = "a positive integer" if minimum else "an integer >= 0"
+                flag = "--" + name.replace("_", "-")
+                raise ValueError(f"{command}: {flag} must be {want}, received {v!r}")
+    for name in positive_float:
+        v = getattr(config, name)
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 < v < float("inf"):
+            flag = "--" + name.replace("_", "-")
+            raise ValueError(f"{command}: {flag} must be a positive number, received {v!r}")
+
+
+def _finite(v):
+    """A metric for result.json: NaN or infinity (a diverged run) as None, which JSON can hold."""
+    return v if v == v and abs(v) != float("inf") else None
+
 
 def build_cnn() -> keras.Sequential:
     """A small CNN for 28x28x1 images: two conv blocks, then a dense classifier."""
@@ -114,8 +144,8 @@ def train_fashion_mnist(config: TrainConfig, verbose: bool = True) -> dict:
     model.save(out / "model.keras")
     curves = _plot(history, out / "learning_curves.png")
     result = {
-        "test_loss": round(loss, 4),
-        "test_accuracy": round(acc, 4),
+        "test_loss": _finite(round(loss, 4)),
+        "test_accuracy": _finite(round(acc, 4)),
         "train_seconds": round(seconds, 1),
         "epochs": config.epochs,
         "train_samples": len(x_train),

@@ -12,10 +12,10 @@ class Dataset:
     """A map-style dataset: ``__getitem__(i)`` returns one sample, ``__len__`` their number."""
 
     def __getitem__(self, index):
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must implement __getitem__(index)")
 
     def __len__(self) -> int:
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must implement __len__()")
 
 
 class TensorDataset(Dataset):

@@ -16,8 +16,60 @@ def _np(a) -> np.ndarray:
     return a.numpy() if isinstance(a, Tensor) else np.asarray(a)
 
 
+class NotFittedError(ValueError, AttributeError):
+    """A scaler used before ``fit`` (the same bases as scikit-learn's)."""
+
+
+def _fitted(scaler, attr: str, x, method: str) -> np.ndarray:
+    """``x`` as an array after checking that ``scaler`` was fitted on as many columns."""
+    name = type(scaler).__name__
+    if not hasattr(scaler, attr):
+        raise NotFittedError(f"{name}.{method}: call fit (or fit_transform) first")
+    a = _np(x)
+    want = getattr(scaler, attr).shape
+    if a.shape[1:] != want:
+        raise ValueError(
+            f"{name}.{method}: expected rows of shape {want} (as in fit), received an array of "
+            f"shape {a.shape}"
+        )
+    return a
+
+
+def _split_sizes(n: int, test_size, train_size) -> tuple[int, int]:
+    """scikit-learn's sizes: floats are fractions in (0, 1), ints counts; one may be None."""
+    if test_size is None and train_size is None:
+        test_size = 0.25
+    sizes = {}
+    for name, v in (("test_size", test_size), ("train_size", train_size)):
+        if v is None:
+            continue
+        if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)):
+            raise TypeError(
+                f"train_test_split: {name} must be a fraction in (0, 1), a count or None, "
+                f"received {v!r}"
+            )
+        if isinstance(v, (float, np.floating)) and not 0 < v < 1:
+            raise ValueError(
+                f"train_test_split: {name} must be in (0, 1) as a fraction, received {v}"
+            )
+        sizes[name] = (
+            int(np.ceil(v * n) if name == "test_size" else np.floor(v * n))
+            if isinstance(v, (float, np.floating))
+            else int(v)
+        )
+    n_test = sizes.get("test_size", n - sizes.get("train_size", 0))
+    n_train = sizes.get("train_size", n - n_test)
+    if n_test <= 0 or n_train <= 0 or n_train + n_test > n:
+        raise ValueError(
+            f"train_test_split: test_size={test_size}, train_size={train_size} leave "
+            f"{n_train} train and {n_test} test samples out of {n}; both must be positive and "
+            "together at most the number of samples"
+        )
+    return n_train, n_test
+
+
 def train_test_split(
-    *arrays, test_size=0.25, train_size=None, shuffle: bool = True, random_state=None, stratify=None
+    *arrays, test_size=None, train_size=None, shuffle: bool = True, random_state=None, stratify=None
 ) -> list:
     """Split arrays into train and test parts (sklearn's semantics): returns [a_train, a_test, b_train, ...].
 
@@ -32,15 +84,13 @@ def train_test_split(
         raise ValueError(
             f"train_test_split: arrays have different lengths {[len(a) for a in arrays]}"
         )
-    n_test = int(np.ceil(test_size * n)) if isinstance(test_size, float) else int(test_size)
-    if train_size is not None:
-        n_train = (
-            int(np.floor(train_size * n)) if isinstance(train_size, float) else int(train_size)
-        )
-        n_test = n - n_train if test_size is None else n_test
-    if not 0 < n_test < n:
+    n_train, n_test = _split_sizes(n, test_size, train_size)
+    if not isinstance(shuffle, (bool, np.bool_)):
+        raise TypeError(f"train_test_split: shuffle must be True or False, received {shuffle!r}")
+    if stratify is not None and len(_np(stratify)) != n:
         raise ValueError(
-            f"train_test_split: test_size={test_size} leaves no train or test samples out of {n}"
+            f"train_test_split: stratify has {len(_np(stratify))} labels, the arrays have {n} "
+            "samples"
         )
     rng = np.random.default_rng(random_state) if random_state is not None else backend.rng()
     if stratify is not None:
@@ -58,12 +108,13 @@ def train_test_split(
         train_idx = np.flatnonzero(mask)
         if shuffle:
             train_idx, test_idx = rng.permutation(train_idx), rng.permutation(test_idx)
-    else:
-        order = rng.permutation(n) if shuffle else np.arange(n)
-        test_idx, train_idx = (
-            order[n - n_test :] if not shuffle else order[:n_test],
-            order[: n - n_test] if not shuffle else order[n_test:],
-        )
+        if train_size is not None:  # a train_size below the rest leaves samples out
+            train_idx = train_idx[:n_train]
+    elif shuffle:
+        order = rng.permutation(n)
+        test_idx, train_idx = order[:n_test], order[n_test : n_test + n_train]
+    else:  # as scikit-learn: the first n_train samples, then the next n_test
+        train_idx, test_idx = np.arange(n_train), np.arange(n_train, n_train + n_test)
     out = []
     for a in arrays:
         out += [a[train_idx], a[test_idx]]
@@ -87,7 +138,7 @@ class StandardScaler:
         return self
 
     def transform(self, x) -> np.ndarray:
-        a = _np(x)
+        a = _fitted(self, "mean_", x, "transform")
         return ((a - self.mean_) / self.scale_).astype(
             a.dtype if a.dtype.kind == "f" else np.float64
         )
@@ -96,13 +147,26 @@ class StandardScaler:
         return self.fit(x).transform(x)
 
     def inverse_transform(self, x) -> np.ndarray:
-        return _np(x) * self.scale_ + self.mean_
+        return _fitted(self, "mean_", x, "inverse_transform") * self.scale_ + self.mean_
 
 
 class MinMaxScaler:
     """Scale each column to ``feature_range`` (constant columns map to its lower end, as sklearn)."""
 
     def __init__(self, feature_range=(0.0, 1.0)):
+        ok = isinstance(feature_range, (tuple, list)) and len(feature_range) == 2
+        if not ok or not all(
+            isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
+            for v in feature_range
+        ):
+            raise TypeError(
+                f"MinMaxScaler: feature_range must be a pair of numbers (min, max), received "
+                f"{feature_range!r}"
+            )
+        if not feature_range[0] < feature_range[1]:
+            raise ValueError(
+                f"MinMaxScaler: feature_range must have min < max, received {feature_range!r}"
+            )
         self.feature_range = feature_range
 
     def fit(self, x) -> MinMaxScaler:
@@ -115,20 +179,32 @@ class MinMaxScaler:
         return self
 
     def transform(self, x) -> np.ndarray:
-        a = _np(x)
+        a = _fitted(self, "scale_", x, "transform")
         return (a * self.scale_ + self.min_).astype(a.dtype if a.dtype.kind == "f" else np.float64)
 
     def fit_transform(self, x) -> np.ndarray:
         return self.fit(x).transform(x)
 
     def inverse_transform(self, x) -> np.ndarray:
-        return (_np(x) - self.min_) / self.scale_
+        return (_fitted(self, "scale_", x, "inverse_transform") - self.min_) / self.scale_
 
 
 def one_hot(labels, num_classes: int | None = None, dtype="float32") -> np.ndarray:
     """Integer labels (N,) -> (N, num_classes) indicator rows."""
-    y = _np(labels).astype(np.int64).reshape(-1)
-    n = int(y.max()) + 1 if num_classes is None else num_classes
+    y = _np(labels).reshape(-1)
+    if y.dtype.kind == "f" and y.size and not np.array_equal(y, np.round(y)):
+        raise ValueError(
+            f"one_hot: labels must be whole numbers, received {float(y[y != np.round(y)][0])}"
+        )
+    if y.dtype.kind not in "biuf":
+        raise TypeError(f"one_hot: labels must be integers, received dtype {y.dtype}")
+    y = y.astype(np.int64)
+    if num_classes is not None:
+        if isinstance(num_classes, bool) or not isinstance(num_classes, (int, np.integer)):
+            raise TypeError(f"one_hot: num_classes must be an integer, received {num_classes!r}")
+        if num_classes < 1:
+            raise ValueError(f"one_hot: num_classes must be positive, received {num_classes}")
+    n = (int(y.max()) + 1 if y.size else 0) if num_classes is None else int(num_classes)
     if y.size and (y.min() < 0 or y.max() >= n):
         raise ValueError(
             f"one_hot: labels must be in [0, {n}), received min {y.min()} max {y.max()}"

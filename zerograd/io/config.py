@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 from zerograd.io.atomic import atomic_path
@@ -19,9 +20,38 @@ def save_json(obj, path, indent: int = 2) -> None:
     Example:
         >>> save_json({'model_type': 'bert', 'hidden_size': 384}, 'out/config.json')
     """
-    text = json.dumps(obj, indent=indent, ensure_ascii=False) + "\n"  # fails before any write
+    try:  # fails before any write
+        text = json.dumps(obj, indent=indent, ensure_ascii=False, allow_nan=False) + "\n"
+    except ValueError:  # NaN or infinity: not JSON (json.dumps would write the non-standard NaN)
+        where = _non_finite(obj, "")
+        raise ValueError(
+            f"save_json: {str(path)!r}: JSON cannot hold NaN or infinity, received {where}; "
+            "replace it (e.g. with None) before saving"
+        ) from None
+    except TypeError as e:
+        raise TypeError(
+            f"save_json: {str(path)!r}: {e} (only dict, list, str, numbers, bool, None)"
+        ) from None
     with atomic_path(path) as tmp:
         tmp.write_text(text, encoding="utf-8")
+
+
+def _non_finite(obj, where: str) -> str:
+    """Where in ``obj`` the first NaN/infinity is, as ``['key'][0] = nan``."""
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return f"{where or 'the value'} = {obj}"
+    items = (
+        obj.items()
+        if isinstance(obj, dict)
+        else enumerate(obj)
+        if isinstance(obj, (list, tuple))
+        else ()
+    )
+    for k, v in items:
+        found = _non_finite(v, f"{where}[{k!r}]")
+        if found:
+            return found
+    return ""
 
 
 _JSON_NAMES = {dict: "object", list: "array", str: "string", int: "number", float: "number"}

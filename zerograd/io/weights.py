@@ -54,8 +54,22 @@ def save_safetensors(tensors: dict, path, metadata: dict | None = None) -> None:
     """
     from safetensors.numpy import save_file
 
+    if not isinstance(tensors, dict):
+        raise TypeError(
+            f"save_safetensors: expected a dict of name -> Tensor, received {type(tensors).__name__}"
+        )
+    if metadata is not None and not isinstance(metadata, dict):
+        raise TypeError(
+            f"save_safetensors: metadata must be a dict of str to str, received "
+            f"{type(metadata).__name__}"
+        )
     arrays = {}
     for name, v in tensors.items():
+        if name == "__metadata__" or name == "":
+            raise ValueError(
+                f"save_safetensors: {name!r} cannot name a tensor (the header reserves "
+                "'__metadata__'; names must be non-empty)"
+            )
         if not isinstance(name, str):
             raise TypeError(f"save_safetensors: expected str names, received {name!r}")
         a = v.numpy() if isinstance(v, Tensor) else np.asarray(v)

@@ -23,7 +23,7 @@ from zerograd.nn.layers.conv import (
     ConvTranspose2d,
     MaxPool2d,
 )
-from zerograd.nn.layers.linear import Flatten, Identity, Linear
+from zerograd.nn.layers.linear import Flatten, Identity, Linear, Unflatten
 from zerograd.nn.layers.norm import (
     BatchNorm1d,
     BatchNorm2d,

@@ -80,8 +80,28 @@ class Module:
             self.__dict__[registry].pop(name, None)
         object.__delattr__(self, name)
 
+    def _check_name(self, method: str, name, kind: str) -> None:
+        """A registry name: a non-empty str without '.', not an attribute of another kind."""
+        where = f"{type(self).__name__}.{method}"
+        if not isinstance(name, str):
+            raise TypeError(f"{where}: name must be a str, received {type(name).__name__}")
+        if not name or "." in name:
+            raise ValueError(
+                f"{where}: name must be a non-empty str without '.', received {name!r}"
+            )
+        d = self.__dict__
+        known = name in d["_parameters"] or name in d["_buffers"] or name in d["_modules"]
+        if not known and getattr(self, name, None) is not None:  # a None slot may be registered
+            raise ValueError(f"{where}: attribute {name!r} already exists (not a {kind})")
+
     def register_parameter(self, name: str, param: Parameter | None) -> None:
         """Register ``param`` (or an absent ``None`` slot, as a bias-free layer has)."""
+        self._check_name("register_parameter", name, "parameter")
+        if param is not None and not isinstance(param, Parameter):
+            raise TypeError(
+                f"{type(self).__name__}.register_parameter: expected a Parameter or None for "
+                f"{name!r}, received {type(param).__name__}; wrap it in nn.Parameter"
+            )
         if param is None:
             self._parameters[name] = None
             object.__setattr__(self, name, None)
@@ -90,17 +110,19 @@ class Module:
 
     def register_buffer(self, name: str, tensor: Tensor | None, persistent: bool = True) -> None:
         """A non-trainable tensor saved in ``state_dict`` (running statistics, masks)."""
+        self._check_name("register_buffer", name, "buffer")
+        if tensor is not None and not isinstance(tensor, Tensor):
+            raise TypeError(
+                f"{type(self).__name__}.register_buffer: expected a Tensor or None for {name!r}, "
+                f"received {type(tensor).__name__}"
+            )
         self._buffers[name] = tensor
         if not persistent:
             self._non_persistent.add(name)
         object.__setattr__(self, name, tensor)
 
     def add_module(self, name: str, module: Module | None) -> None:
-        if not isinstance(name, str) or not name or "." in name:
-            raise ValueError(
-                f"{type(self).__name__}.add_module: name must be a non-empty str without '.', "
-                f"received {name!r}"
-            )
+        self._check_name("add_module", name, "sub-module")
         if module is not None and not isinstance(module, Module):
             raise TypeError(
                 f"{type(self).__name__}.add_module: expected a Module for {name!r}, received "
@@ -198,12 +220,19 @@ class Module:
 
     def requires_grad_(self, requires_grad: bool = True) -> Module:
         """Freeze (False) or unfreeze (True) every parameter."""
+        if not isinstance(requires_grad, (bool, backend.np.bool_)):
+            raise TypeError(
+                f"{type(self).__name__}.requires_grad_: requires_grad must be True or False, "
+                f"received {requires_grad!r}"
+            )
         for p in self.parameters():
             p.requires_grad = requires_grad
         return self
 
     def apply(self, fn) -> Module:
         """Call ``fn(module)`` on every sub-module, children first, then self."""
+        if not callable(fn):
+            raise TypeError(f"{type(self).__name__}.apply: fn must be callable, received {fn!r}")
         for m in self.children():
             m.apply(fn)
         fn(self)
@@ -259,6 +288,17 @@ class Module:
         Values may be Tensors or arrays (NumPy, or anything with ``__array__``). Mismatched shapes
         are always an error; missing and unexpected keys are errors when ``strict``.
         """
+        where = f"{type(self).__name__}.load_state_dict"
+        if not (hasattr(state_dict, "keys") and hasattr(state_dict, "__getitem__")):
+            raise TypeError(f"{where}: expected a dict, received {type(state_dict).__name__}")
+        if not isinstance(strict, (bool, backend.np.bool_)):
+            raise TypeError(f"{where}: strict must be True or False, received {strict!r}")
+        for k in state_dict.keys():
+            v = state_dict[k]
+            if not (hasattr(v, "shape") and (isinstance(v, Tensor) or hasattr(v, "__array__"))):
+                raise TypeError(
+                    f"{where}: expected a Tensor or array for {k!r}, received {type(v).__name__}"
+                )
         own = self.state_dict()
         missing = [k for k in own if k not in state_dict]
         unexpected = [k for k in state_dict if k not in own]

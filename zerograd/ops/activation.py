@@ -333,10 +333,14 @@ class Dropout(Function):
 
 def dropout(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
     """Zero each element with probability ``p`` and scale the rest by 1/(1-p) (identity in eval)."""
-    if not 0 <= p <= 1:
-        raise ValueError(f"dropout: p must be in [0, 1], received {p}")
-    if not training or p == 0:
+    p = argcheck.probability("dropout", "p", p)
+    if not argcheck.flag("dropout", "training", training) or p == 0:
         return x
+    if x.dtype.kind != "f":
+        raise TypeError(
+            f"dropout: expected a floating-point input in training, received dtype {x.dtype}; "
+            "convert it with .astype('float32')"
+        )
     keep = backend.rng().random(x.shape) >= p
     scale = 0.0 if p == 1 else 1.0 / (1 - p)
     mask = backend.to_device((keep * scale).astype(x.dtype), x.device)
@@ -349,7 +353,13 @@ def one_hot(indices, num_classes: int = -1) -> Tensor:
     if idx.dtype.kind not in "iu":
         raise TypeError(f"one_hot: expected integer class indices, received {idx.dtype}")
     xp = backend.namespace(idx)
-    n = int(idx.max()) + 1 if num_classes < 0 else num_classes
+    num_classes = argcheck.integer("one_hot", "num_classes", num_classes)
+    if num_classes < -1:
+        raise ValueError(
+            f"one_hot: num_classes must be -1 (inferred) or a non-negative integer, "
+            f"received {num_classes}"
+        )
+    n = (int(idx.max()) + 1 if idx.size else 0) if num_classes < 0 else num_classes
     if idx.size and (idx.min() < 0 or idx.max() >= n):
         raise ValueError(
             f"one_hot: class indices must be in [0, {n}), received min {idx.min()} max {idx.max()}"

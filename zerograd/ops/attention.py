@@ -141,6 +141,18 @@ def scaled_dot_product_attention(
         (2, 4, 5, 8)
     """
     op = "scaled_dot_product_attention"
+    if min(q.ndim, k.ndim, v.ndim) < 2:
+        raise ValueError(
+            f"{op}: expected q, k and v with at least 2 dimensions (..., L, E), received shapes "
+            f"{q.shape}, {k.shape}, {v.shape}"
+        )
+    if not q.dtype == k.dtype == v.dtype:
+        raise TypeError(
+            f"{op}: expected q, k and v of one dtype, received {q.dtype}, {k.dtype}, {v.dtype}"
+        )
+    mask_dtype = getattr(attn_mask, "dtype", None)
+    if mask_dtype is not None and np.dtype(mask_dtype).kind not in "bf":
+        raise TypeError(f"{op}: expected a bool or floating attn_mask, received dtype {mask_dtype}")
     if q.shape[-1] != k.shape[-1] or k.shape[-2] != v.shape[-2]:
         raise ValueError(
             f"{op}: expected q (..., L, E), k (..., S, E), v (..., S, Ev), received shapes "

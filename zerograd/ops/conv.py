@@ -314,6 +314,8 @@ def conv2d(
     layout = "(N, H, W, C)" if channels_last else "(N, C, H, W)"
     if x.ndim != 4:
         raise ValueError(f"conv2d: expected input of shape {layout}, received shape {x.shape}")
+    if weight.ndim != 4:
+        raise ValueError(f"conv2d: expected a 4-D weight, received shape {weight.shape}")
     c, o, ks = (
         (x.shape[3], weight.shape[-1], weight.shape[:2])
         if channels_last
@@ -328,6 +330,11 @@ def conv2d(
     if not channels_last and x.dtype != weight.dtype:  # Keras callers promote dtypes themselves
         raise TypeError(
             f"conv2d: expected input of the weight's dtype {weight.dtype}, received {x.dtype}"
+        )
+    if bias is not None and bias.shape != (o,):
+        raise ValueError(
+            f"conv2d: expected bias of shape ({o},) for weight of shape {weight.shape}, "
+            f"received shape {bias.shape}"
         )
     stride = argcheck.ints("conv2d", "stride", stride, 2, 1)
     dilation = argcheck.ints("conv2d", "dilation", dilation, 2, 1)
@@ -376,6 +383,8 @@ def conv1d(
     layout = "(N, L, C)" if channels_last else "(N, C, L)"
     if x.ndim != 3:
         raise ValueError(f"conv1d: expected input of shape {layout}, received shape {x.shape}")
+    if weight.ndim != 3:
+        raise ValueError(f"conv1d: expected a 3-D weight, received shape {weight.shape}")
     one = stride if isinstance(stride, int) or len(stride) != 1 else stride[0]  # (s,) as s
     argcheck.positive("conv1d", "stride", one)
     one = dilation if isinstance(dilation, int) or len(dilation) != 1 else dilation[0]

@@ -80,7 +80,9 @@ def conv_transpose2d(
         raise ValueError(f"conv_transpose2d: only groups=1 is supported, received groups={groups}")
     if channels_last:
         return _conv_transpose_nhwc(x, weight, bias, stride, padding, output_padding, dilation)
-    if x.ndim != 4 or weight.ndim != 4 or x.shape[1] != weight.shape[0]:
+    if weight.ndim != 4:
+        raise ValueError(f"conv_transpose2d: expected a 4-D weight, received shape {weight.shape}")
+    if x.ndim != 4 or x.shape[1] != weight.shape[0]:
         raise ValueError(
             f"conv_transpose2d: expected input (N, {weight.shape[0]}, H, W) for weight of shape {weight.shape}, received shape {x.shape}"
         )
@@ -92,6 +94,17 @@ def conv_transpose2d(
     stride = argcheck.ints("conv_transpose2d", "stride", stride, 2, 1)
     dilation = argcheck.ints("conv_transpose2d", "dilation", dilation, 2, 1)
     argcheck.ints("conv_transpose2d", "padding", padding, 2, 0)
+    extra = argcheck.ints("conv_transpose2d", "output_padding", output_padding, 2, 0)
+    if any(e >= max(s, d) for e, s, d in zip(extra, stride, dilation)):
+        raise ValueError(
+            "conv_transpose2d: output_padding must be smaller than stride or dilation, received "
+            f"output_padding={output_padding}, stride={stride}, dilation={dilation}"
+        )
+    if bias is not None and bias.shape != (weight.shape[1],):
+        raise ValueError(
+            f"conv_transpose2d: expected bias of shape ({weight.shape[1]},) for weight of shape "
+            f"{weight.shape}, received shape {bias.shape}"
+        )
     inputs = (x, weight) if bias is None else (x, weight, bias)
     return ConvTranspose2d.apply(
         *inputs,

@@ -371,7 +371,13 @@ def where(cond, a, b) -> Tensor:
     """Elements of ``a`` where ``cond`` is true, else of ``b``; no gradient flows to ``cond``."""
     cond = cond.data if isinstance(cond, Tensor) else cond
     a, b = binary_operands(a, b)
-    return Where.apply(a, b, cond=a.xp.asarray(cond).astype(bool, copy=False))
+    cond = a.xp.asarray(cond)
+    if cond.dtype != bool:  # as PyTorch: 0/1 numbers are not silently taken as truth values
+        raise TypeError(
+            f"where: expected a boolean condition, received dtype {cond.dtype}; compare it "
+            "first (e.g. cond > 0)"
+        )
+    return Where.apply(a, b, cond=cond)
 
 
 # --- dtype, device, copy -------------------------------------------------------------------------
@@ -429,8 +435,13 @@ def _data(x):
     return x.data if isinstance(x, Tensor) else x
 
 
-def _compare(op):
+def _compare(op, name: str = ""):
     def compare(a, b) -> Tensor:
+        if name and (isinstance(a, (str, bytes)) or isinstance(b, (str, bytes)) or b is None):
+            other = b if isinstance(a, Tensor) else a
+            raise TypeError(
+                f"{name}: cannot compare a Tensor with {type(other).__name__} {other!r}"
+            )
         out = op(_data(a), _data(b))
         return Tensor._make(backend.namespace(out).asarray(out))
 
@@ -439,10 +450,10 @@ def _compare(op):
 
 eq = _compare(lambda a, b: a == b)
 ne = _compare(lambda a, b: a != b)
-lt = _compare(lambda a, b: a < b)
-le = _compare(lambda a, b: a <= b)
-gt = _compare(lambda a, b: a > b)
-ge = _compare(lambda a, b: a >= b)
+lt = _compare(lambda a, b: a < b, "lt")
+le = _compare(lambda a, b: a <= b, "le")
+gt = _compare(lambda a, b: a > b, "gt")
+ge = _compare(lambda a, b: a >= b, "ge")
 logical_and = _compare(lambda a, b: a & b)
 logical_or = _compare(lambda a, b: a | b)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from zerograd.autograd import Function
+from zerograd.ops import argcheck
 from zerograd.tensor import Tensor
 
 
@@ -132,6 +133,13 @@ def embedding(indices, weight: Tensor, padding_idx: int | None = None) -> Tensor
         raise ValueError(
             f"embedding: indices must be in [0, {n}), received min {idx.min()} max {idx.max()}"
         )
+    if padding_idx is not None:
+        argcheck.integer("embedding", "padding_idx", padding_idx)
+        if not -n <= padding_idx < n:
+            raise ValueError(
+                f"embedding: padding_idx must be in [{-n}, {n}) (num_embeddings), received "
+                f"{padding_idx}"
+            )
     if padding_idx is not None and padding_idx < 0:
         padding_idx += n
     return Embedding.apply(weight, indices=idx, padding_idx=padding_idx)

@@ -93,15 +93,29 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
         >>> F.linear(zg.ones(2, 3), zg.ones(4, 3)).shape
         (2, 4)
     """
-    if x.shape[-1:] != weight.shape[1:]:
+    if weight.ndim not in (1, 2):
         raise ValueError(
-            f"linear: expected input with last axis {weight.shape[1]}, received shape {x.shape}"
+            f"linear: expected a weight of shape (out_features, in_features), received shape "
+            f"{weight.shape}"
+        )
+    if x.ndim == 0 or x.shape[-1] != weight.shape[-1]:
+        raise ValueError(
+            f"linear: expected input with last axis {weight.shape[-1]}, received shape {x.shape}"
         )
     if x.dtype != weight.dtype:  # as PyTorch: no silent up-cast, no integer inputs
         raise TypeError(
             f"linear: expected input of the weight's dtype {weight.dtype}, received {x.dtype} "
             "(the input and weight must have the same dtype)"
         )
+    out = weight.shape[:1]
+    if bias is not None and bias.shape not in (out, (1,) + out, ()):
+        raise ValueError(
+            f"linear: expected bias of shape {out} for weight of shape {weight.shape}, "
+            f"received shape {bias.shape}"
+        )
+    if weight.ndim == 1:  # as PyTorch: a vector weight gives one output without the last axis
+        y = matmul(x, weight)
+        return y if bias is None else y + bias
     if bias is None:
         return Linear.apply(x, weight)
     return Linear.apply(x, weight, bias)

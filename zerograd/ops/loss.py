@@ -9,6 +9,7 @@ from zerograd.autograd import Function
 from zerograd.ops import argcheck
 from zerograd.ops.elementwise import abs, clip, exp, float_operand, log, maximum, sqrt, where
 from zerograd.ops.index import take_along_axis
+from zerograd.ops.reduce import normalize_axis
 from zerograd.tensor import Tensor
 
 REDUCTIONS = ("mean", "sum", "none")
@@ -31,6 +32,20 @@ def _same_shape(a: Tensor, b, op: str) -> Tensor:
             f"{op}: expected target of the input's shape {a.shape}, received shape {b.shape}"
         )
     return b if b.dtype == a.dtype else b.astype(a.dtype)
+
+
+def _broadcasts(op: str, name: str, t, shape: tuple) -> None:
+    """``t`` (weight, pos_weight) must broadcast to the loss's ``shape``, as PyTorch."""
+    t_shape = tuple(getattr(t, "shape", ()))
+    try:
+        ok = np.broadcast_shapes(t_shape, shape) == shape
+    except ValueError:
+        ok = False
+    if not ok:
+        raise ValueError(
+            f"{op}: expected {name} broadcastable to the input's shape {shape}, received shape "
+            f"{t_shape}"
+        )
 
 
 def mse_loss(input: Tensor, target, reduction: str = "mean") -> Tensor:  # noqa: A002
@@ -78,6 +93,7 @@ def binary_cross_entropy(input: Tensor, target, weight=None, reduction: str = "m
         target * clip(log(input), min=-100.0) + (1 - target) * clip(log(1 - input), min=-100.0)
     )
     if weight is not None:
+        _broadcasts("binary_cross_entropy", "weight", weight, input.shape)
         loss = loss * weight
     return _reduce(loss, reduction, "binary_cross_entropy")
 
@@ -86,7 +102,11 @@ def binary_cross_entropy_with_logits(
     input: Tensor, target, weight=None, reduction: str = "mean", pos_weight=None
 ) -> Tensor:  # noqa: A002
     """Sigmoid + binary cross-entropy in one stable expression (no overflow for large logits)."""
-    target = _same_shape(input, target, "binary_cross_entropy_with_logits")
+    op = "binary_cross_entropy_with_logits"
+    target = _same_shape(input, target, op)
+    for name, t in (("weight", weight), ("pos_weight", pos_weight)):
+        if t is not None:
+            _broadcasts(op, name, t, input.shape)
     # log(1 + exp(-|x|)) + max(-x, 0) = -log(sigmoid(x)), computed without overflow
     log_sig_neg = log(1 + exp(-abs(input))) + maximum(-input, 0.0)
     if pos_weight is None:
@@ -321,7 +341,7 @@ def nll_loss(
 def kl_div(input: Tensor, target, reduction: str = "mean", log_target: bool = False) -> Tensor:  # noqa: A002
     """KL(target || exp(input)) pointwise, with ``input`` log-probabilities (as PyTorch)."""
     target = _same_shape(input, target, "kl_div")
-    if log_target:
+    if argcheck.flag("kl_div", "log_target", log_target):
         loss = exp(target) * (target - input)
     else:
         safe = where(target.data > 0, target, 1.0)
@@ -333,6 +353,14 @@ def kl_div(input: Tensor, target, reduction: str = "mean", log_target: bool = Fa
 
 def cosine_similarity(x1: Tensor, x2: Tensor, axis: int = 1, eps: float = 1e-8) -> Tensor:
     """x1 . x2 / max(||x1|| ||x2||, eps) along ``axis``."""
+    op = "cosine_similarity"
+    try:
+        shape = np.broadcast_shapes(tuple(x1.shape), tuple(x2.shape))
+    except ValueError:
+        raise ValueError(
+            f"{op}: expected x1 and x2 of broadcastable shapes, received {x1.shape} and {x2.shape}"
+        ) from None
+    (axis,) = normalize_axis(axis, len(shape), op)
     w12 = (x1 * x2).sum(axis=axis)
     w1, w2 = (x1 * x1).sum(axis=axis), (x2 * x2).sum(axis=axis)
     return w12 / sqrt(maximum(w1 * w2, eps * eps))

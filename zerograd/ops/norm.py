@@ -21,6 +21,20 @@ def _norm_axes(x: Tensor, normalized_shape, op: str) -> tuple:
     return tuple(range(x.ndim - len(shape), x.ndim))
 
 
+def _check_params(op: str, shape: tuple, what: str, **params) -> None:
+    """Each given tensor (weight, bias, running stats) must have ``shape``, as PyTorch."""
+    for name, t in params.items():
+        if t is not None and tuple(t.shape) != shape:
+            raise ValueError(
+                f"{op}: expected {name} of shape {shape} ({what}), received shape {tuple(t.shape)}"
+            )
+
+
+def _check_channels(op: str, x: Tensor) -> None:
+    if x.ndim < 2:
+        raise ValueError(f"{op}: expected input of shape (N, C, ...), received shape {x.shape}")
+
+
 class LayerNorm(Function):
     """(x - mean) / sqrt(var + eps) * weight + bias over the trailing ``axes``, in one op.
 
@@ -77,6 +91,8 @@ class LayerNorm(Function):
 def layer_norm(x: Tensor, normalized_shape, weight=None, bias=None, eps: float = 1e-5) -> Tensor:
     """Normalise over the trailing ``normalized_shape`` axes, then scale and shift."""
     axes = _norm_axes(x, normalized_shape, "layer_norm")
+    shape = x.shape[axes[0] :] if axes else ()
+    _check_params("layer_norm", shape, "the normalized_shape", weight=weight, bias=bias)
     inputs = [x] + [t for t in (weight, bias) if t is not None]
     return LayerNorm.apply(
         *inputs, axes=axes, eps=eps, has_weight=weight is not None, has_bias=bias is not None
@@ -86,6 +102,8 @@ def layer_norm(x: Tensor, normalized_shape, weight=None, bias=None, eps: float =
 def rms_norm(x: Tensor, normalized_shape, weight=None, eps: float | None = None) -> Tensor:
     """x / sqrt(mean(x^2) + eps) * weight; ``eps=None`` uses the dtype's machine epsilon (as PyTorch)."""
     axes = _norm_axes(x, normalized_shape, "rms_norm")
+    shape = x.shape[axes[0] :] if axes else ()
+    _check_params("rms_norm", shape, "the normalized_shape", weight=weight)
     eps = float(np.finfo(x.dtype).eps) if eps is None else eps
     y = x / sqrt((x * x).mean(axis=axes, keepdims=True) + eps)
     return y * weight if weight is not None else y
@@ -112,6 +130,16 @@ def batch_norm(
     In training, running statistics are updated in place with the unbiased batch variance, as PyTorch
     (``unbiased_running_var=False`` keeps the biased one, as Keras).
     """
+    _check_channels("batch_norm", x)
+    _check_params(
+        "batch_norm",
+        (x.shape[1],),
+        "one per channel",
+        running_mean=running_mean,
+        running_var=running_var,
+        weight=weight,
+        bias=bias,
+    )
     axes = (0, *range(2, x.ndim))
     cshape = _channel_shape(x)
     if training:
@@ -146,8 +174,10 @@ def batch_norm(
 
 def group_norm(x: Tensor, num_groups: int, weight=None, bias=None, eps: float = 1e-5) -> Tensor:
     """Normalise each group of channels of each sample; then a per-channel scale and shift."""
+    _check_channels("group_norm", x)
     n, c = x.shape[0], x.shape[1]
     argcheck.positive("group_norm", "num_groups", num_groups)
+    _check_params("group_norm", (c,), "one per channel", weight=weight, bias=bias)
     if c % num_groups:
         raise ValueError(
             f"group_norm: {c} channels do not split into {num_groups} groups (input shape {x.shape})"

@@ -271,6 +271,9 @@ def max_pool2d(
     ``padding`` is an int, a pair, or explicit ((top, bottom), (left, right)) (padded with -inf);
     ``channels_last=True`` pools (N, H, W, C) in place of (N, C, H, W), without layout copies.
     """
+    if x.ndim == 3 and not channels_last:  # unbatched (C, H, W), as PyTorch
+        y = max_pool2d(x.expand_dims(0), kernel_size, stride, padding, dilation, ceil_mode)
+        return y.squeeze(0)
     args = _pool_args(
         x, kernel_size, stride, padding, dilation, ceil_mode, "max_pool2d", channels_last
     )
@@ -291,6 +294,9 @@ def avg_pool2d(
     ``padding`` is an int, a pair, or explicit ((top, bottom), (left, right)) (then
     ``count_include_pad`` must be False); ``channels_last=True`` pools (N, H, W, C).
     """
+    if x.ndim == 3 and not channels_last:  # unbatched (C, H, W), as PyTorch
+        y = avg_pool2d(x.expand_dims(0), kernel_size, stride, padding, ceil_mode, count_include_pad)
+        return y.squeeze(0)
     args = _pool_args(x, kernel_size, stride, padding, 1, ceil_mode, "avg_pool2d", channels_last)
     explicit = isinstance(padding, (tuple, list)) and not isinstance(padding[0], int)
     if explicit and count_include_pad:
@@ -316,6 +322,11 @@ def _as_2d(x: Tensor, kernel_size, stride, padding, channels_last: bool, op: str
     s = None if stride is None else (1, argcheck.positive(op, "stride", one(stride)))
     if isinstance(padding, int):
         p = (0, padding)
+        n = x.shape[1 if channels_last else 2]
+        if n + 2 * padding < k[1]:
+            raise ValueError(
+                f"{op}: kernel_size {k[1]} is larger than the input length {n} (padding {padding})"
+            )
     else:
         p = ((0, 0), (padding[0], padding[-1]))
     return x.expand_dims(1 if channels_last else 2), k, s, p
@@ -326,6 +337,8 @@ def max_pool1d(
 ) -> Tensor:
     """Max over windows of (N, C, L) (or (N, L, C) when channels_last); ``padding`` an int or an
     explicit (left, right) pair."""
+    if x.ndim == 2 and not channels_last:  # unbatched (C, L), as PyTorch
+        return max_pool1d(x.expand_dims(0), kernel_size, stride, padding).squeeze(0)
     x2, k, s, p = _as_2d(x, kernel_size, stride, padding, channels_last, "max_pool1d")
     return max_pool2d(x2, k, s, p, channels_last=channels_last).squeeze(1 if channels_last else 2)
 
@@ -339,6 +352,9 @@ def avg_pool1d(
     channels_last: bool = False,
 ) -> Tensor:
     """Mean over windows of (N, C, L) (or (N, L, C) when channels_last)."""
+    if x.ndim == 2 and not channels_last:  # unbatched (C, L), as PyTorch
+        y = avg_pool1d(x.expand_dims(0), kernel_size, stride, padding, count_include_pad)
+        return y.squeeze(0)
     x2, k, s, p = _as_2d(x, kernel_size, stride, padding, channels_last, "avg_pool1d")
     y = avg_pool2d(x2, k, s, p, count_include_pad=count_include_pad, channels_last=channels_last)
     return y.squeeze(1 if channels_last else 2)
@@ -355,9 +371,12 @@ def _adaptive_matrix(n_in: int, n_out: int, dtype) -> np.ndarray:
 
 def adaptive_avg_pool2d(x: Tensor, output_size) -> Tensor:
     """Average into a fixed (oh, ow) grid: two small matrix products, so it is differentiable."""
+    if x.ndim == 3:  # unbatched (C, H, W), as PyTorch
+        return adaptive_avg_pool2d(x.expand_dims(0), output_size).squeeze(0)
     if x.ndim != 4:
         raise ValueError(
-            f"adaptive_avg_pool2d: expected input of shape (N, C, H, W), received shape {x.shape}"
+            f"adaptive_avg_pool2d: expected input of shape (N, C, H, W) or (C, H, W), received "
+            f"shape {x.shape}"
         )
     sizes = pair(output_size, "output_size")
     for v in sizes:  # None keeps the input's size

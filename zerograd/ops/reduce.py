@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import numbers
 
 from zerograd import backend
 from zerograd.autograd import Function
@@ -14,9 +15,14 @@ def normalize_axis(axis, ndim: int, op: str) -> tuple:
     """``axis`` (None, int or tuple) as a sorted tuple of non-negative ints."""
     if axis is None:
         return tuple(range(ndim))
-    axes = (axis,) if isinstance(axis, int) else tuple(axis)
+    axes = (axis,) if isinstance(axis, numbers.Integral) else axis
+    if not isinstance(axes, (tuple, list)) or any(
+        isinstance(a, bool) or not isinstance(a, numbers.Integral) for a in axes
+    ):
+        raise TypeError(f"{op}: axis must be an integer or a tuple of integers, received {axis!r}")
     out = []
     for a in axes:
+        a = int(a)
         if not -ndim <= a < (ndim or 1):
             raise ValueError(f"{op}: axis {a} is out of range for a tensor of {ndim} dimensions")
         out.append(a % ndim if ndim else 0)
@@ -237,6 +243,9 @@ def _arg(x: Tensor, axis, keepdims: bool, which: str) -> Tensor:
         out = getattr(x.data.reshape(-1), which)()
         out = x.xp.asarray(out).reshape((1,) * x.ndim if keepdims else ())
     else:
+        if not isinstance(axis, numbers.Integral) or isinstance(axis, bool):
+            raise TypeError(f"{which}: axis must be an integer or None, received {axis!r}")
+        (axis,) = normalize_axis(axis, x.ndim, which)
         out = getattr(x.data, which)(axis=axis, keepdims=keepdims)
     return Tensor._make(x.xp.asarray(out, dtype="int64"))
 

@@ -13,8 +13,15 @@ def _tensor(x) -> Tensor:
     return x if isinstance(x, Tensor) else Tensor(x)
 
 
-def _shape(shape) -> tuple:
-    return (shape,) if isinstance(shape, int) else tuple(int(s) for s in shape)
+def _shape(shape, op: str = "reshape") -> tuple:
+    items = (shape,) if isinstance(shape, (int, backend.np.integer)) else shape
+    if not isinstance(items, (tuple, list)) or any(
+        isinstance(s, bool) or not isinstance(s, (int, backend.np.integer)) for s in items
+    ):
+        raise TypeError(
+            f"{op}: shape must be an integer or a tuple of integers, received {shape!r}"
+        )
+    return tuple(int(s) for s in items)
 
 
 class Reshape(Function):
@@ -189,6 +196,8 @@ class Stack(Function):
 
 
 def _many(xs, op: str) -> list:
+    if not isinstance(xs, (list, tuple)):
+        raise TypeError(f"{op}: expected a list or tuple of tensors, received {type(xs).__name__}")
     xs = [_tensor(x) for x in xs]
     if not xs:
         raise ValueError(f"{op}: expected at least one tensor, received none")
@@ -206,14 +215,14 @@ def _many(xs, op: str) -> list:
 def concat(tensors, axis: int = 0) -> Tensor:
     """Join tensors along an existing axis."""
     xs = _many(tensors, "concat")
-    axis = axis % builtins.max(xs[0].ndim, 1)
+    axis = _axis(axis, xs[0].ndim, "concat")
     return Concat.apply(*xs, axis=axis)
 
 
 def stack(tensors, axis: int = 0) -> Tensor:
     """Join tensors along a new axis."""
     xs = _many(tensors, "stack")
-    axis = axis % (xs[0].ndim + 1)
+    axis = _axis(axis, xs[0].ndim + 1, "stack")
     return Stack.apply(*xs, axis=axis)
 
 
@@ -290,6 +299,8 @@ def pad(x: Tensor, pad_width, mode: str = "constant", constant_values=0) -> Tens
     width = tuple(
         tuple(int(v) for v in row) for row in _np.broadcast_to(_np.asarray(pad_width), (x.ndim, 2))
     )
+    if builtins.min((v for row in width for v in row), default=0) < 0:
+        raise ValueError(f"pad: pad_width must be non-negative, received {pad_width!r}")
     return Pad.apply(x, pad_width=width, value=constant_values)
 
 

@@ -11,9 +11,17 @@ import numpy as np
 import zerograd.nn as nn
 import zerograd.nn.functional as F
 from zerograd.autograd import no_grad
+from zerograd.ops import argcheck
 from zerograd.tensor import Tensor
 
 logger = logging.getLogger(__name__)
+
+
+def _check_lora_args(owner: str, r, alpha, dropout) -> None:
+    """rank >= 1, alpha > 0, dropout in [0, 1) (1 would zero the adapter's input for good)."""
+    argcheck.integer(owner, "r", r, 1)
+    argcheck.number(owner, "alpha", alpha, 0.0, low_open=True)
+    argcheck.number(owner, "dropout", dropout, 0.0, 1.0, high_open=True)
 
 
 class LoRALinear(nn.Module):
@@ -22,8 +30,11 @@ class LoRALinear(nn.Module):
 
     def __init__(self, base: nn.Linear, r: int = 8, alpha: float = 16, dropout: float = 0.0):
         super().__init__()
-        if r < 1:
-            raise ValueError(f"LoRALinear: r must be >= 1, received {r}")
+        _check_lora_args("LoRALinear", r, alpha, dropout)
+        if not isinstance(base, nn.Linear):
+            raise TypeError(
+                f"LoRALinear: base must be an nn.Linear, received {type(base).__name__}"
+            )
         self.base = base
         base.requires_grad_(False)
         self.r, self.alpha, self.scaling = r, alpha, alpha / r
@@ -49,15 +60,21 @@ class LoRALinear(nn.Module):
         return y + F.linear(F.linear(self.lora_dropout(x), self.lora_A), self.lora_B) * self.scaling
 
     def merge(self) -> None:
-        """Fold the update into the base weight (faster inference; outputs unchanged)."""
-        if not self.merged:
+        """Fold the update into the base weight (faster inference; outputs unchanged); a second
+        call changes nothing (and logs a warning)."""
+        if self.merged:
+            logger.warning("LoRALinear.merge: the adapter is already merged; nothing to do")
+        else:
             with no_grad():
                 self.base.weight.data += self.scaling * (self.lora_B.data @ self.lora_A.data)
             self.merged = True
 
     def unmerge(self) -> None:
-        """Subtract the update from the base weight again."""
-        if self.merged:
+        """Subtract the update from the base weight again; on an unmerged adapter it changes
+        nothing (and logs a warning)."""
+        if not self.merged:
+            logger.warning("LoRALinear.unmerge: the adapter is not merged; nothing to do")
+        else:
             with no_grad():
                 self.base.weight.data -= self.scaling * (self.lora_B.data @ self.lora_A.data)
             self.merged = False
@@ -80,11 +97,25 @@ def apply_lora(
         >>> apply_lora(bert, r=8, target_modules=['query', 'value'])
         >>> count_parameters(bert)      # (trainable, total)
     """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"apply_lora: model must be an nn.Module, received {type(model).__name__}")
+    _check_lora_args("apply_lora", r, alpha, dropout)
     if isinstance(target_modules, str):
         target_modules = [target_modules]
+    if not isinstance(target_modules, (list, tuple)) or not all(
+        isinstance(t, str) for t in target_modules
+    ):
+        raise TypeError(
+            "apply_lora: target_modules must be a str or a list of str (names or fnmatch "
+            f"patterns), received {target_modules!r}"
+        )
+    linears = [p for p, m in model.named_modules() if isinstance(m, nn.Linear)]
+    adapted = [p for p, m in model.named_modules() if isinstance(m, LoRALinear)]
     model.requires_grad_(False)
     found = 0
     for path, module in list(model.named_modules()):
+        if isinstance(module, LoRALinear):  # its base is adapted already: never wrap it twice
+            continue
         for name, child in list(module.named_children()):
             full = f"{path}.{name}" if path else name
             if isinstance(child, nn.Linear) and any(
@@ -93,8 +124,18 @@ def apply_lora(
                 setattr(module, name, LoRALinear(child, r, alpha, dropout))
                 found += 1
     if not found:
+        shown = ", ".join(linears[:20]) + (
+            f", ... ({len(linears) - 20} more)" if len(linears) > 20 else ""
+        )
+        again = (
+            f"; {len(adapted)} layers already carry LoRA adapters ({', '.join(adapted[:5])}): "
+            "apply_lora was called before"
+            if adapted
+            else ""
+        )
         raise ValueError(
-            f"apply_lora: no Linear layer matches target_modules={list(target_modules)}"
+            f"apply_lora: no Linear layer matches target_modules={list(target_modules)}; the "
+            f"Linear layers are: {shown or 'none'}{again}"
         )
     trainable, total = count_parameters(model)
     logger.info(
@@ -118,13 +159,19 @@ def merge(model: nn.Module) -> None:
     Example:
         >>> merge(model); model.eval()(ids)       # inference without the extra matmuls
     """
-    for m in lora_layers(model):
+    layers = lora_layers(model)
+    if not layers:
+        raise ValueError(f"merge: {type(model).__name__} has no LoRA layers (call apply_lora)")
+    for m in layers:
         m.merge()
 
 
 def unmerge(model: nn.Module) -> None:
     """Take every merged adapter back out of its base weight (to train or save it again)."""
-    for m in lora_layers(model):
+    layers = lora_layers(model)
+    if not layers:
+        raise ValueError(f"unmerge: {type(model).__name__} has no LoRA layers (call apply_lora)")
+    for m in layers:
         m.unmerge()
 
 

@@ -7,6 +7,7 @@ import os
 import struct
 import tempfile
 import urllib.request
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -18,8 +19,15 @@ def read_idx(path) -> np.ndarray:
     """Parse an IDX file (optionally gzipped) into an array."""
     path = Path(path)
     opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rb") as f:
-        data = f.read()
+    try:
+        with opener(path, "rb") as f:
+            data = f.read()
+    except (EOFError, gzip.BadGzipFile, zlib.error) as e:  # truncated or not gzip at all
+        from zerograd.io.errors import FileFormatError
+
+        raise FileFormatError(
+            path, f"not a complete gzip file ({e}); delete it and fetch it again", "read_idx"
+        ) from None
     if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] not in _IDX_TYPES:
         raise ValueError(f"read_idx: {path} is not an IDX file (bad magic number {data[:4]!r})")
     ndim = data[3]

@@ -115,6 +115,18 @@ class MultiheadAttention(Module):
                 f"MultiheadAttention expected key and value with the query's {query.ndim} "
                 f"dimensions, received shapes {key.shape} and {value.shape}"
             )
+        batch = () if unbatched else (0,) if self.batch_first else (1,)
+        if (
+            key.shape[:-1] != value.shape[:-1]
+            or key.shape[-1] != self.kdim
+            or value.shape[-1] != self.vdim
+            or any(key.shape[i] != query.shape[i] for i in batch)
+        ):
+            raise ValueError(
+                f"MultiheadAttention expected key (..., {self.kdim}) and value (..., {self.vdim}) "
+                f"of the same length and the query's batch size, received shapes query "
+                f"{query.shape}, key {key.shape}, value {value.shape}"
+            )
         if unbatched:
             query, key, value = query.expand_dims(0), key.expand_dims(0), value.expand_dims(0)
             if key_padding_mask is not None:
@@ -155,6 +167,13 @@ class MultiheadAttention(Module):
         bias for scores of ``shape`` (B, h, L, S)."""
         B, h, L, S = shape
         masks = {}
+        for name, m in (("attn_mask", attn_mask), ("key_padding_mask", key_padding_mask)):
+            kind = np.dtype(getattr(m, "dtype", bool)).kind
+            if m is not None and kind not in "bf":
+                raise TypeError(
+                    f"MultiheadAttention: expected a bool or floating {name}, received dtype "
+                    f"{m.dtype}"
+                )
         if attn_mask is not None:
             m = attn_mask.data if isinstance(attn_mask, Tensor) else xp.asarray(attn_mask)
             if m.ndim == 3:  # (B * heads, L, S)

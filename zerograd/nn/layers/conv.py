@@ -32,9 +32,15 @@ class _ConvNd(Module):
         groups=1,
         bias=True,
         output_padding=0,
+        padding_mode: str = "zeros",
     ):
         super().__init__()
         name, nd = type(self).__name__, self.nd
+        if padding_mode != "zeros":  # the other modes of PyTorch are not implemented: say so
+            raise ValueError(
+                f"{name}: only padding_mode='zeros' is supported, received {padding_mode!r}; pad "
+                "the input yourself (zg.pad) and use padding=0"
+            )
         in_channels = argcheck.positive(name, "in_channels", in_channels)
         out_channels = argcheck.positive(name, "out_channels", out_channels)
         k = argcheck.ints(name, "kernel_size", kernel_size, nd, 1)

@@ -1,4 +1,4 @@
-"""Identity, Flatten, Linear."""
+"""Identity, Flatten, Unflatten, Linear."""
 
 from __future__ import annotations
 
@@ -37,6 +37,51 @@ class Flatten(Module):
 
     def extra_repr(self) -> str:
         return f"start_axis={self.start_axis}, end_axis={self.end_axis}"
+
+
+class Unflatten(Module):
+    """Split axis ``axis`` into ``unflattened_size`` (the inverse of Flatten), as PyTorch.
+
+    Example:
+        >>> nn.Unflatten(1, (2, 5))(zg.ones(3, 10)).shape
+        (3, 2, 5)
+    """
+
+    def __init__(self, axis: int, unflattened_size):
+        super().__init__()
+        self.axis = argcheck.integer("Unflatten", "axis", axis)
+        sizes = unflattened_size
+        if not isinstance(sizes, (tuple, list)) or not sizes:
+            raise TypeError(
+                f"Unflatten: unflattened_size must be a non-empty tuple of integers, received "
+                f"{unflattened_size!r}"
+            )
+        sizes = tuple(argcheck.integer("Unflatten", "unflattened_size", v, -1) for v in sizes)
+        if sizes.count(-1) > 1:
+            raise ValueError(
+                f"Unflatten: unflattened_size may hold one -1 at most, received {unflattened_size!r}"
+            )
+        self.unflattened_size = sizes
+
+    def forward(self, x: Tensor) -> Tensor:
+        if not -x.ndim <= self.axis < x.ndim:
+            raise ValueError(
+                f"Unflatten: axis {self.axis} is out of range for an input of shape {x.shape}"
+            )
+        a = self.axis % x.ndim
+        known = math.prod(v for v in self.unflattened_size if v != -1)
+        n = x.shape[a]
+        if (-1 in self.unflattened_size and (known == 0 or n % known)) or (
+            -1 not in self.unflattened_size and known != n
+        ):
+            raise ValueError(
+                f"Unflatten: cannot split axis {self.axis} of size {n} into "
+                f"{self.unflattened_size} (input shape {x.shape})"
+            )
+        return x.reshape(x.shape[:a] + self.unflattened_size + x.shape[a + 1 :])
+
+    def extra_repr(self) -> str:
+        return f"axis={self.axis}, unflattened_size={self.unflattened_size}"
 
 
 class Linear(Module):

@@ -26,6 +26,15 @@ def _shape(owner: str, normalized_shape) -> tuple[int, ...]:
     return argcheck.ints(owner, "normalized_shape", normalized_shape, n, 1)
 
 
+def _float_input(owner: str, x) -> None:
+    """Norm layers compute statistics: an integer input is a TypeError, as in PyTorch."""
+    if x.dtype.kind != "f":
+        raise TypeError(
+            f"{owner}: expected a floating-point input, received dtype {x.dtype}; convert it with "
+            ".astype('float32')"
+        )
+
+
 class _BatchNorm(Module):
     ndims: tuple = ()
 
@@ -65,6 +74,7 @@ class _BatchNorm(Module):
             layout = {2: "(N, C)", 3: "(N, C, L)", 4: "(N, C, H, W)"}
             want = " or ".join(layout[d].replace("C", str(self.num_features)) for d in self.ndims)
             raise ValueError(f"{name} expected input of shape {want}, received shape {x.shape}")
+        _float_input(name, x)
         use_batch = self.training or not self.track_running_stats
         if self.training and self.track_running_stats:
             self.num_batches_tracked.data += 1
@@ -129,6 +139,7 @@ class LayerNorm(Module):
             raise ValueError(
                 f"LayerNorm expected input with trailing shape {self.normalized_shape}, received shape {x.shape}"
             )
+        _float_input("LayerNorm", x)
         return norm.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
 
     def extra_repr(self) -> str:
@@ -151,6 +162,7 @@ class RMSNorm(Module):
             self.register_parameter("weight", None)
 
     def forward(self, x: Tensor) -> Tensor:
+        _float_input("RMSNorm", x)
         return norm.rms_norm(x, self.normalized_shape, self.weight, self.eps)
 
     def extra_repr(self) -> str:
@@ -186,6 +198,7 @@ class GroupNorm(Module):
             raise ValueError(
                 f"GroupNorm expected input of shape (N, {self.num_channels}, ...), received shape {x.shape}"
             )
+        _float_input("GroupNorm", x)
         return norm.group_norm(x, self.num_groups, self.weight, self.bias, self.eps)
 
     def extra_repr(self) -> str:

@@ -79,6 +79,20 @@ class RNNBase(Module):
                 )
         return h, c
 
+    def _check_hx(self, hx, x: Tensor) -> None:
+        """hx: a Tensor (RNN, GRU) or a pair of Tensors (LSTM) of the input's dtype."""
+        name = type(self).__name__
+        lstm = self.mode == "lstm"
+        if lstm and not (isinstance(hx, (tuple, list)) and len(hx) == 2):
+            raise TypeError(
+                f"{name}: expected hx as a tuple (h0, c0) of two tensors, received "
+                f"{type(hx).__name__}"
+            )
+        for t, what in zip(hx if lstm else (hx,), ("h0", "c0")):
+            if not isinstance(t, Tensor):
+                raise TypeError(f"{name}: expected {what} as a Tensor, received {type(t).__name__}")
+            argcheck.same_dtype(name, t, self.weight_ih_l0, what)
+
     def forward(self, x: Tensor, hx=None):
         name = type(self).__name__
         unbatched = x.ndim == 2
@@ -88,6 +102,8 @@ class RNNBase(Module):
                 f"{name} expected input of shape {layout.replace('I', str(self.input_size))} or (T, {self.input_size}), received shape {x.shape}"
             )
         argcheck.same_dtype(name, x, self.weight_ih_l0)
+        if hx is not None:
+            self._check_hx(hx, x)
         if unbatched:
             x = x.expand_dims(1)
             if hx is not None:
