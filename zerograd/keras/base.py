@@ -21,6 +21,7 @@ from zerograd.keras.keras_tensor import (  # noqa: F401 - KerasTensor and helper
     _flatten,
     _is_symbolic,
     _to_dummy,
+    standardize_shape,
 )
 from zerograd.keras.layer_state import LayerStateMixin, layer_scope, resolve_training
 from zerograd.keras.variables import DTypeName
@@ -62,6 +63,7 @@ class Layer(LayerStateMixin, dtype_policies.LayerDTypeMixin, Module):
     """
 
     _is_operation = False  # True for a keras.ops call on symbolic tensors (not in model.layers)
+    _accepts_strings = False  # string arrays: only lookups, Lambda and models (their layers check)
 
     @property
     def _summary_type(self) -> str:
@@ -92,13 +94,25 @@ class Layer(LayerStateMixin, dtype_policies.LayerDTypeMixin, Module):
         batch_input_shape = kwargs.pop("batch_input_shape", None)
         if kwargs:
             raise TypeError(f"{type(self).__name__}: unexpected keyword arguments {sorted(kwargs)}")
+        if name is not None and (not isinstance(name, str) or "/" in name):
+            raise ValueError(
+                f"{type(self).__name__}: name must be a string without '/', received "
+                f"{type(name).__name__} {name!r}"
+            )
+        if not isinstance(trainable, (bool, np.bool_)):
+            raise ValueError(
+                f"{type(self).__name__}: trainable must be a bool, received "
+                f"{type(trainable).__name__} {trainable!r}"
+            )
         self.name = name or unique_name(snake_case(type(self).__name__))
         self._init_dtype(dtype, autocast)  # autocast=False: float inputs keep their dtype
         if batch_input_shape is not None and input_shape is None:  # Keras 2's spelling
             input_shape = tuple(batch_input_shape)[1:]
         if input_dim is not None and input_shape is None:
             input_shape = (input_dim,)
-        self._input_shape_arg = tuple(input_shape) if input_shape is not None else None
+        if input_shape is not None:
+            input_shape = standardize_shape(input_shape, f"{type(self).__name__} '{self.name}'")
+        self._input_shape_arg = input_shape
         self.built = False
         self._trainable = trainable
         self.creation_index = next(_creation)
@@ -130,11 +144,27 @@ class Layer(LayerStateMixin, dtype_policies.LayerDTypeMixin, Module):
         keyword) may be symbolic: the call then adds a node to a functional graph."""
         if _is_symbolic(inputs) or _is_symbolic(args) or _is_symbolic(list(kwargs.values())):
             return self._symbolic_call(inputs, kwargs, args)
+        if inputs is None:
+            raise ValueError(
+                f"{type(self).__name__} '{self.name}': inputs to a layer should be tensors, "
+                "received None"
+            )
         floats = self._array_float_dtype()
         inputs = _as_tensors(inputs, floats)
+        if not self._accepts_strings and isinstance(inputs, Tensor) and inputs.dtype.kind in "USO":
+            raise TypeError(
+                f"{type(self).__name__} '{self.name}' expected numeric input, received dtype "
+                f"{inputs.dtype} (shape {tuple(inputs.shape)})"
+            )
         args = tuple(_as_tensors(a, floats) if isinstance(a, np.ndarray) else a for a in args)
         if self._autocasts():  # as Keras: float inputs in the layer's compute dtype
-            inputs, args = self._cast_inputs(inputs), self._cast_inputs(args)
+            try:
+                inputs, args = self._cast_inputs(inputs), self._cast_inputs(args)
+            except (TypeError, ValueError) as e:
+                raise type(e)(
+                    f"{type(self).__name__} '{self.name}': could not convert the inputs to the "
+                    f"layer's dtype {self.compute_dtype}: {e}"
+                ) from e
             kwargs = {k: v if k == "mask" else self._cast_inputs(v) for k, v in kwargs.items()}
         with layer_scope(self):
             self._ensure_built(inputs)
@@ -146,6 +176,11 @@ class Layer(LayerStateMixin, dtype_policies.LayerDTypeMixin, Module):
             # --- masks (see mask_flow) ---
             previous_mask = mask_flow.fill_mask_argument(self, inputs, args, kwargs)
             out = self.call(inputs, *args, **kwargs)
+            if out is None and self._accepts_strings and hasattr(self, "train_step"):
+                raise ValueError(
+                    f"{type(self).__name__} '{self.name}'.call returned None; a model's call "
+                    "must return its outputs"
+                )
             mask_flow.attach_output_masks(self, inputs, out, previous_mask)
             # --- end masks ---
             if self.activity_regularizer is not None:
@@ -179,6 +214,11 @@ class Layer(LayerStateMixin, dtype_policies.LayerDTypeMixin, Module):
         has_free = any(isinstance(t, KerasTensor) and None in t.shape[1:] for t in symbols)
         out, free = self._run_on_free_sizes(inputs, args, kwargs, has_free)
         outs = _flatten(out)
+        if any(not hasattr(o, "shape") for o in outs):
+            raise ValueError(
+                f"{type(self).__name__} '{self.name}'.call returned {type(out).__name__}; a layer "
+                "called on symbolic inputs (a functional model) must return tensors"
+            )
         shapes = [[None, *o.shape[1:]] for o in outs]
         again = outs
         if has_free:
@@ -319,6 +359,15 @@ def _as_tensors(x, float_dtype=None):
     return Tensor(a)
 
 
+def _dtype_name(who: str, dtype) -> DTypeName:
+    try:
+        return DTypeName(dtype)
+    except TypeError:
+        raise ValueError(
+            f"{who}: invalid dtype {dtype!r}; expected a name such as 'float32', 'int32' or 'bool'"
+        ) from None
+
+
 def _numbers_only(x) -> bool:
     """True for a non-empty (nested) list or tuple whose leaves are all Python numbers."""
     if isinstance(x, (list, tuple)):
@@ -360,10 +409,19 @@ class InputLayer(Layer):
             batch_size, shape = batch_shape[0], tuple(batch_shape[1:])
         if shape is None:
             raise ValueError("Input: shape (or batch_shape) is required, received neither")
-        if isinstance(shape, int):
-            shape = (shape,)
+        shape = standardize_shape(shape, "Input", "shape")
+        if batch_size is not None and (
+            isinstance(batch_size, bool)
+            or not isinstance(batch_size, (int, np.integer))
+            or batch_size < 0
+        ):
+            raise ValueError(
+                f"Input: batch_size must be a non-negative int or None, received {batch_size!r}"
+            )
+        if dtype is not None:
+            dtype = _dtype_name("Input", dtype)
         super().__init__(name=name or unique_name("input_layer"), **kwargs)
-        self.shape = tuple(shape)
+        self.shape = shape
         self.batch_size = batch_size
         self._given_dtype = str(DTypeName(dtype)) if dtype is not None else None
         kt = KerasTensor((batch_size, *self.shape), self, None, name=self.name)

@@ -84,6 +84,11 @@ class LambdaCallback(Callback):
                 )
             given[name] = fn
         for name, fn in given.items():
+            if fn is not None and not callable(fn):
+                raise TypeError(
+                    f"LambdaCallback: {name} must be a function or None, received "
+                    f"{type(fn).__name__} {fn!r}"
+                )
             if fn is not None:
                 setattr(self, name, fn)
 
@@ -93,6 +98,11 @@ class LearningRateScheduler(Callback):
 
     def __init__(self, schedule, verbose: int = 0):
         super().__init__()
+        if not callable(schedule):
+            raise TypeError(
+                "LearningRateScheduler: schedule must be a function schedule(epoch, lr) -> lr, "
+                f"received {type(schedule).__name__} {schedule!r}"
+            )
         self.schedule, self.verbose = schedule, verbose
 
     def on_epoch_begin(self, epoch, logs=None):
@@ -103,7 +113,13 @@ class LearningRateScheduler(Callback):
         except (TypeError, ValueError):
             takes_lr = True
         new = self.schedule(epoch, lr) if takes_lr else self.schedule(epoch)
-        new = float(np.asarray(new))
+        try:
+            new = float(np.asarray(new))
+        except (TypeError, ValueError):
+            raise ValueError(
+                "LearningRateScheduler: the output of the schedule function should be a float, "
+                f"received {type(new).__name__} {new!r} for epoch {epoch}"
+            ) from None
         if not np.isfinite(new):
             raise ValueError(
                 f"LearningRateScheduler: the schedule returned {new} for epoch {epoch}; expected "
@@ -125,13 +141,33 @@ class CSVLogger(Callback):
 
     def __init__(self, filename, separator: str = ",", append: bool = False):
         super().__init__()
+        if not isinstance(filename, (str, os.PathLike)):
+            raise TypeError(
+                f"CSVLogger: filename must be a path (str or os.PathLike), received "
+                f"{type(filename).__name__} {filename!r}"
+            )
+        if not isinstance(separator, str) or len(separator) != 1:
+            raise TypeError(
+                f"CSVLogger: separator must be a one-character string, received {separator!r}"
+            )
         self.filename, self.separator, self.append = os.fspath(filename), separator, append
         self.file = None
 
     def on_train_begin(self, logs=None):
         self.keys = None
         self._new = not (self.append and os.path.exists(self.filename))
-        self.file = open(self.filename, "a" if self.append else "w", newline="")
+        folder = os.path.dirname(os.path.abspath(self.filename))
+        if not os.path.isdir(folder):
+            raise FileNotFoundError(
+                f"CSVLogger: cannot write {self.filename!r}: the directory {folder!r} does not "
+                "exist"
+            )
+        try:
+            self.file = open(self.filename, "a" if self.append else "w", newline="")
+        except OSError as e:
+            raise type(e)(
+                e.errno, f"CSVLogger: cannot open {self.filename!r} for writing: {e.strerror}"
+            ) from e
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
@@ -150,10 +186,20 @@ class CSVLogger(Callback):
 
 
 class TerminateOnNaN(Callback):
-    """Stop training as soon as a batch loss is NaN or infinite."""
+    """Stop training as soon as a batch loss is NaN or infinite (``raise_error=True``: raise a
+    RuntimeError instead of stopping quietly)."""
+
+    def __init__(self, raise_error: bool = False):
+        super().__init__()
+        self.raise_error = raise_error
 
     def on_batch_end(self, batch, logs=None):
         loss = (logs or {}).get("loss")
         if loss is not None and not np.isfinite(loss):
+            if self.raise_error:
+                raise RuntimeError(
+                    f"TerminateOnNaN: NaN or Inf loss encountered at batch {batch} "
+                    f"(loss={loss}); terminating training"
+                )
             sys.stdout.write(f"Batch {batch}: Invalid loss, terminating training\n")
             self.model.stop_training = True

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from zerograd import backend as _backend
 from zerograd.keras.dtype_policies import dtype_policy, floatx, set_dtype_policy
 
@@ -34,6 +36,10 @@ def epsilon() -> float:
 
 def set_epsilon(value: float) -> None:
     """Set the value ``epsilon()`` returns."""
+    if isinstance(value, (str, bytes, bool)) or not isinstance(value, (int, float, np.number)):
+        raise ValueError(
+            f"set_epsilon: expected a float, received {type(value).__name__} {value!r}"
+        )
     _epsilon[0] = float(value)
 
 

@@ -57,6 +57,8 @@ def _verbose(what: str, verbose) -> None:
 def _callbacks(what: str, callbacks) -> None:
     if callbacks is None or type(callbacks).__name__ == "CallbackList":
         return
+    if callable(getattr(callbacks, "set_model", None)):  # one Callback: Keras wraps it in a list
+        return
     if not isinstance(callbacks, (list, tuple)):
         raise TypeError(
             f"{what}: callbacks must be a list of keras.callbacks.Callback or None, received "

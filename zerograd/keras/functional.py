@@ -82,6 +82,13 @@ def init_graph(model, inputs, outputs) -> None:
     for kt in order:
         if not any(kt.layer is la for la in layers):
             layers.append(kt.layer)
+    names = [la.name for la in layers]
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise ValueError(
+            f"Model '{model.name}': layer names must be unique; {repeated} name more than one "
+            "layer (pass distinct name= arguments)"
+        )
     for layer in layers:  # as sub-modules only: a layer named "inputs" must not hide the property
         model._modules[layer.name] = layer
     model.built = True

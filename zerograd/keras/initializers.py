@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -22,6 +23,11 @@ def _fans(shape) -> tuple[int, int]:
 
 
 class Initializer:
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "__call__" in cls.__dict__:  # every initializer checks the shape it is asked for
+            cls.__call__ = _checks_shape(cls.__dict__["__call__"])
+
     def __call__(self, shape, dtype=None) -> np.ndarray:
         raise NotImplementedError
 
@@ -37,6 +43,27 @@ class Initializer:
         return cls(**builtin_kwargs(cls, config))
 
 
+def _checks_shape(call):
+    @functools.wraps(call)
+    def wrapper(self, shape, dtype=None, **kwargs):
+        from zerograd.keras.keras_tensor import standardize_shape
+
+        shape = (shape,) if isinstance(shape, (int, np.integer)) else shape
+        shape = standardize_shape(shape, type(self).__name__, "shape")
+        if None in shape:
+            raise ValueError(f"{type(self).__name__}: shape must be fully known, received {shape}")
+        return call(self, shape, dtype, **kwargs)
+
+    return wrapper
+
+
+def _non_negative(init, name: str, value) -> None:
+    if not isinstance(value, (int, float, np.number)) or isinstance(value, bool):
+        raise TypeError(f"{type(init).__name__}: {name} must be a number, received {value!r}")
+    if not value >= 0:
+        raise ValueError(f"{type(init).__name__}: {name} must be >= 0, received {value!r}")
+
+
 class Zeros(Initializer):
     def __call__(self, shape, dtype=None):
         return np.zeros(shape, dtype or backend.get_default_dtype())
@@ -49,6 +76,10 @@ class Ones(Initializer):
 
 class Constant(Initializer):
     def __init__(self, value=0.0):
+        if np.asarray(value).dtype.kind not in "biuf":
+            raise ValueError(
+                f"Constant: value must be a number (or an array of numbers), received {value!r}"
+            )
         self.value = value
 
     def __call__(self, shape, dtype=None):
@@ -64,6 +95,9 @@ class RandomUniform(Initializer):
 
     def __call__(self, shape, dtype=None):
         rng = np.random.default_rng(self.seed) if self.seed is not None else backend.rng()
+        if self.maxval < self.minval:  # as Keras: minval + (maxval - minval) * U[0, 1)
+            out = self.minval + (self.maxval - self.minval) * rng.random(shape)
+            return out.astype(dtype or backend.get_default_dtype())
         return rng.uniform(self.minval, self.maxval, shape).astype(
             dtype or backend.get_default_dtype()
         )
@@ -74,6 +108,7 @@ class RandomUniform(Initializer):
 
 class RandomNormal(Initializer):
     def __init__(self, mean=0.0, stddev=0.05, seed=None):
+        _non_negative(self, "stddev", stddev)
         self.mean, self.stddev, self.seed = mean, stddev, seed
 
     def __call__(self, shape, dtype=None):
@@ -101,6 +136,19 @@ class TruncatedNormal(RandomNormal):
 
 class VarianceScaling(Initializer):
     def __init__(self, scale=1.0, mode="fan_in", distribution="truncated_normal", seed=None):
+        me = type(self).__name__
+        if isinstance(scale, bool) or not isinstance(scale, (int, float, np.number)) or scale <= 0:
+            raise ValueError(f"{me}: scale must be a positive float, received {scale!r}")
+        if mode not in ("fan_in", "fan_out", "fan_avg"):
+            raise ValueError(
+                f"{me}: mode must be one of 'fan_in', 'fan_out', 'fan_avg', received {mode!r}"
+            )
+        distribution = "truncated_normal" if distribution == "normal" else distribution
+        if distribution not in ("truncated_normal", "untruncated_normal", "uniform"):
+            raise ValueError(
+                f"{me}: distribution must be one of 'truncated_normal', 'untruncated_normal', "
+                f"'uniform', received {distribution!r}"
+            )
         self.scale, self.mode, self.distribution, self.seed = scale, mode, distribution, seed
 
     def __call__(self, shape, dtype=None):
@@ -160,6 +208,11 @@ class Orthogonal(Initializer):
         self.gain, self.seed = gain, seed
 
     def __call__(self, shape, dtype=None):
+        if len(shape) < 2:
+            raise ValueError(
+                f"Orthogonal: the tensor to initialize must be at least two-dimensional, "
+                f"received shape={shape}"
+            )
         rng = np.random.default_rng(self.seed) if self.seed is not None else backend.rng()
         rows, cols = math.prod(shape[:-1]), shape[-1]
         a = rng.normal(0.0, 1.0, (max(rows, cols), min(rows, cols)))

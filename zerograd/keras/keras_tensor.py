@@ -124,3 +124,31 @@ def _dummy(kt: KerasTensor, batch: int = 2, free: int = FREE_AXIS):
     shape = tuple((batch if i == 0 else free) if d is None else d for i, d in enumerate(kt.shape))
     dtype = getattr(kt, "dtype", None) or backend.get_default_dtype()
     return Tensor(np.zeros(shape, dtype=dtype))
+
+
+def standardize_shape(shape, who: str, what: str = "shape") -> tuple:
+    """``shape`` as a tuple of non-negative ints and None, or a clear error naming ``who``.
+
+    Keras refuses a bare int (``Input(shape=5)``), negative, fractional and string dimensions."""
+    if isinstance(shape, (str, bytes, dict)) or not hasattr(shape, "__iter__"):
+        raise ValueError(
+            f"{who}: {what} must be a tuple of dimensions (ints or None), e.g. (5,), received "
+            f"{type(shape).__name__} {shape!r}"
+        )
+    shape = tuple(shape)
+    out = []
+    for d in shape:
+        if d is None:
+            out.append(None)
+            continue
+        if isinstance(d, (bool, np.bool_)) or not isinstance(d, (int, np.integer)):
+            raise ValueError(
+                f"{who}: {what} must hold ints or None, received {tuple(shape)!r} with the "
+                f"dimension {d!r} of type {type(d).__name__}"
+            )
+        if d < 0:
+            raise ValueError(
+                f"{who}: {what} must not have negative dimensions, received {tuple(shape)!r}"
+            )
+        out.append(int(d))
+    return tuple(out)

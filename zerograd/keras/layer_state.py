@@ -91,6 +91,11 @@ class LayerStateMixin:
         from zerograd.keras import constraints, regularizers
         from zerograd.keras.variables import Variable
 
+        if "_parameters" not in self.__dict__ or "name" not in self.__dict__:
+            raise AttributeError(
+                f"{type(self).__name__}.add_weight: call super().__init__() first, as the first "
+                "statement of __init__"
+            )
         owner = f"{type(self).__name__} '{self.name}'.add_weight"
         if args and isinstance(args[0], str):  # zerograd's short form
             if len(args) > 4:
@@ -110,7 +115,10 @@ class LayerStateMixin:
             shape, initializer, dtype = named.values()
         if overwrite_with_gradient:
             raise ValueError(f"{owner}: overwrite_with_gradient=True is not supported")
-        shape = () if shape is None else tuple(shape)
+        from zerograd.keras.keras_tensor import standardize_shape
+
+        shape = (shape,) if isinstance(shape, (int, np.integer)) else shape
+        shape = () if shape is None else standardize_shape(shape, owner)
         if any(d is None for d in shape):
             raise ValueError(f"{owner}: the shape must be fully defined, received {shape}")
         if initializer is None:
@@ -255,6 +263,12 @@ class LayerStateMixin:
             v.copy_(w.astype(v.data.dtype))
 
     def count_params(self) -> int:
+        """The number of scalars in the weights; as Keras, an error before the layer is built."""
+        if not self.built:
+            raise ValueError(
+                f"{type(self).__name__} '{self.name}'.count_params: the layer isn't built yet; "
+                "call it on data or build(input_shape) first"
+            )
         return int(sum(v.size for v in self.weights))
 
     # --- losses ----------------------------------------------------------------------------------

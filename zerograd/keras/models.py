@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from zerograd.keras.base import InputLayer, KerasTensor, Layer, _flatten, snake_case, unique_name
+from zerograd.keras.base import (
+    InputLayer,
+    KerasTensor,
+    Layer,
+    _as_tensors,
+    _flatten,
+    snake_case,
+    unique_name,
+)
 from zerograd.keras.functional import init_graph, run_graph
 from zerograd.keras.layer_state import layer_scope
 from zerograd.keras.training import TrainingMixin
@@ -24,6 +32,8 @@ class Model(TrainingMixin, Layer):
         >>> outputs = keras.layers.Dense(10, activation='softmax')(inputs)
         >>> model = keras.Model(inputs=inputs, outputs=outputs)
     """
+
+    _accepts_strings = True  # each layer checks its own inputs
 
     def __init__(self, *args, **kwargs):
         if len(args) > 2:
@@ -104,12 +114,32 @@ class Model(TrainingMixin, Layer):
         return [m for m in self._modules.values() if isinstance(m, Layer)]
 
     def get_layer(self, name: str | None = None, index: int | None = None) -> Layer:
+        """The layer called ``name``, or the one at ``index`` (exactly one of them)."""
+        who = f"{type(self).__name__} '{self.name}'.get_layer"
+        if name is not None and index is not None:
+            raise ValueError(
+                f"{who}: give a layer name or an index, not both; received name={name!r}, "
+                f"index={index!r}"
+            )
+        layers = self.layers
         if index is not None:
-            return self.layers[index]
-        for layer in self.layers:
+            if isinstance(index, bool) or not isinstance(index, (int, np.integer)):
+                raise TypeError(
+                    f"{who}: index must be an int, received {type(index).__name__} {index!r}"
+                )
+            if not -len(layers) <= index < len(layers):
+                raise ValueError(
+                    f"{who}: index {index} is out of range; the model has {len(layers)} layers"
+                )
+            return layers[index]
+        if name is None:
+            raise ValueError(f"{who}: give a layer name or an index, received neither")
+        for layer in layers:
             if layer.name == name:
                 return layer
-        raise ValueError(f"Model '{self.name}' has no layer named {name!r}")
+        raise ValueError(
+            f"{who}: no layer named {name!r}; the layers are {[la.name for la in layers]}"
+        )
 
     def call(self, inputs, training=None, mask=None):
         """Run the functional graph; ``mask`` (one per input) rides on the inputs, as Keras's."""
@@ -180,6 +210,14 @@ class Model(TrainingMixin, Layer):
                 raise ValueError(f"Model.summary: {arg}= is not supported, received {value!r}")
         if expand_nested:
             raise ValueError("Model.summary: expand_nested=True is not supported")
+        if line_length is not None and (
+            isinstance(line_length, bool)
+            or not isinstance(line_length, (int, np.integer))
+            or line_length < 40
+        ):
+            raise ValueError(
+                f"Model.summary: line_length must be an integer >= 40, received {line_length!r}"
+            )
         print_fn = print_fn or print
         line_length = line_length or 78
         rows = [
@@ -191,7 +229,7 @@ class Model(TrainingMixin, Layer):
             )
             for layer in self._summary_layers()
         ]
-        total = self.count_params()
+        total = sum(v.size for v in self.weights)
         trainable = sum(v.size for v in self.trainable_weights)
         w = (line_length - 20) // 2
         extra = f"{'Trainable':>10}" if show_trainable else ""
@@ -398,7 +436,24 @@ class Sequential(Model):
             self._build_from(tuple(shape)[1:], dtype)
         if _is_kt(inputs):
             return Layer._symbolic_call(self, inputs, kwargs)
+        kt = self.__dict__.get("_input_kt")
+        if kt is not None and self.layers and hasattr(inputs, "shape"):
+            inputs = self._check_input_rank(kt, inputs)
         return Layer.__call__(self, inputs, *args, **kwargs)
+
+    def _check_input_rank(self, kt, inputs):
+        """As Keras: a trailing axis of 1 is added or dropped to match the input's rank; any
+        other rank is an error naming the expected shape."""
+        from zerograd.keras.functional import _adjust_rank
+
+        if len(inputs.shape) != len(kt.shape):
+            inputs = _adjust_rank(kt, _as_tensors(inputs))
+        if len(inputs.shape) != len(kt.shape):
+            raise ValueError(
+                f"Sequential '{self.name}' expected input of shape {kt.shape}, received shape "
+                f"{tuple(inputs.shape)}"
+            )
+        return inputs
 
     def get_config(self) -> dict:
         """Keras 3's Sequential config: the InputLayer (when the shape is known), then layers."""

@@ -7,6 +7,8 @@ import os
 import sys
 import warnings
 
+import numpy as np
+
 from zerograd.keras.callback_base import Callback
 
 # metric names whose larger values are better, for mode="auto" (Keras reads the metric's direction)
@@ -28,9 +30,21 @@ class MonitorCallback(Callback):
             raise ValueError(
                 f"{type(self).__name__}: mode must be 'auto', 'min' or 'max', received {mode!r}"
             )
+        if not isinstance(monitor, str):
+            raise TypeError(
+                f"{type(self).__name__}: monitor must be the name of a logged quantity (a str), "
+                f"received {type(monitor).__name__} {monitor!r}"
+            )
+        _check_number(self, "min_delta", min_delta)
         self.monitor, self.mode, self.best = monitor, mode, baseline
         self.min_delta = abs(min_delta)
         self.monitor_op = None
+
+    def _ensure_monitor_op(self) -> None:
+        # as Keras: settle the direction at the first epoch end (the metrics are built by then),
+        # so an unknown monitor under mode='auto' fails even when it is missing from the logs
+        if self.monitor_op is None:
+            self._set_monitor_op()
 
     def _direction(self) -> str:
         if self.mode != "auto":
@@ -74,6 +88,23 @@ class MonitorCallback(Callback):
         return value
 
 
+def _check_number(cb, name: str, value, minimum=None, integer: bool = False) -> None:
+    kind = "an integer" if integer else "a number"
+    ok_type = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(
+        value, bool
+    )
+    if integer:
+        ok_type = ok_type and float(value) == int(value)
+    if not ok_type:
+        raise TypeError(
+            f"{type(cb).__name__}: {name} must be {kind}, received {type(value).__name__} {value!r}"
+        )
+    if not np.isfinite(value) or (minimum is not None and value < minimum):
+        raise ValueError(
+            f"{type(cb).__name__}: {name} must be {kind} >= {minimum}, received {value!r}"
+        )
+
+
 def _flat_metrics(model) -> list:
     out = []
     for m in getattr(model, "metrics", None) or []:
@@ -97,6 +128,8 @@ class EarlyStopping(MonitorCallback):
         start_from_epoch=0,
     ):
         super().__init__(monitor, mode, min_delta=min_delta)
+        _check_number(self, "patience", patience, 0, integer=True)
+        _check_number(self, "start_from_epoch", start_from_epoch, 0, integer=True)
         self.patience, self.verbose, self.baseline = patience, verbose, baseline
         self.restore_best_weights, self.start_from_epoch = restore_best_weights, start_from_epoch
         self.wait, self.stopped_epoch, self.best_weights, self.best_epoch = 0, 0, None, 0
@@ -111,6 +144,7 @@ class EarlyStopping(MonitorCallback):
         )
 
     def on_epoch_end(self, epoch, logs=None):
+        self._ensure_monitor_op()
         current = self._current(logs, "Early stopping")
         if current is None or epoch < self.start_from_epoch:
             return
@@ -264,8 +298,12 @@ class ReduceLROnPlateau(MonitorCallback):
         min_lr=0.0,
     ):
         super().__init__(monitor, mode, min_delta=min_delta)
+        _check_number(self, "factor", factor, 0.0)
         if factor >= 1.0:
             raise ValueError(f"ReduceLROnPlateau: factor must be < 1.0, received factor={factor}")
+        _check_number(self, "patience", patience, 0, integer=True)
+        _check_number(self, "cooldown", cooldown, 0, integer=True)
+        _check_number(self, "min_lr", min_lr, 0.0)
         self.factor, self.patience, self.verbose = factor, patience, verbose
         self.cooldown, self.min_lr = cooldown, min_lr
         self.wait = self.cooldown_counter = 0
@@ -277,6 +315,7 @@ class ReduceLROnPlateau(MonitorCallback):
         logs = logs if logs is not None else {}
         optimizer = self.model.optimizer
         logs["learning_rate"] = float(optimizer.learning_rate)
+        self._ensure_monitor_op()
         current = self._current(logs, "Learning rate reduction")
         if current is None:
             return

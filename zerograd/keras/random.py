@@ -10,7 +10,7 @@ import numpy as np
 
 import zerograd as zg
 from zerograd import backend
-from zerograd.keras.ops.core import standardize_dtype, tensor
+from zerograd.keras.ops.core import axis_index, standardize_dtype, tensor
 from zerograd.keras.ops.symbolic import symbolic
 from zerograd.tensor import Tensor
 
@@ -75,8 +75,10 @@ def _rng(seed, op: str) -> np.random.Generator:
     raise TypeError(f"{op}: expected seed to be an int, a SeedGenerator or None, received {seed!r}")
 
 
-def _shape(shape) -> tuple:
-    return (int(shape),) if np.ndim(shape) == 0 else tuple(int(n) for n in shape)
+def _shape(shape, op: str = "random") -> tuple:
+    from zerograd.keras.ops.creation import new_shape
+
+    return new_shape(shape, op)
 
 
 def _float_dtype(dtype, op: str):
@@ -93,21 +95,21 @@ def _draw_dtype(dt):
 def normal(shape, mean=0.0, stddev=1.0, dtype=None, seed=None) -> Tensor:
     """Draws from N(mean, stddev^2)."""
     dt = _float_dtype(dtype, "normal")
-    z = _rng(seed, "normal").standard_normal(_shape(shape), dtype=_draw_dtype(dt))
+    z = _rng(seed, "normal").standard_normal(_shape(shape, "normal"), dtype=_draw_dtype(dt))
     return Tensor((z * stddev + mean).astype(dt))
 
 
 def uniform(shape, minval=0.0, maxval=1.0, dtype=None, seed=None) -> Tensor:
     """Draws from U[minval, maxval)."""
     dt = _float_dtype(dtype, "uniform")
-    u = _rng(seed, "uniform").random(_shape(shape), dtype=_draw_dtype(dt))
+    u = _rng(seed, "uniform").random(_shape(shape, "uniform"), dtype=_draw_dtype(dt))
     return Tensor((u * (maxval - minval) + minval).astype(dt))
 
 
 def truncated_normal(shape, mean=0.0, stddev=1.0, dtype=None, seed=None) -> Tensor:
     """Normal draws, those beyond two standard deviations drawn again."""
     dt = _float_dtype(dtype, "truncated_normal")
-    rng, shape = _rng(seed, "truncated_normal"), _shape(shape)
+    rng, shape = _rng(seed, "truncated_normal"), _shape(shape, "truncated_normal")
     z = rng.standard_normal(shape)
     bad = np.abs(z) > 2
     while bad.any():
@@ -121,25 +123,27 @@ def randint(shape, minval, maxval, dtype="int32", seed=None) -> Tensor:
     dt = standardize_dtype(dtype, "randint")
     if dt.kind not in "iu":
         raise ValueError(f"randint: expected an integer dtype, received {dt}")
-    return Tensor(_rng(seed, "randint").integers(minval, maxval, _shape(shape)).astype(dt))
+    return Tensor(
+        _rng(seed, "randint").integers(minval, maxval, _shape(shape, "randint")).astype(dt)
+    )
 
 
 def gamma(shape, alpha, dtype=None, seed=None) -> Tensor:
     """Draws from Gamma(alpha, 1)."""
     dt = _float_dtype(dtype, "gamma")
-    return Tensor(_rng(seed, "gamma").gamma(alpha, size=_shape(shape)).astype(dt))
+    return Tensor(_rng(seed, "gamma").gamma(alpha, size=_shape(shape, "gamma")).astype(dt))
 
 
 def beta(shape, alpha, beta, dtype=None, seed=None) -> Tensor:
     """Draws from Beta(alpha, beta)."""
     dt = _float_dtype(dtype, "beta")
-    return Tensor(_rng(seed, "beta").beta(alpha, beta, size=_shape(shape)).astype(dt))
+    return Tensor(_rng(seed, "beta").beta(alpha, beta, size=_shape(shape, "beta")).astype(dt))
 
 
 def binomial(shape, counts, probabilities, dtype=None, seed=None) -> Tensor:
     """Draws from Binomial(counts, probabilities), as floats."""
     dt = _float_dtype(dtype, "binomial")
-    draws = _rng(seed, "binomial").binomial(counts, probabilities, size=_shape(shape))
+    draws = _rng(seed, "binomial").binomial(counts, probabilities, size=_shape(shape, "binomial"))
     return Tensor(draws.astype(dt))
 
 
@@ -161,7 +165,7 @@ def dropout(inputs, rate, noise_shape=None, seed=None) -> Tensor:
 def shuffle(x, axis=0, seed=None) -> Tensor:
     """Entries permuted at random along ``axis``."""
     x = tensor(x)
-    axis = axis % x.ndim
+    axis = axis_index("shuffle", axis, x.ndim)
     perm = _rng(seed, "shuffle").permutation(x.shape[axis])
     return x[(slice(None),) * axis + (perm,)]
 
@@ -175,6 +179,10 @@ def categorical(logits, num_samples, dtype="int32", seed=None) -> Tensor:
         raise ValueError(
             f"categorical: expected logits of shape (batch, classes), received {p.shape}"
         )
+    if isinstance(num_samples, bool) or not isinstance(num_samples, (int, np.integer)):
+        raise TypeError(f"categorical: num_samples must be an int, received {num_samples!r}")
+    if num_samples < 1:
+        raise ValueError(f"categorical: num_samples must be >= 1, received {num_samples}")
     u = _rng(seed, "categorical").random((p.shape[0], int(num_samples)))
     cdf = np.cumsum(p, axis=-1)
     idx = np.stack([np.searchsorted(c, r, side="right") for c, r in zip(cdf, u)])

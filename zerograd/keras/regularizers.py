@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 
 class Regularizer:
     def __call__(self, w):
@@ -13,7 +15,7 @@ class Regularizer:
 
 class L1L2(Regularizer):
     def __init__(self, l1: float = 0.0, l2: float = 0.0):
-        self.l1, self.l2 = float(l1), float(l2)
+        self.l1, self.l2 = _factor(self, "l1", l1), _factor(self, "l2", l2)
 
     def __call__(self, w):
         out = 0.0
@@ -43,6 +45,19 @@ class L2(L1L2):
         return {"l2": self.l2}
 
 
+def _factor(reg, name: str, value) -> float:
+    """A penalty factor: a finite float >= 0 (as Keras checks), or an error naming it."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        v = math.nan
+    if isinstance(value, bool) or not math.isfinite(v) or v < 0:
+        raise ValueError(
+            f"{type(reg).__name__}: {name} must be a non-negative float, received {value!r}"
+        )
+    return v
+
+
 l1, l2, l1_l2 = L1, L2, L1L2
 
 
@@ -50,9 +65,13 @@ def get(identifier):
     if identifier is None or isinstance(identifier, Regularizer):
         return identifier
     if isinstance(identifier, dict):
-        return {"L1": L1, "L2": L2, "L1L2": L1L2}[identifier["class_name"]](
-            **identifier.get("config", {})
-        )
+        classes = {"L1": L1, "L2": L2, "L1L2": L1L2}
+        if identifier.get("class_name") not in classes:
+            raise ValueError(
+                f"unknown regularizer: expected a config dict with class_name one of "
+                f"{sorted(classes)}, received {identifier!r}"
+            )
+        return classes[identifier["class_name"]](**identifier.get("config", {}))
     names = {"l1": L1, "l2": L2, "l1_l2": L1L2}
     if isinstance(identifier, str) and identifier in names:
         return names[identifier]()

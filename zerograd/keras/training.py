@@ -33,6 +33,15 @@ class TrainingMixin(StepsMixin):
         output name). With an overridden ``train_step``, ``compile(optimizer=...)`` suffices.
         ``run_eagerly``, ``jit_compile`` and ``auto_scale_loss`` change nothing here: zerograd
         always runs eagerly and scales no loss."""
+        if (
+            isinstance(steps_per_execution, bool)
+            or not isinstance(steps_per_execution, (int, np.integer))
+            or steps_per_execution < 1
+        ):
+            raise ValueError(
+                f"{type(self).__name__}.compile: steps_per_execution must be a positive integer, "
+                f"received {steps_per_execution!r}"
+            )
         if steps_per_execution != 1:
             raise ValueError(
                 f"{type(self).__name__}.compile: only steps_per_execution=1 is supported, "

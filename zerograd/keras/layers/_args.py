@@ -19,7 +19,12 @@ def data_format(layer, value) -> str:
 
 def int_tuple(layer, value, n: int, name: str, minimum: int = 1) -> tuple:
     """An int or n ints, each at least ``minimum``, as a tuple of n ints."""
-    v = (value,) * n if isinstance(value, int) else tuple(value) if value is not None else ()
+    if isinstance(value, int):
+        v = (value,) * n
+    elif isinstance(value, (list, tuple)):
+        v = tuple(value)
+    else:
+        v = ()
     if len(v) != n or not all(isinstance(i, int) and i >= minimum for i in v):
         raise ValueError(
             f"{type(layer).__name__} '{layer.name}': {name} must be an int or {n} ints, each at "

@@ -14,6 +14,13 @@ from zerograd.tensor import Tensor
 
 def _check_non_negative(layer: Layer, **values) -> None:
     for name, v in values.items():
+        if isinstance(v, (str, bytes, bool)) or (
+            v is not None and not isinstance(v, (int, float, np.number))
+        ):
+            raise TypeError(
+                f"{type(layer).__name__} '{layer.name}': {name} must be a number, received "
+                f"{type(v).__name__} {v!r}"
+            )
         if v is None or v < 0:
             raise ValueError(
                 f"{type(layer).__name__} '{layer.name}': {name} must be a non-negative number, "

@@ -166,6 +166,7 @@ class MultiHeadAttention(Layer):
         use_causal_mask: bool = False,
     ):
         query, value, key = inputs
+        self._check_shapes(query, value, key)
         gate = self._proj(query, "gate") if self.use_gate else None
         q, k, v = self._proj(query, "query"), self._proj(key, "key"), self._proj(value, "value")
         n, axes = q.ndim, self.attention_axes
@@ -208,6 +209,25 @@ class MultiHeadAttention(Layer):
         if not return_attention_scores:
             return out
         return [out, weights.reshape((*lead_shape, *q_att, *k_att))]
+
+    def _check_shapes(self, query, value, key) -> None:
+        """O(1) checks naming the layer: the feature sizes it was built for, one rank and
+        batch size, and key and value agreeing on every axis but the last (as Keras)."""
+        shapes = {"query": tuple(query.shape), "value": tuple(value.shape), "key": tuple(key.shape)}
+        for name, shape in shapes.items():
+            want = getattr(self, f"{name}_kernel").shape[0]
+            if len(shape) != len(shapes["query"]) or shape[-1] != want:
+                raise ValueError(
+                    f"MultiHeadAttention '{self.name}' expected {name} of rank "
+                    f"{len(shapes['query'])} with last axis {want}, received shapes "
+                    + ", ".join(f"{k}={v}" for k, v in shapes.items())
+                )
+        if shapes["key"][:-1] != shapes["value"][:-1] or shapes["query"][0] != shapes["key"][0]:
+            raise ValueError(
+                f"MultiHeadAttention '{self.name}': key and value must agree on every axis but the "
+                "last, and share the query's batch size; received shapes "
+                + ", ".join(f"{k}={v}" for k, v in shapes.items())
+            )
 
     def _attention_bias(self, query, value, key, qf, kf, attention_mask, use_causal_mask):
         """The additive mask (B', 1, L, S) from the attention mask, the inputs' Keras masks, the

@@ -95,6 +95,11 @@ class CategoryEncoding(Layer):
         x = _array(inputs)
         x = x.astype("int64") if x.dtype.kind == "f" else x
         w = None if count_weights is None else _array(count_weights).astype(self.compute_dtype)
+        if w is not None and w.shape != x.shape:
+            raise ValueError(
+                f"CategoryEncoding '{self.name}': count_weights must have the inputs' shape "
+                f"{tuple(x.shape)}, received shape {tuple(w.shape)}"
+            )
         y = encode(self, x, self.num_tokens, self.output_mode, self.compute_dtype, w)
         return Tensor(y)
 
@@ -132,7 +137,12 @@ class Discretization(Layer):
         ):
             raise ValueError(f"{me}: num_bins must be a positive int, received {num_bins!r}")
         if bin_boundaries is not None:
-            b = [float(v) for v in bin_boundaries]
+            try:
+                b = [float(v) for v in bin_boundaries]
+            except (TypeError, ValueError):
+                raise TypeError(
+                    f"{me}: bin_boundaries must be a list of numbers, received {bin_boundaries!r}"
+                ) from None
             if any(x > y for x, y in zip(b, b[1:])):
                 raise ValueError(
                     f"{me}: bin_boundaries must be sorted, received {list(bin_boundaries)!r}"

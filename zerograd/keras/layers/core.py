@@ -62,6 +62,21 @@ class Dense(Layer):
         self.bias_constraint = constraints.get(bias_constraint)
 
     def build(self, input_shape):
+        if isinstance(input_shape, dict):
+            raise ValueError(
+                f"Dense '{self.name}' expects 1 input, received a dict with keys "
+                f"{sorted(input_shape)}"
+            )
+        if isinstance(input_shape, list) and input_shape and isinstance(input_shape[0], tuple):
+            raise ValueError(
+                f"Dense '{self.name}' expects 1 input, received {len(input_shape)}: "
+                f"shapes {input_shape}"
+            )
+        if len(input_shape) < 2:
+            raise ValueError(
+                f"Dense '{self.name}' expected input of rank >= 2 (batch, ..., features), "
+                f"received shape {tuple(input_shape)}"
+            )
         self.input_dim = input_shape[-1]
         self.add_weight(
             "kernel",
@@ -132,6 +147,11 @@ class Flatten(Layer):
         self.data_format = data_format or "channels_last"
 
     def call(self, inputs, training=None):
+        if inputs.ndim < 1:
+            raise ValueError(
+                f"Flatten '{self.name}' expected input of rank >= 1 (batch, ...), received shape "
+                f"{tuple(inputs.shape)}"
+            )
         if self.data_format == "channels_first" and inputs.ndim > 2:
             inputs = inputs.transpose(0, *range(2, inputs.ndim), 1)
         return inputs.reshape((inputs.shape[0], -1))

@@ -159,7 +159,13 @@ class EinsumDense(Layer):
                 f"EinsumDense '{self.name}': equation {self.equation!r} needs inputs of rank "
                 f"{len(self._x)}, received shape {inputs.shape}"
             )
-        y = einsum(self._expanded(inputs.ndim), inputs, self.kernel)
+        try:
+            y = einsum(self._expanded(inputs.ndim), inputs, self.kernel)
+        except ValueError as e:
+            raise ValueError(
+                f"EinsumDense '{self.name}': inputs of shape {tuple(inputs.shape)} do not fit "
+                f"the kernel of shape {tuple(self.kernel.shape)} ({e})"
+            ) from None
         if self.bias_axes is not None:
             y = y + self.bias
         return self.activation(y)

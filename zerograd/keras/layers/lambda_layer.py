@@ -22,6 +22,8 @@ class Lambda(Layer):
         2.0
     """
 
+    _accepts_strings = True  # the function decides
+
     def __init__(self, function, output_shape=None, mask=None, arguments=None, **kwargs):
         super().__init__(**kwargs)
         if not callable(function):

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import collections
 import numbers
+import os
 
 import numpy as np
 
@@ -19,6 +20,8 @@ _MODES = ("int", "one_hot", "multi_hot", "count")
 
 class _IndexLookup(Layer):
     """What IntegerLookup and StringLookup share: the vocabulary, adapt, lookups and encodings."""
+
+    _accepts_strings = True  # tokens
 
     _strings = False
 
@@ -75,9 +78,13 @@ class _IndexLookup(Layer):
         self.vocabulary_dtype, self.oov_method, self.salt = vocabulary_dtype, oov_method, None
         self._tokens, self.encoding = None, encoding
         if isinstance(vocabulary, str):  # a text file, one token a line
+            if not os.path.isfile(vocabulary):
+                raise FileNotFoundError(
+                    f"{me}: the vocabulary file {vocabulary!r} does not exist (a str vocabulary "
+                    "is the path of a text file, one token a line)"
+                )
             with open(vocabulary, encoding="utf-8") as f:
                 vocabulary = [line.rstrip("\n") for line in f]
-            vocabulary = vocabulary if self._strings else [int(t) for t in vocabulary]
         if vocabulary is not None:
             self.set_vocabulary(vocabulary)
             if vocabulary_size is not None and vocabulary_size != self.vocabulary_size():
@@ -97,9 +104,25 @@ class _IndexLookup(Layer):
         return self._oov_start() + self.num_oov_indices
 
     def _token(self, v):
-        """One token as a Python value (str or int)."""
+        """One token as a Python value (str or int), or a TypeError naming the layer."""
         if self._strings:
-            return v.decode(self.encoding) if isinstance(v, bytes) else str(v)
+            if isinstance(v, bytes):
+                return v.decode(self.encoding)
+            if not isinstance(v, str):
+                raise TypeError(
+                    f"{self._me}: expected string tokens, received {type(v).__name__} {v!r}"
+                )
+            return str(v)
+        if isinstance(v, str) and v.strip().lstrip("-").isdigit():  # a vocabulary file's line
+            return int(v)
+        if isinstance(v, (bool, np.bool_)) or not isinstance(
+            v, (numbers.Integral, float, np.floating)
+        ):
+            raise TypeError(
+                f"{self._me}: expected integer tokens, received {type(v).__name__} {v!r}"
+            )
+        if v != int(v):
+            raise ValueError(f"{self._me}: expected integer tokens, received {v!r}")
         return int(v)
 
     def set_vocabulary(self, vocabulary, idf_weights=None) -> None:
@@ -267,6 +290,12 @@ class StringLookup(_IndexLookup):
         dtype = kwargs.pop("vocabulary_dtype", "string")  # in Keras's configs; always 'string'
         if dtype != "string":
             raise ValueError(f"StringLookup: vocabulary_dtype must be 'string', received {dtype!r}")
+        for arg, v in (("mask_token", mask_token), ("oov_token", oov_token)):
+            if v is not None and not isinstance(v, str):
+                raise TypeError(
+                    f"StringLookup '{kwargs.get('name') or 'string_lookup'}': {arg} must be a "
+                    f"string, received {type(v).__name__} {v!r}"
+                )
         super().__init__(max_tokens, num_oov_indices, mask_token, oov_token, vocabulary,
                          idf_weights, invert, output_mode, sparse, pad_to_max_tokens, "string",
                          encoding=encoding, **kwargs)  # fmt: skip

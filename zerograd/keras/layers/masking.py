@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from zerograd.keras import mask_flow
 from zerograd.keras.base import Layer
 
@@ -17,6 +19,10 @@ class Masking(Layer):
 
     def __init__(self, mask_value: float = 0.0, **kwargs):
         super().__init__(**kwargs)
+        if isinstance(mask_value, (str, bytes)) or np.asarray(mask_value).dtype.kind not in "biuf":
+            raise TypeError(
+                f"Masking '{self.name}': mask_value must be a number, received {mask_value!r}"
+            )
         self.mask_value = mask_value
 
     def compute_mask(self, inputs, mask=None):

@@ -204,6 +204,11 @@ class Dot(_Merge):
     def call(self, inputs):
         x1, x2 = self._inputs(inputs)
         pair = self.axes if isinstance(self.axes, list) else [self.axes, self.axes]
+        if not (-x1.ndim <= pair[0] < x1.ndim and -x2.ndim <= pair[1] < x2.ndim):
+            raise ValueError(
+                f"Dot '{self.name}': axes {pair} are out of range for inputs of shapes "
+                f"{x1.shape} and {x2.shape}"
+            )
         a1, a2 = pair[0] % x1.ndim, pair[1] % x2.ndim
         if x1.shape[0] != x2.shape[0] or 0 in (a1, a2) or x1.shape[a1] != x2.shape[a2]:
             raise ValueError(

@@ -150,6 +150,12 @@ class BatchNormalization(_GammaBeta, Layer):
     def call(self, inputs, training=None, mask=None):
         # a frozen BatchNormalization runs in inference mode even in training, as Keras 3's
         training = bool(training) and self.trainable
+        n = self.moving_mean.shape[0]
+        if not -inputs.ndim <= self.axis < inputs.ndim or inputs.shape[self.axis] != n:
+            raise ValueError(
+                f"BatchNormalization '{self.name}' expected input with axis {self.axis} of size "
+                f"{n}, received shape {tuple(inputs.shape)}"
+            )
         if training and self.renorm:
             return self._renorm_call(inputs, mask)
         if training and mask is not None:
@@ -311,6 +317,7 @@ class LayerNormalization(_GammaBeta, Layer):
             )
         self.axis = axes
         shape = tuple(input_shape[a] for a in axes)
+        self._normalized_shape = shape
         if self.scale or self.rms_scaling:
             self._add_gamma_beta("gamma", shape)
         if self.center and not self.rms_scaling:
@@ -319,6 +326,14 @@ class LayerNormalization(_GammaBeta, Layer):
     def call(self, inputs, training=None):
         gamma, beta = getattr(self, "gamma", None), getattr(self, "beta", None)
         ndim = inputs.ndim
+        want = getattr(self, "_normalized_shape", None)
+        if any(not -ndim <= a < ndim for a in self.axis) or (
+            want is not None and tuple(inputs.shape[a] for a in self.axis) != want
+        ):
+            raise ValueError(
+                f"LayerNormalization '{self.name}' expected input with axes {self.axis} of sizes "
+                f"{want}, received shape {tuple(inputs.shape)}"
+            )
         axes = sorted(a % ndim for a in self.axis)
         trailing = axes == list(range(ndim - len(axes), ndim))
         if trailing and not self.rms_scaling:

@@ -198,6 +198,8 @@ class RMSNormalization(Layer):
 class Identity(Layer):
     """Returns its inputs unchanged (masks pass on)."""
 
+    _accepts_strings = True  # passes anything through
+
     supports_masking = True
 
     def __init__(self, **kwargs):  # keyword arguments only, as Keras

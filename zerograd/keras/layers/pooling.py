@@ -126,6 +126,11 @@ class _GlobalPooling(Layer):
     def __init__(self, data_format=None, keepdims: bool = False, **kwargs):
         super().__init__(**kwargs)
         self.data_format = _data_format(self, data_format)
+        if not isinstance(keepdims, (bool, np.bool_)):
+            raise TypeError(
+                f"{type(self).__name__} '{self.name}': keepdims must be a bool, received "
+                f"{type(keepdims).__name__} {keepdims!r}"
+            )
         self.keepdims = bool(keepdims)
 
     def _axes(self, x) -> tuple:

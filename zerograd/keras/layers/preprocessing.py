@@ -198,8 +198,16 @@ class Normalization(Layer):
                     f"{what} was built for inputs of shape {self._build_shape} (axis "
                     f"{self.axis}), adapt received a batch of shape {batch.shape}"
                 )
+            if batch.dtype.kind not in "biuf":
+                raise TypeError(
+                    f"{what}: adapt expected numeric data, received dtype {batch.dtype}"
+                )
             batch = batch.astype(np.float64)
             n = int(np.prod([batch.shape[d] for d in self._reduce]))
+            if n == 0:
+                raise ValueError(
+                    f"{what}: adapt received a batch of shape {batch.shape} with no samples"
+                )
             b_mean, b_var = batch.mean(axis=self._reduce), batch.var(axis=self._reduce)
             if mean is None:
                 total, mean, var = n, b_mean, b_var

@@ -49,6 +49,14 @@ class _BuiltinRNN(RNN):
         super().__init__(cell, **layer_kwargs)
         self.use_cudnn = use_cudnn  # zerograd has no cuDNN: kept for the attribute, never used
 
+    def build(self, input_shape):
+        if not isinstance(input_shape, list) and len(input_shape) != 3:
+            raise ValueError(
+                f"{type(self).__name__} '{self.name}' expected input of shape (batch, timesteps, "
+                f"features), received shape {tuple(input_shape)}"
+            )
+        super().build(input_shape)
+
     def get_config(self):
         cell = {
             k: v

@@ -210,7 +210,15 @@ class RNN(Layer):
                 f"{type(self).__name__} '{self.name}' expected {len(self.state_size)} initial "
                 f"state(s), received {len(states)}"
             )
-        return _nest_map(lambda s: _as_tensors(s), states)
+        states = _nest_map(lambda s: _as_tensors(s), states)
+        for i, (state, size) in enumerate(zip(states, self.state_size)):
+            if isinstance(size, int) and tuple(getattr(state, "shape", ())) != (batch, size):
+                raise ValueError(
+                    f"{type(self).__name__} '{self.name}' expected initial_state[{i}] of shape "
+                    f"(batch, {size}) = {(batch, size)}, received shape "
+                    f"{tuple(getattr(state, 'shape', ()))}"
+                )
+        return states
 
     def _fused(self, mode: str, x: Tensor, states: list) -> tuple:
         cell = self.cell

@@ -7,7 +7,7 @@ import builtins
 import numpy as np
 
 import zerograd as zg
-from zerograd.keras.ops.core import standardize_dtype, tensor
+from zerograd.keras.ops.core import axis_index, standardize_dtype, tensor
 from zerograd.keras.ops.creation import as_shape
 from zerograd.keras.ops.symbolic import symbolic
 from zerograd.tensor import Tensor
@@ -71,7 +71,7 @@ def expand_dims(x, axis) -> Tensor:
     axes = (axis,) if isinstance(axis, int) else tuple(axis)
     n = x.ndim + len(axes)
     shape = iter(x.shape)
-    wanted = {a % n for a in axes}
+    wanted = {axis_index("expand_dims", a, x.ndim, len(axes)) for a in axes}
     return zg.reshape(x, tuple(1 if i in wanted else next(shape) for i in range(n)))
 
 
@@ -97,8 +97,19 @@ def swapaxes(x, axis1, axis2) -> Tensor:
 def moveaxis(x, source, destination) -> Tensor:
     """Axes moved to new positions, the others keeping their order."""
     x = tensor(x)
-    src = [s % x.ndim for s in ((source,) if isinstance(source, int) else source)]
-    dst = [d % x.ndim for d in ((destination,) if isinstance(destination, int) else destination)]
+    src = [
+        axis_index("moveaxis", s, x.ndim)
+        for s in ((source,) if isinstance(source, int) else source)
+    ]
+    dst = [
+        axis_index("moveaxis", d, x.ndim)
+        for d in ((destination,) if isinstance(destination, int) else destination)
+    ]
+    if len(src) != len(dst):
+        raise ValueError(
+            f"moveaxis: source and destination must have the same number of axes, received "
+            f"{source!r} and {destination!r}"
+        )
     order = [a for a in range(x.ndim) if a not in src]
     for d, s in sorted(zip(dst, src)):
         order.insert(d, s)
@@ -108,7 +119,7 @@ def moveaxis(x, source, destination) -> Tensor:
 @symbolic
 def broadcast_to(x, shape) -> Tensor:
     """x broadcast to ``shape``."""
-    return zg.broadcast_to(tensor(x), as_shape(shape))
+    return zg.broadcast_to(tensor(x), as_shape(shape, "broadcast_to"))
 
 
 @symbolic
@@ -117,6 +128,8 @@ def concatenate(xs, axis=0) -> Tensor:
     xs = [tensor(x) for x in xs]
     if axis is None:
         xs, axis = [zg.reshape(x, (-1,)) for x in xs], 0
+    if xs:
+        axis = axis_index("concatenate", axis, xs[0].ndim)
     return zg.concat(xs, axis)
 
 
@@ -148,7 +161,21 @@ def append(x1, x2, axis=None) -> Tensor:
 @symbolic
 def split(x, indices_or_sections, axis=0) -> list:
     """Equal sections, or sections cut at the given indices, as a list."""
-    return list(zg.split(tensor(x), indices_or_sections, axis))
+    x = tensor(x)
+    axis = axis_index("split", axis, x.ndim)
+    if not isinstance(indices_or_sections, (int, np.integer)):
+        cuts = list(indices_or_sections)
+        size = x.shape[axis]
+        if any(not 0 <= c <= size for c in cuts) or cuts != sorted(cuts):
+            raise ValueError(
+                f"split: indices must be increasing and within axis {axis} of size {size}, "
+                f"received {cuts}"
+            )
+    elif indices_or_sections < 1:
+        raise ValueError(
+            f"split: the number of sections must be >= 1, received {indices_or_sections}"
+        )
+    return list(zg.split(x, indices_or_sections, axis))
 
 
 @symbolic
@@ -165,7 +192,12 @@ def array_split(x, indices_or_sections, axis=0) -> list:
 def unstack(x, num=None, axis=0) -> list:
     """The slices along ``axis``, as a list."""
     x = tensor(x)
-    axis = axis % x.ndim
+    axis = axis_index("unstack", axis, x.ndim)
+    if num is not None and num != x.shape[axis]:
+        raise ValueError(
+            f"unstack: num={num} does not match axis {axis} of size {x.shape[axis]} (shape "
+            f"{x.shape})"
+        )
     lead = (builtins.slice(None),) * axis
     return [x[lead + (i,)] for i in range(x.shape[axis])]
 
@@ -173,13 +205,16 @@ def unstack(x, num=None, axis=0) -> list:
 @symbolic
 def tile(x, repeats) -> Tensor:
     """x repeated as a whole ``repeats`` times per axis."""
-    return zg.tile(tensor(x), as_shape(repeats))
+    return zg.tile(tensor(x), as_shape(repeats, "tile"))
 
 
 @symbolic
 def repeat(x, repeats, axis=None) -> Tensor:
     """Each element repeated ``repeats`` times along ``axis`` (flattened when None)."""
-    return zg.repeat(tensor(x), repeats, axis)
+    x = tensor(x)
+    if axis is not None:
+        axis = axis_index("repeat", axis, x.ndim)
+    return zg.repeat(x, repeats, axis)
 
 
 def _indices(indices, op: str) -> np.ndarray:
@@ -197,7 +232,7 @@ def take(x, indices, axis=None) -> Tensor:
     x, idx = tensor(x), _indices(indices, "take")
     if axis is None:
         return zg.reshape(x, (-1,))[idx]
-    axis = axis % x.ndim
+    axis = axis_index("take", axis, x.ndim)
     return x[(builtins.slice(None),) * axis + (idx,)]
 
 
@@ -207,7 +242,7 @@ def take_along_axis(x, indices, axis=None) -> Tensor:
     x, idx = tensor(x), _indices(indices, "take_along_axis")
     if axis is None:
         x, axis = zg.reshape(x, (-1,)), 0
-    axis = axis % x.ndim
+    axis = axis_index("take_along_axis", axis, x.ndim)
     if idx.ndim != x.ndim:
         raise ValueError(
             f"take_along_axis: expected indices of rank {x.ndim}, received shape {idx.shape}"
@@ -226,7 +261,7 @@ def flip(x, axis=None) -> Tensor:
     """Entries reversed along ``axis`` (all axes when None)."""
     x = tensor(x)
     axes = range(x.ndim) if axis is None else ((axis,) if isinstance(axis, int) else axis)
-    axes = {a % x.ndim for a in axes}
+    axes = {axis_index("flip", a, x.ndim) for a in axes}
     rev = builtins.slice(None, None, -1)
     return x[tuple(rev if i in axes else builtins.slice(None) for i in range(x.ndim))]
 
@@ -242,7 +277,7 @@ def roll(x, shift, axis=None) -> Tensor:
     if len(shifts) == 1:
         shifts = shifts * len(axes)
     for s, a in zip(shifts, axes):
-        a %= x.ndim
+        a = axis_index("roll", a, x.ndim)
         n = x.shape[a]
         if n:
             idx = (np.arange(n) - s) % n

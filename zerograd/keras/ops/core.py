@@ -14,6 +14,21 @@ from zerograd.keras.base import KerasTensor
 from zerograd.keras.ops.symbolic import symbolic
 from zerograd.tensor import Tensor
 
+
+def axis_index(op: str, axis, ndim: int, extra: int = 0) -> int:
+    """``axis`` as a non-negative index into ``ndim + extra`` axes, or a ValueError naming the
+    op (Keras's torch backend raises an IndexError without it)."""
+    n = ndim + extra
+    if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
+        raise TypeError(f"{op}: axis must be an int, received {type(axis).__name__} {axis!r}")
+    if not -n <= axis < n:
+        raise ValueError(
+            f"{op}: axis {axis} is out of range for a tensor of {ndim} dimensions"
+            + (f" (expected in [{-n}, {n - 1}])" if n else "")
+        )
+    return int(axis) % n
+
+
 EPSILON = 1e-7  # keras.config.epsilon(): the fuzz factor of clipped logs and normalisations
 _PY_NUMBERS = (bool, int, float)
 
@@ -347,7 +362,12 @@ def _starts(start_indices) -> list:
 def slice(inputs, start_indices, shape) -> Tensor:  # noqa: A001 - the Keras name
     """The block of ``shape`` starting at ``start_indices``."""
     x = tensor(inputs)
-    starts = _starts(start_indices)
+    starts, shape = _starts(start_indices), tuple(int(n) for n in shape)
+    if len(starts) != x.ndim or len(shape) != x.ndim:
+        raise ValueError(
+            f"slice: expected {x.ndim} start indices and a shape of rank {x.ndim} for inputs of "
+            f"shape {x.shape}, received start_indices={starts} and shape={shape}"
+        )
     index = tuple(builtins.slice(s, s + int(n)) for s, n in zip(starts, shape))
     return x[index]
 
@@ -381,6 +401,13 @@ def _index_tuple(indices, shape, op: str) -> tuple:
         raise ValueError(
             f"{op}: expected indices of shape (..., k) with k <= {len(shape)}, received {idx.shape}"
         )
+    for i in range(idx.shape[-1]):
+        col = idx[..., i]
+        if col.size and (col.min() < -shape[i] or col.max() >= shape[i]):
+            raise ValueError(
+                f"{op}: indices along axis {i} must be in [0, {shape[i]}), received values "
+                f"from {col.min()} to {col.max()}"
+            )
     return tuple(idx[..., i] for i in range(idx.shape[-1]))
 
 

@@ -43,11 +43,47 @@ def dtype_or_default(dtype, op: str):
     return standardize_dtype(dtype, op) or backend.get_default_dtype()
 
 
-def as_shape(shape) -> tuple:
-    """An int, a sequence of ints or a 1-D integer tensor as a shape tuple."""
+def as_shape(shape, op: str = "reshape") -> tuple:
+    """An int, a sequence of ints or a 1-D integer tensor as a shape tuple (no fractions)."""
     if isinstance(shape, Tensor):
         shape = shape.tolist()
-    return (int(shape),) if np.ndim(shape) == 0 else tuple(int(n) for n in shape)
+    dims = (shape,) if np.ndim(shape) == 0 else tuple(shape)
+    for d in dims:
+        if isinstance(d, (bool, np.bool_)) or not isinstance(d, (int, np.integer)):
+            raise TypeError(
+                f"{op}: the shape must hold integers, received {shape!r} with {d!r} of type "
+                f"{type(d).__name__}"
+            )
+    return tuple(int(d) for d in dims)
+
+
+def new_shape(shape, op: str) -> tuple:
+    """The shape of a new tensor: non-negative ints only, or an error naming ``op``."""
+    if isinstance(shape, Tensor):
+        shape = shape.tolist()
+    dims = (shape,) if np.ndim(shape) == 0 else tuple(shape)
+    for d in dims:
+        if isinstance(d, (bool, np.bool_)) or not isinstance(d, (int, np.integer)):
+            raise TypeError(
+                f"{op}: shape must hold integers, received {shape!r} with {d!r} of type "
+                f"{type(d).__name__}"
+            )
+        if d < 0:
+            raise ValueError(f"{op}: shape must not have negative dimensions, received {shape!r}")
+    return tuple(int(d) for d in dims)
+
+
+def _count(value, op: str, name: str) -> int:
+    """A non-negative integer argument (a size), or an error naming ``op`` and ``name``."""
+    if isinstance(value, Tensor):
+        value = value.item()
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise TypeError(
+            f"{op}: {name} must be an integer, received {type(value).__name__} {value!r}"
+        )
+    if value < 0:
+        raise ValueError(f"{op}: {name} must be >= 0, received {value}")
+    return int(value)
 
 
 # --- creation ------------------------------------------------------------------------------------
@@ -55,12 +91,12 @@ def as_shape(shape) -> tuple:
 
 def zeros(shape, dtype=None) -> Tensor:
     """Zeros of ``shape`` (float32 unless ``dtype``)."""
-    return const(np.zeros(as_shape(shape), dtype_or_default(dtype, "zeros")))
+    return const(np.zeros(new_shape(shape, "zeros"), dtype_or_default(dtype, "zeros")))
 
 
 def ones(shape, dtype=None) -> Tensor:
     """Ones of ``shape``."""
-    return const(np.ones(as_shape(shape), dtype_or_default(dtype, "ones")))
+    return const(np.ones(new_shape(shape, "ones"), dtype_or_default(dtype, "ones")))
 
 
 def empty(shape, dtype=None) -> Tensor:
@@ -71,7 +107,7 @@ def empty(shape, dtype=None) -> Tensor:
 def full(shape, fill_value, dtype=None) -> Tensor:
     """``fill_value`` repeated to ``shape``."""
     dt = dtype_or_default(dtype, "full")
-    return const(np.full(as_shape(shape), tensor(fill_value).numpy(), dtype=dt))
+    return const(np.full(new_shape(shape, "full"), tensor(fill_value).numpy(), dtype=dt))
 
 
 @symbolic
@@ -103,6 +139,8 @@ def arange(start, stop=None, step=None, dtype=None) -> Tensor:
     step = 1 if step is None else step
     if stop is None:
         start, stop = 0, start
+    if step == 0:
+        raise ValueError(f"arange: step must be nonzero, received step={step!r}")
     a = np.arange(start, stop, step)
     default = backend.int32 if a.dtype.kind in "iu" else backend.get_default_dtype()
     return const(a.astype(standardize_dtype(dtype, "arange") or default))
@@ -113,7 +151,7 @@ def linspace(start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis
     a, step = np.linspace(
         tensor(start).numpy(),
         tensor(stop).numpy(),
-        int(num),
+        _count(num, "linspace", "num"),
         endpoint=endpoint,
         retstep=True,
         axis=axis,
@@ -124,9 +162,9 @@ def linspace(start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis
 
 def eye(N, M=None, k=0, dtype=None) -> Tensor:  # noqa: N803 - the Keras names
     """Ones on the k-th diagonal of an N x M matrix."""
-    return const(
-        np.eye(int(N), None if M is None else int(M), int(k), dtype_or_default(dtype, "eye"))
-    )
+    N = _count(N, "eye", "N")  # noqa: N806
+    M = None if M is None else _count(M, "eye", "M")  # noqa: N806
+    return const(np.eye(N, M, int(k), dtype_or_default(dtype, "eye")))
 
 
 def identity(n, dtype=None) -> Tensor:
@@ -136,23 +174,32 @@ def identity(n, dtype=None) -> Tensor:
 
 def tri(N, M=None, k=0, dtype=None) -> Tensor:  # noqa: N803
     """Ones at and below the k-th diagonal."""
-    return const(
-        np.tri(int(N), None if M is None else int(M), int(k), dtype_or_default(dtype, "tri"))
-    )
+    N = _count(N, "tri", "N")  # noqa: N806
+    M = None if M is None else _count(M, "tri", "M")  # noqa: N806
+    return const(np.tri(N, M, int(k), dtype_or_default(dtype, "tri")))
 
 
 @symbolic
 def tril(x, k=0) -> Tensor:
     """x with the entries above the k-th diagonal zeroed."""
-    x = tensor(x)
+    x = _matrix(x, "tril")
     return zg.where(np.tri(*x.shape[-2:], k, dtype=bool), x, 0)
 
 
 @symbolic
 def triu(x, k=0) -> Tensor:
     """x with the entries below the k-th diagonal zeroed."""
-    x = tensor(x)
+    x = _matrix(x, "triu")
     return zg.where(~np.tri(*x.shape[-2:], k - 1, dtype=bool), x, 0)
+
+
+def _matrix(x, op: str) -> Tensor:
+    x = tensor(x)
+    if x.ndim < 2:
+        raise ValueError(
+            f"{op}: expected a tensor of at least 2 dimensions, received shape {tuple(x.shape)}"
+        )
+    return x
 
 
 @symbolic
@@ -180,13 +227,15 @@ def array(x, dtype=None) -> Tensor:
 
 def logspace(start, stop, num=50, endpoint=True, base=10, dtype=None, axis=0) -> Tensor:
     """``base`` to the powers of ``linspace(start, stop, num)``."""
-    a = np.logspace(start, stop, int(num), endpoint=endpoint, base=base, axis=axis)
+    a = np.logspace(
+        start, stop, _count(num, "logspace", "num"), endpoint=endpoint, base=base, axis=axis
+    )
     return const(a.astype(dtype_or_default(dtype, "logspace")))
 
 
 def geomspace(start, stop, num=50, endpoint=True, dtype=None, axis=0) -> Tensor:
     """``num`` values from ``start`` to ``stop`` evenly spaced on a log scale."""
-    a = np.geomspace(start, stop, int(num), endpoint=endpoint, axis=axis)
+    a = np.geomspace(start, stop, _count(num, "geomspace", "num"), endpoint=endpoint, axis=axis)
     return const(a.astype(dtype_or_default(dtype, "geomspace")))
 
 

@@ -168,6 +168,9 @@ def clip(x, x_min, x_max) -> Tensor:
     x = tensor(x)
     lo = x_min.data if isinstance(x_min, Tensor) else x_min
     hi = x_max.data if isinstance(x_max, Tensor) else x_max
+    for name, v in (("x_min", lo), ("x_max", hi)):
+        if isinstance(v, (str, bytes)) or np.asarray(v).dtype.kind not in "biuf":
+            raise TypeError(f"clip: {name} must be a number or a tensor, received {v!r}")
     if x.dtype.kind == "b":
         x = zg.cast(x, backend.int32)
     return zg.clip(x, lo, hi)

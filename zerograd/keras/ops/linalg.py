@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import zerograd as zg
 from zerograd import backend
-from zerograd.keras.ops.core import const, float_tensor, tensor
+from zerograd.keras.ops.core import axis_index, const, float_tensor, tensor
 from zerograd.keras.ops.symbolic import symbolic
 from zerograd.ops.linalg import no_gradient
 from zerograd.tensor import Tensor
@@ -79,6 +79,8 @@ def norm(x, ord=None, axis=None, keepdims=False) -> Tensor:  # noqa: A002 - the 
             raise ValueError(f"norm: ord {ord!r} needs a 1-D or 2-D input, received {x.shape}")
         flat = _vector_norm(zg.reshape(x, (-1,)), ord, 0, False)
         return zg.reshape(flat, (1,) * x.ndim) if keepdims else flat
+    axes = (axis,) if isinstance(axis, int) else tuple(axis)
+    axes = tuple(axis_index("norm", a, x.ndim) for a in axes)
     if isinstance(axis, int) or len(axis) == 1:
         return _vector_norm(x, ord, axis if isinstance(axis, int) else axis[0], keepdims)
     if len(axis) == 2:
@@ -115,6 +117,8 @@ def _matrices(x, op: str) -> Tensor:
 def cholesky(x, upper=False) -> Tensor:
     """Cholesky factor L (L @ L^T == x), or its transpose with ``upper=True``; not differentiable."""
     x = _matrices(x, "cholesky")
+    if x.shape[-1] != x.shape[-2]:
+        raise ValueError(f"cholesky: expected square matrices (..., n, n), received {x.shape}")
 
     def compute(xp, a):
         lower = xp.linalg.cholesky(a)

@@ -62,7 +62,15 @@ def _segments(data, segment_ids, num_segments, op):
     ids = tensor(segment_ids).data
     if ids.dtype.kind not in "iu":
         raise TypeError(f"{op}: expected integer segment_ids, received {ids.dtype}")
-    n = int(ids.max()) + 1 if num_segments is None else int(num_segments)
+    if num_segments is not None and (
+        isinstance(num_segments, bool)
+        or not isinstance(num_segments, (int, np.integer))
+        or num_segments < 0
+    ):
+        raise ValueError(
+            f"{op}: num_segments must be None or a non-negative integer, received {num_segments!r}"
+        )
+    n = (int(ids.max()) + 1 if ids.size else 0) if num_segments is None else int(num_segments)
     return tensor(data), ids, n
 
 

@@ -12,7 +12,14 @@ from zerograd import backend
 from zerograd.keras.ops.activations import *  # noqa: F403 - keras.ops.nn.relu ...
 from zerograd.keras.ops.blocks import *  # noqa: F403 - keras.ops.nn.unfold ...
 from zerograd.keras.ops.conv import *  # noqa: F403 - keras.ops.nn.conv ...
-from zerograd.keras.ops.core import EPSILON, const, float_tensor, standardize_dtype, tensor
+from zerograd.keras.ops.core import (
+    EPSILON,
+    axis_index,
+    const,
+    float_tensor,
+    standardize_dtype,
+    tensor,
+)
 from zerograd.keras.ops.symbolic import symbolic
 from zerograd.tensor import Tensor
 
@@ -65,6 +72,13 @@ def log_softmax(x, axis=-1) -> Tensor:
 def _hot(x, num_classes, axis, dtype, sparse, op):
     if sparse:
         raise ValueError(f"{op}: sparse=True is not supported")
+    if isinstance(num_classes, (bool, np.bool_)) or not isinstance(num_classes, (int, np.integer)):
+        raise TypeError(
+            f"{op}: num_classes must be an int, received {type(num_classes).__name__} "
+            f"{num_classes!r}"
+        )
+    if num_classes < 0:
+        raise ValueError(f"{op}: num_classes must be >= 0, received {num_classes}")
     idx = tensor(x).data
     if idx.dtype.kind not in "iu":
         raise TypeError(f"{op}: expected integer class indices, received {idx.dtype}")
@@ -76,6 +90,7 @@ def _hot(x, num_classes, axis, dtype, sparse, op):
 def one_hot(x, num_classes, axis=-1, dtype=None, sparse=False) -> Tensor:
     """Integer labels as indicator vectors along a new ``axis`` (float32 by default)."""
     hot, dt = _hot(x, num_classes, axis, dtype, sparse, "one_hot")
+    axis = axis_index("one_hot", axis, hot.ndim - 1, 1)
     return const(np.moveaxis(hot, -1, axis).astype(dt))
 
 
@@ -115,6 +130,7 @@ def categorical_crossentropy(target, output, from_logits=False, axis=-1) -> Tens
     """-sum(t log p) along ``axis``; probabilities renormalised and clipped to [eps, 1 - eps]."""
     t, o = float_tensor(target), float_tensor(output)
     _same_shape(t, o, "categorical_crossentropy")
+    axis = axis_index("categorical_crossentropy", axis, o.ndim)
     if from_logits:
         log_p = zg.log_softmax(o, axis)
     else:
@@ -142,6 +158,11 @@ def sparse_categorical_crossentropy(target, output, from_logits=False, axis=-1) 
         o = o / zg.sum(o, axis, keepdims=True)
         log_p = zg.log(zg.clip(o, EPSILON, 1 - EPSILON))
     idx = np.expand_dims(t.data.astype(np.int64), axis)
+    if idx.size and (idx.min() < 0 or idx.max() >= o.shape[axis]):
+        raise ValueError(
+            f"sparse_categorical_crossentropy: expected target class ids in [0, "
+            f"{o.shape[axis]}), received values from {idx.min()} to {idx.max()}"
+        )
     return -zg.squeeze(zg.take_along_axis(log_p, idx, axis), axis)
 
 
@@ -226,6 +247,18 @@ def dot_product_attention(
     if flash_attention:
         raise ValueError("dot_product_attention: flash_attention=True is not supported")
     q, k, v = float_tensor(query), float_tensor(key), float_tensor(value)
+    if (
+        q.ndim != 4
+        or k.ndim != 4
+        or v.ndim != 4
+        or q.shape[-1] != k.shape[-1]
+        or k.shape[:3] != v.shape[:3]
+        or q.shape[0] != k.shape[0]
+    ):
+        raise ValueError(
+            "dot_product_attention: expected query (B, T, N, H), key (B, S, N, H) and value "
+            f"(B, S, N, Hv), received shapes {q.shape}, {k.shape} and {v.shape}"
+        )
     scale = 1 / math.sqrt(q.shape[-1]) if scale is None else scale
     logits = zg.matmul(zg.transpose(q, (0, 2, 1, 3)), zg.transpose(k, (0, 2, 3, 1))) * scale
     if attn_logits_soft_cap is not None:

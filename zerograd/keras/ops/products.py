@@ -7,7 +7,7 @@ import math
 import numpy as np
 
 import zerograd as zg
-from zerograd.keras.ops.core import scatter, tensor
+from zerograd.keras.ops.core import axis_index, scatter, tensor
 from zerograd.keras.ops.symbolic import symbolic
 from zerograd.tensor import Tensor
 
@@ -162,6 +162,14 @@ def einsum(subscripts, *operands) -> Tensor:
     for x, t in zip(xs, terms):
         if x.ndim != len(t):
             raise ValueError(f"einsum: term {t!r} has {len(t)} letters, operand shape {x.shape}")
+    sizes: dict = {}
+    for i, (x, t) in enumerate(zip(xs, terms)):
+        for c, n in zip(t, x.shape):
+            if sizes.setdefault(c, (n, i))[0] != n:
+                raise ValueError(
+                    f"einsum: subscript {c!r} has size {n} in operand {i} (shape {x.shape}) but "
+                    f"size {sizes[c][0]} in operand {sizes[c][1]}, for {subscripts!r}"
+                )
     pairs = [_diagonals(x, t) for x, t in zip(xs, terms)]
     x, term = pairs[0]
     for i in range(len(pairs)):
@@ -181,7 +189,9 @@ def einsum(subscripts, *operands) -> Tensor:
 def diagonal(x, offset=0, axis1=0, axis2=1) -> Tensor:
     """The ``offset`` diagonal of axes (axis1, axis2), as a new last axis."""
     x = tensor(x)
-    a1, a2 = axis1 % x.ndim, axis2 % x.ndim
+    a1, a2 = axis_index("diagonal", axis1, x.ndim), axis_index("diagonal", axis2, x.ndim)
+    if a1 == a2:
+        raise ValueError(f"diagonal: axis1 and axis2 must differ, received {axis1} and {axis2}")
     rest = [i for i in range(x.ndim) if i not in (a1, a2)]
     x = zg.transpose(x, (*rest, a1, a2))
     n, m = x.shape[-2:]

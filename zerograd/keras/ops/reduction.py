@@ -8,7 +8,7 @@ import numpy as np
 
 import zerograd as zg
 from zerograd import backend
-from zerograd.keras.ops.core import const, graph_needed, tensor
+from zerograd.keras.ops.core import axis_index, const, graph_needed, tensor
 from zerograd.keras.ops.symbolic import symbolic
 from zerograd.tensor import Tensor
 
@@ -95,6 +95,12 @@ def average(x, axis=None, weights=None) -> Tensor:
             f"{x.shape}, received weights of shape {w.shape}"
         )
     if w.ndim == 1 and x.ndim > 1:
+        axis = axis_index("average", axis, x.ndim)
+        if len(w) != x.shape[axis]:
+            raise ValueError(
+                f"average: 1-D weights must have the length of axis {axis} of x (shape "
+                f"{x.shape}), received weights of shape {w.shape}"
+            )
         shape = [1] * x.ndim
         shape[axis] = len(w)
         w = zg.reshape(w, tuple(shape))
@@ -171,6 +177,8 @@ def median(x, axis=None, keepdims=False) -> Tensor:
 
 def _arg(which, x, axis, keepdims) -> Tensor:
     x = tensor(x)
+    if axis is not None:
+        axis = axis_index(which.__name__, axis, x.ndim)
     out = (
         which(x, axis, keepdims)
         if axis is not None or not keepdims
@@ -197,6 +205,7 @@ def argsort(x, axis=-1) -> Tensor:
     x = tensor(x)
     if axis is None:
         x, axis = zg.reshape(x, (-1,)), -1
+    axis = axis_index("argsort", axis, x.ndim)
     return const(x.xp.argsort(x.data, axis=axis, kind="stable").astype(np.int32))
 
 
@@ -208,17 +217,18 @@ def sort(x, axis=-1) -> Tensor:
         x, axis = zg.reshape(x, (-1,)), -1
     if x.ndim == 0:
         return x
+    axis = axis_index("sort", axis, x.ndim)
     idx = x.xp.argsort(x.data, axis=axis, kind="stable")
     return zg.take_along_axis(x, idx, axis)
 
 
-def _cumulative(x, axis, dtype):
+def _cumulative(x, axis, dtype, op: str = "cumsum"):
     x = tensor(x, dtype)
     if x.dtype.kind == "b":
         x = zg.cast(x, backend.int32)
     if axis is None:
         return zg.reshape(x, (-1,)), 0
-    return x, axis % x.ndim
+    return x, axis_index(op, axis, x.ndim)
 
 
 @symbolic
@@ -236,7 +246,7 @@ def cumsum(x, axis=None, dtype=None) -> Tensor:
 @symbolic
 def cumprod(x, axis=None, dtype=None) -> Tensor:
     """Running product along ``axis``; differentiable as a chain of products."""
-    x, axis = _cumulative(x, axis, dtype)
+    x, axis = _cumulative(x, axis, dtype, "cumprod")
     if not graph_needed(x):
         return const(x.xp.cumprod(x.data, axis=axis).astype(x.dtype))
     lead = (builtins.slice(None),) * axis

@@ -7,7 +7,7 @@ import builtins
 import numpy as np
 
 import zerograd as zg
-from zerograd.keras.ops.core import const, scatter, tensor
+from zerograd.keras.ops.core import axis_index, const, scatter, tensor
 from zerograd.keras.ops.symbolic import symbolic
 from zerograd.tensor import Tensor
 
@@ -73,7 +73,13 @@ def unravel_index(indices, shape) -> tuple:
 @symbolic
 def argpartition(x, kth, axis=-1) -> Tensor:
     """Indices that put the ``kth`` element in its sorted place (smaller ones before), int32."""
-    return const(np.argpartition(tensor(x).numpy(), kth, axis=axis).astype(np.int32))
+    a = tensor(x).numpy()
+    n = a.shape[axis_index("argpartition", axis, a.ndim)]
+    if not -n <= kth < n:
+        raise ValueError(
+            f"argpartition: kth must be in [{-n}, {n}) for axis {axis}, received {kth}"
+        )
+    return const(np.argpartition(a, kth, axis=axis).astype(np.int32))
 
 
 @symbolic

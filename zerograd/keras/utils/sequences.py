@@ -41,6 +41,20 @@ def pad_sequences(
         raise ValueError(
             f"pad_sequences: expected truncating 'pre' or 'post', received {truncating!r}"
         )
+    if maxlen is not None and (
+        isinstance(maxlen, bool) or not isinstance(maxlen, (int, np.integer)) or maxlen < 0
+    ):
+        raise ValueError(
+            f"pad_sequences: maxlen must be None or a non-negative integer, received "
+            f"{type(maxlen).__name__} {maxlen!r}"
+        )
+    try:
+        np.dtype(dtype)
+    except TypeError:
+        raise ValueError(
+            f"pad_sequences: invalid dtype {dtype!r}; expected a NumPy dtype such as 'int32', "
+            "'float32' or object"
+        ) from None
     lengths, item_shape = [], None
     for s in sequences:
         try:
@@ -54,6 +68,11 @@ def pad_sequences(
             item_shape = np.asarray(s).shape[1:]
     item_shape = item_shape or ()
     if maxlen is None:
+        if not lengths:
+            raise ValueError(
+                "pad_sequences: received no sequences and no maxlen; give maxlen to pad an "
+                "empty list"
+            )
         maxlen = int(np.max(lengths))
     is_text = np.issubdtype(dtype, np.str_) or np.issubdtype(dtype, np.bytes_)
     if isinstance(value, str) and dtype is not object and not is_text:
@@ -65,7 +84,14 @@ def pad_sequences(
     for i, s in enumerate(sequences):
         if not len(s) or maxlen == 0:
             continue
-        kept = np.asarray(s[-maxlen:] if truncating == "pre" else s[:maxlen], dtype=dtype)
+        part = s[-maxlen:] if truncating == "pre" else s[:maxlen]
+        try:
+            kept = np.asarray(part, dtype=dtype)
+        except (TypeError, ValueError) as e:
+            raise ValueError(
+                f"pad_sequences: sequence {i} cannot be stored as dtype {np.dtype(dtype)} ({e}); "
+                "for strings use dtype=object"
+            ) from None
         if kept.shape[1:] != item_shape:
             raise ValueError(
                 f"pad_sequences: sequence {i} has items of shape {kept.shape[1:]}, "
@@ -89,6 +115,20 @@ def to_categorical(x, num_classes: int | None = None, dtype="float32") -> np.nda
         array([[1., 0., 0.], [0., 0., 1.]], dtype=float32)
     """
     labels = np.asarray(x.numpy() if isinstance(x, Tensor) else x)
+    if num_classes is not None and (
+        isinstance(num_classes, bool)
+        or not isinstance(num_classes, (int, np.integer))
+        or num_classes < 0
+    ):
+        raise ValueError(
+            f"to_categorical: num_classes must be None or a positive integer, received "
+            f"{type(num_classes).__name__} {num_classes!r}"
+        )
+    if labels.dtype.kind not in "biuf":
+        raise TypeError(
+            f"to_categorical: expected integer class labels, received an array of dtype "
+            f"{labels.dtype}"
+        )
     if labels.dtype.kind == "f" and not np.all(labels == np.round(labels)):
         raise ValueError("to_categorical: expected integer class labels, received fractions")
     labels = labels.astype(np.int64)
@@ -96,6 +136,8 @@ def to_categorical(x, num_classes: int | None = None, dtype="float32") -> np.nda
     if len(shape) > 1 and shape[-1] == 1:
         shape = shape[:-1]
     flat = labels.reshape(-1)
+    if not num_classes and not flat.size:
+        raise ValueError("to_categorical: received no labels; give num_classes")
     n = int(flat.max()) + 1 if not num_classes else int(num_classes)
     if flat.size and (flat.min() < 0 or flat.max() >= n):
         raise ValueError(
@@ -110,5 +152,14 @@ def to_categorical(x, num_classes: int | None = None, dtype="float32") -> np.nda
 def normalize(x, axis: int = -1, order: int = 2) -> np.ndarray:
     """``x`` divided by its ``order``-norm along ``axis`` (zero vectors stay zero)."""
     a = np.asarray(x.numpy() if isinstance(x, Tensor) else x)
+    if isinstance(order, (str, bool)) or not isinstance(order, (int, float, np.number)):
+        raise ValueError(
+            f"normalize: order must be a number (such as 1, 2 or np.inf), received "
+            f"{type(order).__name__} {order!r}"
+        )
+    if not isinstance(axis, (int, np.integer)) or not -a.ndim <= axis < a.ndim:
+        raise ValueError(
+            f"normalize: axis {axis!r} is out of range for an array of shape {a.shape}"
+        )
     norm = np.linalg.norm(a, ord=order, axis=axis, keepdims=True)
     return a / np.where(norm == 0, 1, norm)
