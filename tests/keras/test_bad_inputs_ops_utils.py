@@ -423,3 +423,17 @@ def test_lookup_layers_accept_integral_and_file_vocabularies(tmp_path):
     words.write_text("a\nb\n", encoding="utf-8")
     lookup = keras.layers.StringLookup(vocabulary=str(words))
     np.testing.assert_array_equal(lookup(np.array(["b", "z"])).numpy(), [2, 0])
+
+
+def test_average_without_axis_broadcasts_weights_as_keras(real_keras):
+    """Keras (torch backend) sums x * weights over everything and divides by sum(weights) when
+    no axis is given (its own docstring example); weights that do not broadcast are an error."""
+    data = np.arange(1, 7, dtype="float32").reshape(3, 2)
+    w = np.array([0.25, 0.75], "float32")
+    want = real_keras.ops.convert_to_numpy(real_keras.ops.average(data, weights=w))
+    got = keras.ops.average(data, weights=w).numpy()
+    np.testing.assert_allclose(got, want, rtol=1e-6)
+    with pytest.raises(ValueError, match=r"average: weights must broadcast against x .*\(3,\)"):
+        keras.ops.average(data, weights=np.ones(3, "float32"))
+    with pytest.raises(RuntimeError):
+        real_keras.ops.average(data, weights=np.ones(3, "float32"))

@@ -90,10 +90,15 @@ def average(x, axis=None, weights=None) -> Tensor:
         return zg.mean(x, axis)
     w = tensor(weights)
     if axis is None and w.shape != x.shape:
-        raise ValueError(
-            f"average: axis must be given when weights' shape differs from x's: x has shape "
-            f"{x.shape}, received weights of shape {w.shape}"
-        )
+        # as Keras (torch backend): sum(x * weights) over everything / sum(weights), broadcast
+        try:
+            np.broadcast_shapes(x.shape, w.shape)
+        except ValueError:
+            raise ValueError(
+                f"average: weights must broadcast against x when axis is None: x has shape "
+                f"{x.shape}, received weights of shape {w.shape}"
+            ) from None
+        return zg.div(zg.sum(zg.mul(x, w)), zg.sum(w))
     if w.ndim == 1 and x.ndim > 1:
         axis = axis_index("average", axis, x.ndim)
         if len(w) != x.shape[axis]:
