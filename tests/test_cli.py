@@ -120,3 +120,45 @@ def test_finetune_app_runs_in_process_without_the_examples(tmp_path, monkeypatch
     for name in ("linear probe", "full", "lora"):
         assert 0 <= r[name]["test_accuracy"] <= 1
         assert any(m.startswith(name) for m in caplog.messages), caplog.messages
+
+
+@pytest.mark.skipif(
+    not os.path.exists(fashion_mnist.DEBIAN_DIR),
+    reason="Debian dataset-fashion-mnist not installed",
+)
+def test_killed_demo_started_again_ends_with_the_same_weights(tmp_path):
+    """`zerograd train` keeps a backup while it trains: killed (SIGKILL) once the first backup is
+    written and started again with the same command, it resumes mid-epoch and ends with the weights
+    of a run never interrupted, bitwise; the backup is gone when the run ends."""
+    import signal
+    import time
+
+    from zerograd import keras
+
+    def command(out):
+        return [
+            sys.executable, "-m", "zerograd.cli", "train", "fashion-mnist", "--limit", "1200",
+            "--epochs", "2", "--backup-every", "5", "--out", str(out), "--quiet",
+        ]  # fmt: skip
+
+    whole = tmp_path / "whole"
+    subprocess.run(command(whole), capture_output=True, timeout=300, cwd=ROOT, check=True)
+    out = tmp_path / "killed"
+    proc = subprocess.Popen(command(out), cwd=ROOT, stdout=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while not list(out.glob(".backup-*/latest.safetensors")) and proc.poll() is None:
+        assert time.monotonic() < deadline, "no backup was written"
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL, "the run ended before it could be killed"
+    assert not (out / "model.keras").exists()
+    r = subprocess.run(command(out), capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert r.returncode == 0, r.stderr
+    assert "resuming from the backup" in r.stdout
+    assert not list(out.glob(".backup-*"))  # deleted at the end of a successful run
+    got = keras.models.load_model(out / "model.keras").get_weights()
+    want = keras.models.load_model(whole / "model.keras").get_weights()
+    assert len(got) == len(want)
+    for a, b in zip(got, want):
+        assert a.tobytes() == b.tobytes()

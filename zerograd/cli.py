@@ -28,6 +28,12 @@ def _train_options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--out", default=d.out)
     p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument(
+        "--backup-every",
+        type=int,
+        default=d.backup_every,
+        help="batches between backups; a killed run started again with the same options resumes",
+    )
     p.add_argument("--quiet", action="store_true")
 
 

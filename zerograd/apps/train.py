@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,12 +30,13 @@ class TrainConfig:
     limit: int = 0
     out: str = "runs/fashion-mnist"
     seed: int = 0
+    backup_every: int = 200  # batches between backups (about 10 s of training on 2 cores)
 
     def __post_init__(self):
         check_options(
             "train",
             self,
-            positive=("epochs", "batch_size"),
+            positive=("epochs", "batch_size", "backup_every"),
             non_negative=("limit", "seed"),
             positive_float=("lr",),
         )
@@ -54,6 +56,13 @@ def check_options(command: str, config, positive=(), non_negative=(), positive_f
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 < v < float("inf"):
             flag = "--" + name.replace("_", "-")
             raise ValueError(f"{command}: {flag} must be a positive number, received {v!r}")
+
+
+def _backup_dir(config: TrainConfig, out: Path) -> Path:
+    """Where the run's backup lives: one folder per set of options, so a run started with other
+    options never resumes from this one's backup (it is deleted when the run ends)."""
+    key = f"{config.epochs}-{config.batch_size}-{config.lr!r}-{config.limit}-{config.seed}"
+    return out / f".backup-{zlib.crc32(key.encode()):08x}"
 
 
 def _finite(v):
@@ -129,6 +138,11 @@ def train_fashion_mnist(config: TrainConfig, verbose: bool = True) -> dict:
         model.summary(print_fn=log.info)
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
+    backup = _backup_dir(config, out)
+    if (backup / "latest.safetensors").exists():
+        log.info(
+            "resuming from the backup in %s (a run with these options was interrupted)", backup
+        )
     t0 = time.perf_counter()
     history = model.fit(
         x_train,
@@ -137,7 +151,14 @@ def train_fashion_mnist(config: TrainConfig, verbose: bool = True) -> dict:
         epochs=config.epochs,
         validation_split=0.1,
         verbose="auto" if verbose else 0,
-        callbacks=[keras.callbacks.CSVLogger(out / "history.csv")],
+        callbacks=[
+            keras.callbacks.CSVLogger(out / "history.csv"),
+            # killed and started again with the same options, the run resumes where its last
+            # backup was and ends with the same weights as a run never interrupted
+            keras.callbacks.BackupAndRestore(
+                _backup_dir(config, out), save_freq=config.backup_every
+            ),
+        ],
     )
     seconds = time.perf_counter() - t0
     loss, acc = model.evaluate(x_test, y_test, batch_size=256, verbose=0)
