@@ -285,12 +285,12 @@ def test_save_json_still_writes_plain_values(tmp_path):
     [
         (["train", "fashion-mnist", "--epochs", "-1"], "train: --epochs must be a positive integer, received -1"),
         (["train", "fashion-mnist", "--batch-size", "0"], "train: --batch-size must be a positive integer, received 0"),
-        (["train", "fashion-mnist", "--lr", "nan"], "train: --lr must be a positive number, received nan"),
+        (["train", "fashion-mnist", "--lr", "nan"], "train: --lr must be a finite number in (0, inf), received nan"),
         (["train", "fashion-mnist", "--limit", "-5"], "train: --limit must be an integer >= 0, received -5"),
         (["train", "mnist"], "invalid choice: 'mnist'"),
         (["finetune", "--batch", "0"], "finetune: --batch must be a positive integer, received 0"),
         (["finetune", "--accum", "-2"], "finetune: --accum must be a positive integer, received -2"),
-        (["finetune", "--lr-lora", "0"], "finetune: --lr-lora must be a positive number, received 0.0"),
+        (["finetune", "--lr-lora", "0"], "finetune: --lr-lora must be a finite number in (0, inf), received 0.0"),
     ],
 )  # fmt: skip
 def test_cli_rejects_bad_options_without_a_traceback(capsys, argv, message):

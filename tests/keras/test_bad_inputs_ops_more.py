@@ -56,7 +56,7 @@ CASES = [
         "split_axis_out_of_range",
         lambda k: k.ops.split(ones(4, 3), 2, axis=3),
         ValueError,
-        "split: axis 3 is out of range for a tensor of 2 dimensions",
+        r"split: axis must be in \[-2, 1\] for a tensor of 2 dimensions, received 3",
         True,
     ),
     (
@@ -77,7 +77,7 @@ CASES = [
         "repeat_axis_out_of_range",
         lambda k: k.ops.repeat(ones(2, 3), 2, axis=3),
         ValueError,
-        "repeat: axis 3 is out of range",
+        r"repeat: axis must be in \[-2, 1\] for a tensor of 2 dimensions, received 3",
         True,
     ),
     (
@@ -119,7 +119,7 @@ CASES = [
         "norm_axis_out_of_range",
         lambda k: k.ops.norm(ones(2, 3), axis=5),
         ValueError,
-        "norm: axis 5 is out of range for a tensor of 2 dimensions",
+        r"norm: axis must be in \[-2, 1\] for a tensor of 2 dimensions, received 5",
         True,
     ),
     (
@@ -133,7 +133,7 @@ CASES = [
         "diagonal_axis_out_of_range",
         lambda k: k.ops.diagonal(ones(3, 3), axis1=0, axis2=5),
         ValueError,
-        "diagonal: axis 5 is out of range",
+        r"diagonal: axis must be in \[-2, 1\] for a tensor of 2 dimensions, received 5",
         True,
     ),
     (
@@ -162,14 +162,14 @@ CASES = [
         "one_hot_axis_out_of_range",
         lambda k: k.ops.one_hot(np.array([0, 1]), 3, axis=5),
         ValueError,
-        "one_hot: axis 5 is out of range",
+        r"one_hot: axis must be in \[-2, 1\] for a tensor of 2 dimensions, received 5",
         True,
     ),
     (
         "categorical_crossentropy_axis",
         lambda k: k.ops.categorical_crossentropy(ones(2, 3), ones(2, 3), axis=5),
         ValueError,
-        "categorical_crossentropy: axis 5 is out of range",
+        r"categorical_crossentropy: axis must be in \[-2, 1\] for a tensor of 2 dimensions, received 5",
         True,
     ),
     (

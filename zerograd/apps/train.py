@@ -13,6 +13,7 @@ from zerograd import keras
 from zerograd.io import save_json
 from zerograd.keras.datasets import fashion_mnist
 from zerograd.keras.utils import plot_history
+from zerograd.ops import argcheck
 
 log = logging.getLogger(__name__)
 
@@ -43,19 +44,21 @@ class TrainConfig:
 
 
 def check_options(command: str, config, positive=(), non_negative=(), positive_float=()) -> None:
-    """A run's options, checked before any work: a ValueError naming the option (as --flag)."""
-    for names, minimum in ((positive, 1), (non_negative, 0)):
-        for name in names:
+    """A run's options, checked before any work: a ValueError naming the option (as --flag), a
+    wrong type included (the values come from the command line)."""
+    try:
+        for names, minimum in ((positive, 1), (non_negative, 0)):
+            for name in names:
+                argcheck.integer(command, _flag(name), getattr(config, name), minimum)
+        for name in positive_float:
             v = getattr(config, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v < minimum:
-                want = "a positive integer" if minimum else "an integer >= 0"
-                flag = "--" + name.replace("_", "-")
-                raise ValueError(f"{command}: {flag} must be {want}, received {v!r}")
-    for name in positive_float:
-        v = getattr(config, name)
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 < v < float("inf"):
-            flag = "--" + name.replace("_", "-")
-            raise ValueError(f"{command}: {flag} must be a positive number, received {v!r}")
+            argcheck.number(command, _flag(name), v, 0.0, low_open=True, finite=True)
+    except TypeError as e:
+        raise ValueError(str(e)) from None
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
 
 
 def _backup_dir(config: TrainConfig, out: Path) -> Path:

@@ -13,38 +13,9 @@ import numbers
 
 import numpy as np
 
+from zerograd.ops import argcheck
+
 VERBOSE = ("auto", 0, 1, 2)
-
-
-def _is_int(value) -> bool:
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
-
-
-def positive_int(what: str, name: str, value, allow_none: bool = True) -> None:
-    """``value`` is an integer >= 1 (or None when allowed)."""
-    if value is None and allow_none:
-        return
-    if not _is_int(value):
-        raise TypeError(
-            f"{what}: {name} must be a positive integer{' or None' if allow_none else ''}, "
-            f"received {value!r} of type {type(value).__name__}"
-        )
-    if value < 1:
-        raise ValueError(
-            f"{what}: {name} must be a positive integer{' or None' if allow_none else ''}, "
-            f"received {value!r}"
-        )
-
-
-def non_negative_int(what: str, name: str, value) -> None:
-    """``value`` is an integer >= 0."""
-    if not _is_int(value):
-        raise TypeError(
-            f"{what}: {name} must be a non-negative integer, received {value!r} of type "
-            f"{type(value).__name__}"
-        )
-    if value < 0:
-        raise ValueError(f"{what}: {name} must be a non-negative integer, received {value!r}")
 
 
 def _verbose(what: str, verbose) -> None:
@@ -86,16 +57,6 @@ def _input_keys(model, what: str, x) -> None:
         )
 
 
-def _validation_split(value) -> None:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(
-            f"fit: validation_split must be a float in [0, 1), received {value!r} of type "
-            f"{type(value).__name__}"
-        )
-    if not 0 <= value < 1:  # NaN fails too
-        raise ValueError(f"fit: validation_split must be a float in [0, 1), received {value!r}")
-
-
 def _validation_data(data) -> None:
     """A tuple/list of 2 or 3 entries, or a source of batches; a lone array has no targets."""
     if data is None:
@@ -115,7 +76,7 @@ def _validation_data(data) -> None:
 
 
 def _validation_freq(value) -> None:
-    if _is_int(value):
+    if argcheck.is_integer(value):
         if value < 1:
             raise ValueError(
                 f"fit: validation_freq must be a positive integer or a list of epochs (1-based), "
@@ -123,7 +84,7 @@ def _validation_freq(value) -> None:
             )
         return
     if isinstance(value, (list, tuple, set, range)):
-        bad = [v for v in value if not _is_int(v) or v < 1]
+        bad = [v for v in value if not argcheck.is_integer(v) or v < 1]
         if bad:
             raise ValueError(
                 "fit: validation_freq given as a list must hold epoch numbers >= 1, received "
@@ -132,7 +93,7 @@ def _validation_freq(value) -> None:
         return
     raise TypeError(
         "fit: validation_freq must be a positive integer or a list of epochs, received "
-        f"{value!r} of type {type(value).__name__}"
+        f"{argcheck.show(value)}"
     )
 
 
@@ -162,7 +123,7 @@ def _class_weight(model, class_weight, y) -> None:
             f"{type(class_weight).__name__}"
         )
     keys = list(class_weight)
-    bad = [k for k in keys if not _is_int(k) or k < 0]
+    bad = [k for k in keys if not argcheck.is_integer(k) or k < 0]
     if bad:
         raise ValueError(
             f"fit: class_weight keys must be class indices (integers >= 0), received {bad[:5]!r}"
@@ -207,13 +168,11 @@ def check_fit(model, args: dict) -> None:
     """Check the arguments of ``fit`` (a dict of its keyword values) before any data is read."""
     _verbose("fit", args["verbose"])
     _callbacks("fit", args["callbacks"])
-    positive_int("fit", "batch_size", args["batch_size"])
-    non_negative_int("fit", "epochs", args["epochs"])
-    non_negative_int("fit", "initial_epoch", args["initial_epoch"])
-    positive_int("fit", "steps_per_epoch", args["steps_per_epoch"])
-    positive_int("fit", "validation_steps", args["validation_steps"])
-    positive_int("fit", "validation_batch_size", args["validation_batch_size"])
-    _validation_split(args["validation_split"])
+    for name in ("batch_size", "steps_per_epoch", "validation_steps", "validation_batch_size"):
+        argcheck.integer("fit", name, args[name], 1, allow_none=True)
+    argcheck.size("fit", "epochs", args["epochs"])
+    argcheck.size("fit", "initial_epoch", args["initial_epoch"])
+    argcheck.number("fit", "validation_split", args["validation_split"], 0.0, 1.0, high_open=True)
     _validation_data(args["validation_data"])
     _validation_freq(args["validation_freq"])
     _input_keys(model, "fit", args["x"])
@@ -226,8 +185,8 @@ def check_evaluate(model, x, y, batch_size, steps, callbacks, verbose) -> None:
     """Check the arguments of ``evaluate``."""
     _verbose("evaluate", verbose)
     _callbacks("evaluate", callbacks)
-    positive_int("evaluate", "batch_size", batch_size)
-    positive_int("evaluate", "steps", steps)
+    argcheck.integer("evaluate", "batch_size", batch_size, 1, allow_none=True)
+    argcheck.integer("evaluate", "steps", steps, 1, allow_none=True)
     _input_keys(model, "evaluate", x)
     _targets(model, "evaluate", x, y, "test_step")
 
@@ -236,8 +195,8 @@ def check_predict(model, x, batch_size, steps, callbacks, verbose) -> None:
     """Check the arguments of ``predict``."""
     _verbose("predict", verbose)
     _callbacks("predict", callbacks)
-    positive_int("predict", "batch_size", batch_size)
-    positive_int("predict", "steps", steps)
+    argcheck.integer("predict", "batch_size", batch_size, 1, allow_none=True)
+    argcheck.integer("predict", "steps", steps, 1, allow_none=True)
     _input_keys(model, "predict", x)
 
 

@@ -8,6 +8,7 @@ import math
 import numpy as np
 
 from zerograd import backend
+from zerograd.ops import argcheck
 from zerograd.tensor import Tensor
 
 
@@ -57,13 +58,6 @@ def _checks_shape(call):
     return wrapper
 
 
-def _non_negative(init, name: str, value) -> None:
-    if not isinstance(value, (int, float, np.number)) or isinstance(value, bool):
-        raise TypeError(f"{type(init).__name__}: {name} must be a number, received {value!r}")
-    if not value >= 0:
-        raise ValueError(f"{type(init).__name__}: {name} must be >= 0, received {value!r}")
-
-
 class Zeros(Initializer):
     def __call__(self, shape, dtype=None):
         return np.zeros(shape, dtype or backend.get_default_dtype())
@@ -108,7 +102,7 @@ class RandomUniform(Initializer):
 
 class RandomNormal(Initializer):
     def __init__(self, mean=0.0, stddev=0.05, seed=None):
-        _non_negative(self, "stddev", stddev)
+        argcheck.number(type(self).__name__, "stddev", stddev, 0.0)
         self.mean, self.stddev, self.seed = mean, stddev, seed
 
     def __call__(self, shape, dtype=None):

@@ -10,6 +10,7 @@ import warnings
 import numpy as np
 
 from zerograd.keras.callback_base import Callback
+from zerograd.ops import argcheck
 
 # metric names whose larger values are better, for mode="auto" (Keras reads the metric's direction)
 _UP = ("acc", "auc", "precision", "recall", "f1", "f_beta", "iou", "specificity", "sensitivity")
@@ -89,20 +90,13 @@ class MonitorCallback(Callback):
 
 
 def _check_number(cb, name: str, value, minimum=None, integer: bool = False) -> None:
-    kind = "an integer" if integer else "a number"
-    ok_type = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(
-        value, bool
-    )
-    if integer:
-        ok_type = ok_type and float(value) == int(value)
-    if not ok_type:
-        raise TypeError(
-            f"{type(cb).__name__}: {name} must be {kind}, received {type(value).__name__} {value!r}"
-        )
-    if not np.isfinite(value) or (minimum is not None and value < minimum):
-        raise ValueError(
-            f"{type(cb).__name__}: {name} must be {kind} >= {minimum}, received {value!r}"
-        )
+    owner = type(cb).__name__
+    if not integer:
+        argcheck.number(owner, name, value, minimum, finite=True)
+        return
+    if isinstance(value, (float, np.floating)) and value.is_integer():
+        value = int(value)  # patience=2.0 is taken, as Keras takes it
+    argcheck.integer(owner, name, value, minimum)
 
 
 def _flat_metrics(model) -> list:

@@ -10,8 +10,9 @@ import numpy as np
 
 import zerograd as zg
 from zerograd import backend
-from zerograd.keras.ops.core import axis_index, standardize_dtype, tensor
+from zerograd.keras.ops.core import standardize_dtype, tensor
 from zerograd.keras.ops.symbolic import symbolic
+from zerograd.ops import argcheck
 from zerograd.tensor import Tensor
 
 __all__ = [
@@ -165,7 +166,7 @@ def dropout(inputs, rate, noise_shape=None, seed=None) -> Tensor:
 def shuffle(x, axis=0, seed=None) -> Tensor:
     """Entries permuted at random along ``axis``."""
     x = tensor(x)
-    axis = axis_index("shuffle", axis, x.ndim)
+    axis = argcheck.axis("shuffle", axis, x.ndim)
     perm = _rng(seed, "shuffle").permutation(x.shape[axis])
     return x[(slice(None),) * axis + (perm,)]
 

@@ -16,19 +16,35 @@ import numbers
 import numpy as np
 
 
-def _show(value) -> str:
-    return f"{value!r} ({type(value).__name__})" if not isinstance(value, int) else repr(value)
+def show(value) -> str:
+    """``value`` for an error message: its repr, and its type unless it is a plain int."""
+    return repr(value) if type(value) is int else f"{value!r} ({type(value).__name__})"
 
 
-def integer(owner: str, name: str, value, minimum: int | None = None, what: str = "") -> int:
+def is_integer(value) -> bool:
+    """Whether ``value`` is an integer (Python or NumPy), booleans excluded."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def integer(
+    owner: str,
+    name: str,
+    value,
+    minimum: int | None = None,
+    what: str = "",
+    allow_none: bool = False,
+) -> int | None:
     """``value`` as a Python int; booleans, floats and strings are a TypeError, values below
-    ``minimum`` a ValueError."""
+    ``minimum`` a ValueError. None passes (and is returned) when ``allow_none``."""
+    if value is None and allow_none:
+        return None
+    none = " or None" if allow_none else ""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{owner}: {name} must be an integer, received {_show(value)}")
+        raise TypeError(f"{owner}: {name} must be an integer{none}, received {show(value)}")
     value = int(value)
     if minimum is not None and value < minimum:
         want = what or ("a positive integer" if minimum == 1 else f"an integer >= {minimum}")
-        raise ValueError(f"{owner}: {name} must be {want}, received {value}")
+        raise ValueError(f"{owner}: {name} must be {want}{none}, received {value}")
     return value
 
 
@@ -49,7 +65,7 @@ def ints(owner: str, name: str, value, n: int, minimum: int) -> tuple[int, ...]:
     if isinstance(items, (str, bytes)) or not hasattr(items, "__len__") or len(items) != n:
         raise TypeError(
             f"{owner}: {name} must be an integer or a sequence of {n} integers, "
-            f"received {_show(value)}"
+            f"received {show(value)}"
         )
     if any(isinstance(v, bool) or not isinstance(v, numbers.Integral) for v in items):
         raise TypeError(f"{owner}: {name} must hold integers, received {value!r}")
@@ -68,18 +84,28 @@ def number(
     high: float | None = None,
     low_open: bool = False,
     high_open: bool = False,
-) -> float:
-    """A real number (not a bool, not NaN) in the interval ``low``..``high``; ``*_open`` excludes
-    the end."""
+    finite: bool = False,
+    allow_none: bool = False,
+) -> float | None:
+    """A real number (not a bool, not NaN) in the interval ``low``..``high`` as a float;
+    ``*_open`` excludes the end, ``finite`` refuses +-inf, ``allow_none`` lets None through."""
+    if value is None and allow_none:
+        return None
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{owner}: {name} must be a number, received {_show(value)}")
+        kind = "a finite number" if finite else "a number"
+        none = " or None" if allow_none else ""
+        raise TypeError(f"{owner}: {name} must be {kind}{none}, received {show(value)}")
     value = float(value)
     too_low = low is not None and (value <= low if low_open else value < low)
     too_high = high is not None and (value >= high if high_open else value > high)
-    if math.isnan(value) or too_low or too_high:
+    if math.isnan(value) or too_low or too_high or (finite and math.isinf(value)):
         lo = "(-inf" if low is None else ("(" if low_open else "[") + f"{low:g}"
         hi = "inf)" if high is None else f"{high:g}" + (")" if high_open else "]")
-        raise ValueError(f"{owner}: {name} must be in {lo}, {hi}, received {value!r}")
+        want = f"in {lo}, {hi}"
+        if finite:
+            want = "a finite number" + ("" if low is None and high is None else f" {want}")
+        none = " or None" if allow_none else ""
+        raise ValueError(f"{owner}: {name} must be {want}{none}, received {value!r}")
     return value
 
 
@@ -99,8 +125,21 @@ def choice(owner: str, name: str, value, options) -> object:
 def flag(owner: str, name: str, value) -> bool:
     """A bool (NumPy bools too)."""
     if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{owner}: {name} must be True or False, received {_show(value)}")
+        raise TypeError(f"{owner}: {name} must be True or False, received {show(value)}")
     return bool(value)
+
+
+def axis(owner: str, value, ndim: int, name: str = "axis") -> int:
+    """Axis ``value`` of a tensor of ``ndim`` dimensions as a non-negative int (negative counts
+    from the end); out of range is a ValueError, never wrapped around. O(1): it runs per call."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{owner}: {name} must be an integer, received {show(value)}")
+    if not -ndim <= value < ndim:
+        want = f"in [{-ndim}, {ndim - 1}]" if ndim else "omitted (there are no axes)"
+        raise ValueError(
+            f"{owner}: {name} must be {want} for a tensor of {ndim} dimensions, received {value}"
+        )
+    return int(value) % ndim
 
 
 def same_dtype(owner: str, x, weight, what: str = "input") -> None:

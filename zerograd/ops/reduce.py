@@ -7,6 +7,7 @@ import numbers
 
 from zerograd import backend
 from zerograd.autograd import Function
+from zerograd.ops import argcheck
 from zerograd.ops.elementwise import float_operand, sqrt
 from zerograd.tensor import Tensor
 
@@ -22,10 +23,9 @@ def normalize_axis(axis, ndim: int, op: str) -> tuple:
         raise TypeError(f"{op}: axis must be an integer or a tuple of integers, received {axis!r}")
     out = []
     for a in axes:
-        a = int(a)
-        if not -ndim <= a < (ndim or 1):
-            raise ValueError(f"{op}: axis {a} is out of range for a tensor of {ndim} dimensions")
-        out.append(a % ndim if ndim else 0)
+        if not -ndim <= a < (ndim or 1):  # a 0-d tensor takes axis 0 (the whole of it)
+            argcheck.axis(op, a, ndim)  # raises, in the one wording
+        out.append(int(a) % ndim if ndim else 0)
     if len(set(out)) != len(out):
         raise ValueError(f"{op}: repeated axis in {axis}")
     return tuple(sorted(out))

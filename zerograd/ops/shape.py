@@ -6,6 +6,7 @@ import builtins
 
 from zerograd import backend
 from zerograd.autograd import Function
+from zerograd.ops import argcheck
 from zerograd.tensor import Tensor
 
 
@@ -67,16 +68,6 @@ class SumTo(Function):
         return self.xp.broadcast_to(gy, self.inputs[0].shape)
 
 
-def _axis(a, ndim: int, op: str) -> int:
-    """Axis ``a`` of a tensor of ``ndim`` dimensions as a non-negative int (negative counts from
-    the end); out of range is an error naming ``op``, never wrapped around."""
-    if isinstance(a, bool) or not isinstance(a, (int, backend.np.integer)):
-        raise TypeError(f"{op}: expected an integer axis, received {a!r}")
-    if not -ndim <= a < ndim:
-        raise ValueError(f"{op}: axis {a} is out of range for a tensor of {ndim} dimensions")
-    return int(a) % ndim
-
-
 def reshape(x: Tensor, shape) -> Tensor:
     """Same data, new shape; one entry may be -1."""
     x = _tensor(x)
@@ -92,7 +83,7 @@ def transpose(x: Tensor, axes=None) -> Tensor:
     if axes is None:
         axes = tuple(reversed(range(x.ndim)))
     else:
-        axes = tuple(_axis(a, x.ndim, "transpose") for a in axes)
+        axes = tuple(argcheck.axis("transpose", a, x.ndim) for a in axes)
     if sorted(axes) != list(range(x.ndim)):
         raise ValueError(f"transpose: expected a permutation of {x.ndim} axes, received {axes}")
     return Transpose.apply(x, axes=axes)
@@ -100,7 +91,7 @@ def transpose(x: Tensor, axes=None) -> Tensor:
 
 def swapaxes(x: Tensor, a: int, b: int) -> Tensor:
     axes = list(range(x.ndim))
-    a, b = _axis(a, x.ndim, "swapaxes"), _axis(b, x.ndim, "swapaxes")
+    a, b = argcheck.axis("swapaxes", a, x.ndim), argcheck.axis("swapaxes", b, x.ndim)
     axes[a], axes[b] = axes[b], axes[a]
     return transpose(x, axes)
 
@@ -110,7 +101,10 @@ def squeeze(x: Tensor, axis=None) -> Tensor:
     if axis is None:
         shape = tuple(n for n in x.shape if n != 1)
     else:
-        axes = {_axis(a, x.ndim, "squeeze") for a in ((axis,) if isinstance(axis, int) else axis)}
+        axes = {
+            argcheck.axis("squeeze", a, x.ndim)
+            for a in ((axis,) if isinstance(axis, int) else axis)
+        }
         for a in axes:
             if x.shape[a] != 1:
                 raise ValueError(
@@ -125,7 +119,7 @@ def expand_dims(x: Tensor, axis) -> Tensor:
     x = _tensor(x)
     axes = (axis,) if isinstance(axis, int) else tuple(axis)
     ndim = x.ndim + len(axes)
-    axes = sorted(_axis(a, ndim, "expand_dims") for a in axes)
+    axes = sorted(argcheck.axis("expand_dims", a, ndim) for a in axes)
     shape = list(x.shape)
     for a in axes:
         shape.insert(a, 1)
@@ -136,7 +130,8 @@ def flatten(x: Tensor, start_axis: int = 0, end_axis: int = -1) -> Tensor:
     """Merge axes ``start_axis..end_axis`` (inclusive) into one."""
     if x.ndim == 0:
         return reshape(x, (1,))
-    s, e = _axis(start_axis, x.ndim, "flatten"), _axis(end_axis, x.ndim, "flatten")
+    s = argcheck.axis("flatten", start_axis, x.ndim, "start_axis")
+    e = argcheck.axis("flatten", end_axis, x.ndim, "end_axis")
     if s > e:
         raise ValueError(
             f"flatten: start_axis {start_axis} comes after end_axis {end_axis} (shape {x.shape})"
@@ -215,14 +210,14 @@ def _many(xs, op: str) -> list:
 def concat(tensors, axis: int = 0) -> Tensor:
     """Join tensors along an existing axis."""
     xs = _many(tensors, "concat")
-    axis = _axis(axis, xs[0].ndim, "concat")
+    axis = argcheck.axis("concat", axis, xs[0].ndim)
     return Concat.apply(*xs, axis=axis)
 
 
 def stack(tensors, axis: int = 0) -> Tensor:
     """Join tensors along a new axis."""
     xs = _many(tensors, "stack")
-    axis = _axis(axis, xs[0].ndim + 1, "stack")
+    axis = argcheck.axis("stack", axis, xs[0].ndim + 1)
     return Stack.apply(*xs, axis=axis)
 
 

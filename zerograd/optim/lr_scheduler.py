@@ -6,7 +6,7 @@ import bisect
 import copy
 import math
 
-from zerograd.optim import _validate
+from zerograd.ops import argcheck
 from zerograd.optim.optimizer import Optimizer, _like
 
 
@@ -18,7 +18,7 @@ class LRScheduler:
             raise TypeError(
                 f"{type(self).__name__}: expected an Optimizer, received {type(optimizer).__name__}"
             )
-        _validate.check_int(type(self).__name__, "last_epoch", last_epoch, low=-1)
+        argcheck.integer(type(self).__name__, "last_epoch", last_epoch, -1)
         self.optimizer = optimizer
         for group in optimizer.param_groups:
             group.setdefault("initial_lr", group["lr"])
@@ -76,8 +76,8 @@ class StepLR(LRScheduler):
     """Multiply by ``gamma`` every ``step_size`` epochs."""
 
     def __init__(self, optimizer, step_size: int, gamma: float = 0.1, last_epoch: int = -1):
-        self.step_size = _validate.check_int("StepLR", "step_size", step_size)
-        self.gamma = _validate.check_number("StepLR", "gamma", gamma)
+        self.step_size = argcheck.integer("StepLR", "step_size", step_size, 1)
+        self.gamma = argcheck.number("StepLR", "gamma", gamma, finite=True)
         super().__init__(optimizer, last_epoch)
 
     def lr_at(self, b, e):
@@ -92,9 +92,9 @@ class MultiStepLR(LRScheduler):
             raise TypeError(
                 f"MultiStepLR: expected a list of epochs as milestones, received {milestones!r}"
             )
-        ms = [_validate.check_int("MultiStepLR", "milestones", m, low=0) for m in milestones]
+        ms = [argcheck.integer("MultiStepLR", "milestones", m, 0) for m in milestones]
         self.milestones = sorted(ms)
-        self.gamma = _validate.check_number("MultiStepLR", "gamma", gamma)
+        self.gamma = argcheck.number("MultiStepLR", "gamma", gamma, finite=True)
         super().__init__(optimizer, last_epoch)
 
     def lr_at(self, b, e):
@@ -103,7 +103,7 @@ class MultiStepLR(LRScheduler):
 
 class ExponentialLR(LRScheduler):
     def __init__(self, optimizer, gamma: float, last_epoch: int = -1):
-        self.gamma = _validate.check_number("ExponentialLR", "gamma", gamma)
+        self.gamma = argcheck.number("ExponentialLR", "gamma", gamma, finite=True)
         super().__init__(optimizer, last_epoch)
 
     def lr_at(self, b, e):
@@ -114,8 +114,8 @@ class CosineAnnealingLR(LRScheduler):
     """eta_min + (base - eta_min) (1 + cos(pi e / T_max)) / 2."""
 
     def __init__(self, optimizer, T_max: int, eta_min: float = 0.0, last_epoch: int = -1):  # noqa: N803
-        self.T_max = _validate.check_int("CosineAnnealingLR", "T_max", T_max)
-        self.eta_min = _validate.check_number("CosineAnnealingLR", "eta_min", eta_min)
+        self.T_max = argcheck.integer("CosineAnnealingLR", "T_max", T_max, 1)
+        self.eta_min = argcheck.number("CosineAnnealingLR", "eta_min", eta_min, finite=True)
         super().__init__(optimizer, last_epoch)
 
     def lr_at(self, b, e):
@@ -137,7 +137,7 @@ class LinearLR(LRScheduler):
             raise ValueError(
                 f"LinearLR: factors must be in (0, 1], received start_factor={start_factor}, end_factor={end_factor}"
             )
-        _validate.check_int("LinearLR", "total_iters", total_iters)
+        argcheck.integer("LinearLR", "total_iters", total_iters, 1)
         self.start_factor, self.end_factor, self.total_iters = start_factor, end_factor, total_iters
         super().__init__(optimizer, last_epoch)
 
@@ -158,8 +158,8 @@ class WarmupCosineLR(LRScheduler):
         min_lr: float = 0.0,
         last_epoch: int = -1,
     ):
-        _validate.check_int("WarmupCosineLR", "warmup_steps", warmup_steps, low=0)
-        _validate.check_int("WarmupCosineLR", "total_steps", total_steps)
+        argcheck.integer("WarmupCosineLR", "warmup_steps", warmup_steps, 0)
+        argcheck.integer("WarmupCosineLR", "total_steps", total_steps, 1)
         if not 0 <= warmup_steps < total_steps:
             raise ValueError(
                 f"WarmupCosineLR: expected 0 <= warmup_steps < total_steps, received {warmup_steps} and {total_steps}"
@@ -200,12 +200,11 @@ class OneCycleLR(LRScheduler):
         if total_steps is None:
             if epochs is None or steps_per_epoch is None:
                 raise ValueError("OneCycleLR: give total_steps, or epochs and steps_per_epoch")
-            _validate.check_int("OneCycleLR", "epochs", epochs)
-            _validate.check_int("OneCycleLR", "steps_per_epoch", steps_per_epoch)
+            argcheck.integer("OneCycleLR", "epochs", epochs, 1)
+            argcheck.integer("OneCycleLR", "steps_per_epoch", steps_per_epoch, 1)
             total_steps = epochs * steps_per_epoch
-        _validate.check_int("OneCycleLR", "total_steps", total_steps)
-        if not 0 <= _validate.check_number("OneCycleLR", "pct_start", pct_start) <= 1:
-            raise ValueError(f"OneCycleLR: expected pct_start in [0, 1], received {pct_start}")
+        argcheck.integer("OneCycleLR", "total_steps", total_steps, 1)
+        argcheck.number("OneCycleLR", "pct_start", pct_start, 0.0, 1.0, finite=True)
         if anneal_strategy not in ("cos", "linear"):
             raise ValueError(
                 f"OneCycleLR: anneal_strategy must be 'cos' or 'linear', received {anneal_strategy!r}"

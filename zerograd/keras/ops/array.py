@@ -7,9 +7,10 @@ import builtins
 import numpy as np
 
 import zerograd as zg
-from zerograd.keras.ops.core import axis_index, standardize_dtype, tensor
+from zerograd.keras.ops.core import standardize_dtype, tensor
 from zerograd.keras.ops.creation import as_shape
 from zerograd.keras.ops.symbolic import symbolic
+from zerograd.ops import argcheck
 from zerograd.tensor import Tensor
 
 __all__ = [
@@ -71,7 +72,7 @@ def expand_dims(x, axis) -> Tensor:
     axes = (axis,) if isinstance(axis, int) else tuple(axis)
     n = x.ndim + len(axes)
     shape = iter(x.shape)
-    wanted = {axis_index("expand_dims", a, x.ndim, len(axes)) for a in axes}
+    wanted = {argcheck.axis("expand_dims", a, x.ndim + len(axes)) for a in axes}
     return zg.reshape(x, tuple(1 if i in wanted else next(shape) for i in range(n)))
 
 
@@ -98,11 +99,11 @@ def moveaxis(x, source, destination) -> Tensor:
     """Axes moved to new positions, the others keeping their order."""
     x = tensor(x)
     src = [
-        axis_index("moveaxis", s, x.ndim)
+        argcheck.axis("moveaxis", s, x.ndim)
         for s in ((source,) if isinstance(source, int) else source)
     ]
     dst = [
-        axis_index("moveaxis", d, x.ndim)
+        argcheck.axis("moveaxis", d, x.ndim)
         for d in ((destination,) if isinstance(destination, int) else destination)
     ]
     if len(src) != len(dst):
@@ -129,7 +130,7 @@ def concatenate(xs, axis=0) -> Tensor:
     if axis is None:
         xs, axis = [zg.reshape(x, (-1,)) for x in xs], 0
     if xs:
-        axis = axis_index("concatenate", axis, xs[0].ndim)
+        axis = argcheck.axis("concatenate", axis, xs[0].ndim)
     return zg.concat(xs, axis)
 
 
@@ -162,7 +163,7 @@ def append(x1, x2, axis=None) -> Tensor:
 def split(x, indices_or_sections, axis=0) -> list:
     """Equal sections, or sections cut at the given indices, as a list."""
     x = tensor(x)
-    axis = axis_index("split", axis, x.ndim)
+    axis = argcheck.axis("split", axis, x.ndim)
     if not isinstance(indices_or_sections, (int, np.integer)):
         cuts = list(indices_or_sections)
         size = x.shape[axis]
@@ -192,7 +193,7 @@ def array_split(x, indices_or_sections, axis=0) -> list:
 def unstack(x, num=None, axis=0) -> list:
     """The slices along ``axis``, as a list."""
     x = tensor(x)
-    axis = axis_index("unstack", axis, x.ndim)
+    axis = argcheck.axis("unstack", axis, x.ndim)
     if num is not None and num != x.shape[axis]:
         raise ValueError(
             f"unstack: num={num} does not match axis {axis} of size {x.shape[axis]} (shape "
@@ -213,7 +214,7 @@ def repeat(x, repeats, axis=None) -> Tensor:
     """Each element repeated ``repeats`` times along ``axis`` (flattened when None)."""
     x = tensor(x)
     if axis is not None:
-        axis = axis_index("repeat", axis, x.ndim)
+        axis = argcheck.axis("repeat", axis, x.ndim)
     return zg.repeat(x, repeats, axis)
 
 
@@ -232,7 +233,7 @@ def take(x, indices, axis=None) -> Tensor:
     x, idx = tensor(x), _indices(indices, "take")
     if axis is None:
         return zg.reshape(x, (-1,))[idx]
-    axis = axis_index("take", axis, x.ndim)
+    axis = argcheck.axis("take", axis, x.ndim)
     return x[(builtins.slice(None),) * axis + (idx,)]
 
 
@@ -242,7 +243,7 @@ def take_along_axis(x, indices, axis=None) -> Tensor:
     x, idx = tensor(x), _indices(indices, "take_along_axis")
     if axis is None:
         x, axis = zg.reshape(x, (-1,)), 0
-    axis = axis_index("take_along_axis", axis, x.ndim)
+    axis = argcheck.axis("take_along_axis", axis, x.ndim)
     if idx.ndim != x.ndim:
         raise ValueError(
             f"take_along_axis: expected indices of rank {x.ndim}, received shape {idx.shape}"
@@ -261,7 +262,7 @@ def flip(x, axis=None) -> Tensor:
     """Entries reversed along ``axis`` (all axes when None)."""
     x = tensor(x)
     axes = range(x.ndim) if axis is None else ((axis,) if isinstance(axis, int) else axis)
-    axes = {axis_index("flip", a, x.ndim) for a in axes}
+    axes = {argcheck.axis("flip", a, x.ndim) for a in axes}
     rev = builtins.slice(None, None, -1)
     return x[tuple(rev if i in axes else builtins.slice(None) for i in range(x.ndim))]
 
@@ -277,7 +278,7 @@ def roll(x, shift, axis=None) -> Tensor:
     if len(shifts) == 1:
         shifts = shifts * len(axes)
     for s, a in zip(shifts, axes):
-        a = axis_index("roll", a, x.ndim)
+        a = argcheck.axis("roll", a, x.ndim)
         n = x.shape[a]
         if n:
             idx = (np.arange(n) - s) % n

@@ -14,21 +14,6 @@ from zerograd.keras.base import KerasTensor
 from zerograd.keras.ops.symbolic import symbolic
 from zerograd.tensor import Tensor
 
-
-def axis_index(op: str, axis, ndim: int, extra: int = 0) -> int:
-    """``axis`` as a non-negative index into ``ndim + extra`` axes, or a ValueError naming the
-    op (Keras's torch backend raises an IndexError without it)."""
-    n = ndim + extra
-    if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
-        raise TypeError(f"{op}: axis must be an int, received {type(axis).__name__} {axis!r}")
-    if not -n <= axis < n:
-        raise ValueError(
-            f"{op}: axis {axis} is out of range for a tensor of {ndim} dimensions"
-            + (f" (expected in [{-n}, {n - 1}])" if n else "")
-        )
-    return int(axis) % n
-
-
 EPSILON = 1e-7  # keras.config.epsilon(): the fuzz factor of clipped logs and normalisations
 _PY_NUMBERS = (bool, int, float)
 

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import zerograd as zg
 from zerograd import backend
-from zerograd.keras.ops.core import axis_index, const, float_tensor, tensor
+from zerograd.keras.ops.core import const, float_tensor, tensor
 from zerograd.keras.ops.symbolic import symbolic
+from zerograd.ops import argcheck
 from zerograd.ops.linalg import no_gradient
 from zerograd.tensor import Tensor
 
@@ -80,7 +81,7 @@ def norm(x, ord=None, axis=None, keepdims=False) -> Tensor:  # noqa: A002 - the 
         flat = _vector_norm(zg.reshape(x, (-1,)), ord, 0, False)
         return zg.reshape(flat, (1,) * x.ndim) if keepdims else flat
     axes = (axis,) if isinstance(axis, int) else tuple(axis)
-    axes = tuple(axis_index("norm", a, x.ndim) for a in axes)
+    axes = tuple(argcheck.axis("norm", a, x.ndim) for a in axes)
     if isinstance(axis, int) or len(axis) == 1:
         return _vector_norm(x, ord, axis if isinstance(axis, int) else axis[0], keepdims)
     if len(axis) == 2:

@@ -14,13 +14,13 @@ from zerograd.keras.ops.blocks import *  # noqa: F403 - keras.ops.nn.unfold ...
 from zerograd.keras.ops.conv import *  # noqa: F403 - keras.ops.nn.conv ...
 from zerograd.keras.ops.core import (
     EPSILON,
-    axis_index,
     const,
     float_tensor,
     standardize_dtype,
     tensor,
 )
 from zerograd.keras.ops.symbolic import symbolic
+from zerograd.ops import argcheck
 from zerograd.tensor import Tensor
 
 __all__ = [
@@ -90,7 +90,7 @@ def _hot(x, num_classes, axis, dtype, sparse, op):
 def one_hot(x, num_classes, axis=-1, dtype=None, sparse=False) -> Tensor:
     """Integer labels as indicator vectors along a new ``axis`` (float32 by default)."""
     hot, dt = _hot(x, num_classes, axis, dtype, sparse, "one_hot")
-    axis = axis_index("one_hot", axis, hot.ndim - 1, 1)
+    axis = argcheck.axis("one_hot", axis, hot.ndim)
     return const(np.moveaxis(hot, -1, axis).astype(dt))
 
 
@@ -130,7 +130,7 @@ def categorical_crossentropy(target, output, from_logits=False, axis=-1) -> Tens
     """-sum(t log p) along ``axis``; probabilities renormalised and clipped to [eps, 1 - eps]."""
     t, o = float_tensor(target), float_tensor(output)
     _same_shape(t, o, "categorical_crossentropy")
-    axis = axis_index("categorical_crossentropy", axis, o.ndim)
+    axis = argcheck.axis("categorical_crossentropy", axis, o.ndim)
     if from_logits:
         log_p = zg.log_softmax(o, axis)
     else:

@@ -7,8 +7,9 @@ import math
 import numpy as np
 
 import zerograd as zg
-from zerograd.keras.ops.core import axis_index, scatter, tensor
+from zerograd.keras.ops.core import scatter, tensor
 from zerograd.keras.ops.symbolic import symbolic
+from zerograd.ops import argcheck
 from zerograd.tensor import Tensor
 
 __all__ = [
@@ -189,7 +190,7 @@ def einsum(subscripts, *operands) -> Tensor:
 def diagonal(x, offset=0, axis1=0, axis2=1) -> Tensor:
     """The ``offset`` diagonal of axes (axis1, axis2), as a new last axis."""
     x = tensor(x)
-    a1, a2 = axis_index("diagonal", axis1, x.ndim), axis_index("diagonal", axis2, x.ndim)
+    a1, a2 = argcheck.axis("diagonal", axis1, x.ndim), argcheck.axis("diagonal", axis2, x.ndim)
     if a1 == a2:
         raise ValueError(f"diagonal: axis1 and axis2 must differ, received {axis1} and {axis2}")
     rest = [i for i in range(x.ndim) if i not in (a1, a2)]

@@ -8,8 +8,9 @@ import numpy as np
 
 import zerograd as zg
 from zerograd import backend
-from zerograd.keras.ops.core import axis_index, const, graph_needed, tensor
+from zerograd.keras.ops.core import const, graph_needed, tensor
 from zerograd.keras.ops.symbolic import symbolic
+from zerograd.ops import argcheck
 from zerograd.tensor import Tensor
 
 __all__ = [
@@ -100,7 +101,7 @@ def average(x, axis=None, weights=None) -> Tensor:
             ) from None
         return zg.div(zg.sum(zg.mul(x, w)), zg.sum(w))
     if w.ndim == 1 and x.ndim > 1:
-        axis = axis_index("average", axis, x.ndim)
+        axis = argcheck.axis("average", axis, x.ndim)
         if len(w) != x.shape[axis]:
             raise ValueError(
                 f"average: 1-D weights must have the length of axis {axis} of x (shape "
@@ -183,7 +184,7 @@ def median(x, axis=None, keepdims=False) -> Tensor:
 def _arg(which, x, axis, keepdims) -> Tensor:
     x = tensor(x)
     if axis is not None:
-        axis = axis_index(which.__name__, axis, x.ndim)
+        axis = argcheck.axis(which.__name__, axis, x.ndim)
     out = (
         which(x, axis, keepdims)
         if axis is not None or not keepdims
@@ -210,7 +211,7 @@ def argsort(x, axis=-1) -> Tensor:
     x = tensor(x)
     if axis is None:
         x, axis = zg.reshape(x, (-1,)), -1
-    axis = axis_index("argsort", axis, x.ndim)
+    axis = argcheck.axis("argsort", axis, x.ndim)
     return const(x.xp.argsort(x.data, axis=axis, kind="stable").astype(np.int32))
 
 
@@ -222,7 +223,7 @@ def sort(x, axis=-1) -> Tensor:
         x, axis = zg.reshape(x, (-1,)), -1
     if x.ndim == 0:
         return x
-    axis = axis_index("sort", axis, x.ndim)
+    axis = argcheck.axis("sort", axis, x.ndim)
     idx = x.xp.argsort(x.data, axis=axis, kind="stable")
     return zg.take_along_axis(x, idx, axis)
 
@@ -233,7 +234,7 @@ def _cumulative(x, axis, dtype, op: str = "cumsum"):
         x = zg.cast(x, backend.int32)
     if axis is None:
         return zg.reshape(x, (-1,)), 0
-    return x, axis_index(op, axis, x.ndim)
+    return x, argcheck.axis(op, axis, x.ndim)
 
 
 @symbolic

@@ -7,8 +7,9 @@ import builtins
 import numpy as np
 
 import zerograd as zg
-from zerograd.keras.ops.core import axis_index, const, scatter, tensor
+from zerograd.keras.ops.core import const, scatter, tensor
 from zerograd.keras.ops.symbolic import symbolic
+from zerograd.ops import argcheck
 from zerograd.tensor import Tensor
 
 __all__ = [
@@ -74,7 +75,7 @@ def unravel_index(indices, shape) -> tuple:
 def argpartition(x, kth, axis=-1) -> Tensor:
     """Indices that put the ``kth`` element in its sorted place (smaller ones before), int32."""
     a = tensor(x).numpy()
-    n = a.shape[axis_index("argpartition", axis, a.ndim)]
+    n = a.shape[argcheck.axis("argpartition", axis, a.ndim)]
     if not -n <= kth < n:
         raise ValueError(
             f"argpartition: kth must be in [{-n}, {n}) for axis {axis}, received {kth}"

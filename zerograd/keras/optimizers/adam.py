@@ -7,8 +7,8 @@ Keras folds the bias corrections into the step size, so epsilon is added to sqrt
 from __future__ import annotations
 
 from zerograd import backend
-from zerograd.keras.optimizers import arg_checks
 from zerograd.keras.optimizers.base import Optimizer
+from zerograd.ops import argcheck
 from zerograd.optim import _adam_kernel
 
 
@@ -20,9 +20,9 @@ def _powers(xp, dtype, t: int, *bases) -> list:
 
 def _betas_epsilon(cls: str, beta_1, beta_2, epsilon) -> None:
     """beta_1 and beta_2 in [0, 1), epsilon >= 0: checked once, in the constructor."""
-    arg_checks.fraction(cls, "beta_1", beta_1)
-    arg_checks.fraction(cls, "beta_2", beta_2)
-    arg_checks.non_negative(cls, "epsilon", epsilon)
+    argcheck.number(cls, "beta_1", beta_1, 0.0, 1.0, high_open=True, finite=True)
+    argcheck.number(cls, "beta_2", beta_2, 0.0, 1.0, high_open=True, finite=True)
+    argcheck.number(cls, "epsilon", epsilon, 0.0, finite=True)
 
 
 class Adam(Optimizer):

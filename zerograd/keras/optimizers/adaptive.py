@@ -6,8 +6,8 @@ Keras adds epsilon under the square root: ``lr * g / sqrt(v + epsilon)``.
 from __future__ import annotations
 
 from zerograd import backend
-from zerograd.keras.optimizers import arg_checks
 from zerograd.keras.optimizers.base import Optimizer
+from zerograd.ops import argcheck
 
 
 class RMSprop(Optimizer):
@@ -27,9 +27,9 @@ class RMSprop(Optimizer):
         **kwargs,
     ):
         super().__init__(learning_rate, **kwargs)
-        arg_checks.fraction("RMSprop", "rho", rho)
-        arg_checks.fraction("RMSprop", "momentum", momentum)
-        arg_checks.non_negative("RMSprop", "epsilon", epsilon)
+        argcheck.number("RMSprop", "rho", rho, 0.0, 1.0, high_open=True, finite=True)
+        argcheck.number("RMSprop", "momentum", momentum, 0.0, 1.0, high_open=True, finite=True)
+        argcheck.number("RMSprop", "epsilon", epsilon, 0.0, finite=True)
         self.rho, self.momentum, self.epsilon, self.centered = rho, momentum, epsilon, centered
 
     def slot_groups(self) -> list:
@@ -69,8 +69,10 @@ class Adagrad(Optimizer):
         **kwargs,
     ):
         super().__init__(learning_rate, **kwargs)
-        arg_checks.non_negative("Adagrad", "initial_accumulator_value", initial_accumulator_value)
-        arg_checks.non_negative("Adagrad", "epsilon", epsilon)
+        argcheck.number(
+            "Adagrad", "initial_accumulator_value", initial_accumulator_value, 0.0, finite=True
+        )
+        argcheck.number("Adagrad", "epsilon", epsilon, 0.0, finite=True)
         self.initial_accumulator_value, self.epsilon = initial_accumulator_value, epsilon
 
     def slot_groups(self) -> list:
@@ -91,8 +93,8 @@ class Adadelta(Optimizer):
 
     def __init__(self, learning_rate=0.001, rho: float = 0.95, epsilon: float = 1e-7, **kwargs):
         super().__init__(learning_rate, **kwargs)
-        arg_checks.fraction("Adadelta", "rho", rho)
-        arg_checks.non_negative("Adadelta", "epsilon", epsilon)
+        argcheck.number("Adadelta", "rho", rho, 0.0, 1.0, high_open=True, finite=True)
+        argcheck.number("Adadelta", "epsilon", epsilon, 0.0, finite=True)
         self.rho, self.epsilon = rho, epsilon
 
     def slot_groups(self) -> list:
@@ -131,7 +133,7 @@ class Ftrl(Optimizer):
             ("l2_regularization_strength", l2_regularization_strength, 1),
             ("l2_shrinkage_regularization_strength", l2_shrinkage_regularization_strength, 1),
         ):
-            if arg_checks.number("Ftrl", key, value) * sign < 0:
+            if argcheck.number("Ftrl", key, value, finite=True) * sign < 0:
                 want = "positive or zero" if sign > 0 else "negative or zero"
                 raise ValueError(f"Ftrl: {key} must be {want}, received {key}={value}")
         self.learning_rate_power = learning_rate_power

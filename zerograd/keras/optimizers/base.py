@@ -7,18 +7,17 @@ backend, on the backend's arrays (NumPy or CuPy), in the variable's dtype.
 
 from __future__ import annotations
 
-import math
 import numbers
 import re
 import warnings
 
-from zerograd import backend
+from zerograd import backend, versions
 from zerograd.autograd import no_grad
-from zerograd.keras.optimizers import arg_checks
 from zerograd.keras.optimizers.state import SlotState, param_of
 from zerograd.keras.optimizers.transforms import clip_gradients, decay_weights
 from zerograd.keras.schedules import LearningRateSchedule
 from zerograd.nn.parameter import Parameter
+from zerograd.ops import argcheck
 from zerograd.tensor import Tensor
 
 
@@ -74,11 +73,14 @@ class Optimizer(SlotState):
                 f"{cls}: only one of clipnorm, clipvalue and global_clipnorm can be set, received "
                 f"clipnorm={clipnorm}, clipvalue={clipvalue}, global_clipnorm={global_clipnorm}"
             )
-        for key, value in (("clipnorm", clipnorm), ("clipvalue", clipvalue)):
-            arg_checks.positive(cls, key, value, allow_none=True)
-        arg_checks.positive(cls, "global_clipnorm", global_clipnorm, allow_none=True)
-        arg_checks.positive(cls, "loss_scale_factor", loss_scale_factor, allow_none=True)
-        arg_checks.non_negative(cls, "weight_decay", weight_decay, allow_none=True)
+        for key, value in (
+            ("clipnorm", clipnorm),
+            ("clipvalue", clipvalue),
+            ("global_clipnorm", global_clipnorm),
+            ("loss_scale_factor", loss_scale_factor),
+        ):
+            argcheck.number(cls, key, value, 0.0, low_open=True, finite=True, allow_none=True)
+        argcheck.number(cls, "weight_decay", weight_decay, 0.0, finite=True, allow_none=True)
         if name is not None and not isinstance(name, str):
             raise TypeError(f"{cls}: name must be a string, received {name!r}")
         self.name = name or cls.lower()
@@ -107,12 +109,7 @@ class Optimizer(SlotState):
                 f"{type(self).__name__}: learning_rate should be a float, a LearningRateSchedule "
                 f"or a callable, received {value!r}"
             )
-        if not math.isfinite(value) or value < 0:
-            raise ValueError(
-                f"{type(self).__name__}: learning_rate must be a finite number >= 0, received "
-                f"{value!r}"
-            )
-        return float(value)
+        return argcheck.number(type(self).__name__, "learning_rate", value, 0.0, finite=True)
 
     def _lr_value(self) -> float:
         lr = self._learning_rate
@@ -206,6 +203,8 @@ class Optimizer(SlotState):
         lr = self._lr_value()
         self._apply_weight_decay(params, lr)
         self.update_all(params, grads, lr)
+        for p in params:  # each update is an in-place write (a graph that saved p sees it)
+            versions.bump(p.data)
 
     def _accumulate_or_step(self, params: list, grads: list) -> None:
         """Add to the accumulators; every ``gradient_accumulation_steps``-th call, step on the

@@ -7,8 +7,8 @@ so a changed learning rate scales only the new gradient (PyTorch's buffer scales
 from __future__ import annotations
 
 from zerograd import backend
-from zerograd.keras.optimizers import arg_checks
 from zerograd.keras.optimizers.base import Optimizer
+from zerograd.ops import argcheck
 
 
 class SGD(Optimizer):
@@ -20,7 +20,7 @@ class SGD(Optimizer):
 
     def __init__(self, learning_rate=0.01, momentum: float = 0.0, nesterov: bool = False, **kwargs):
         super().__init__(learning_rate, **kwargs)
-        arg_checks.fraction("SGD", "momentum", momentum, closed=True)
+        argcheck.number("SGD", "momentum", momentum, 0.0, 1.0, finite=True)
         self.momentum, self.nesterov = momentum, nesterov
 
     def slot_groups(self) -> list:
@@ -46,8 +46,8 @@ class Lion(Optimizer):
 
     def __init__(self, learning_rate=0.001, beta_1: float = 0.9, beta_2: float = 0.99, **kwargs):
         super().__init__(learning_rate, **kwargs)
-        arg_checks.fraction("Lion", "beta_2", beta_2)
-        if not 0 < arg_checks.number("Lion", "beta_1", beta_1) <= 1:
+        argcheck.number("Lion", "beta_2", beta_2, 0.0, 1.0, high_open=True, finite=True)
+        if not 0 < argcheck.number("Lion", "beta_1", beta_1, finite=True) <= 1:
             raise ValueError(
                 f"Lion: beta_1 must be in (0, 1] (else Lion degenerates to SignSGD), received "
                 f"beta_1={beta_1}"
