@@ -235,3 +235,61 @@ def test_a_freed_storage_is_forgotten():
     del t
     gc.collect()
     assert key not in versions._storages
+
+
+def test_arrays_an_op_keeps_as_arguments_are_checked_too():
+    """Embedding keeps its indices and Where its condition (not as saved values): changing them
+    in place before backward would route the gradient wrongly; PyTorch raises for both."""
+    emb = nn.Embedding(6, 2)
+    ids = zg.tensor(np.array([0, 1]))
+    y = emb(ids).sum()
+    ids[0] = 5
+    with pytest.raises(RuntimeError, match="Embedding: .*argument 'indices'.*modified in place"):
+        y.backward()
+    x = zg.tensor(np.ones(3, np.float32), requires_grad=True)
+    m = zg.tensor(np.array([True, False, True]))
+    y = zg.where(m, x, 0.0).sum()
+    m[1] = True
+    with pytest.raises(RuntimeError, match="Where: .*argument 'cond'"):
+        y.backward()
+    tx = torch.ones(3, requires_grad=True)
+    tm = torch.tensor([True, False, True])
+    ty = torch.where(tm, tx, 0.0).sum()
+    tm[1] = True
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        ty.backward()
+
+
+def test_lora_merge_between_forward_and_backward_raises():
+    from zerograd import peft
+
+    model = nn.Sequential(nn.Linear(4, 4))
+    peft.apply_lora(model, r=2, target_modules=["0"])
+    x = zg.randn(2, 4, requires_grad=True)  # dx needs the base weight the merge changes
+    y = model(x).sum()
+    peft.lora.merge(model)
+    with pytest.raises(RuntimeError, match="modified in place"):
+        y.backward()
+
+
+def test_keras_optimizer_step_counts_as_a_write():
+    from zerograd import keras
+
+    layer = keras.layers.Dense(2)
+    layer.build((None, 3))
+    opt = keras.optimizers.SGD(0.1)
+    x = zg.tensor(np.ones((4, 3), np.float32))
+    y = layer(x).sum()
+    opt.apply([zg.tensor(np.ones(v.shape, np.float32)) for v in layer.trainable_variables],
+              layer.trainable_variables)  # fmt: skip
+    with pytest.raises(RuntimeError, match="modified in place"):
+        y.backward()
+
+
+def test_grad_takes_any_iterable_of_inputs():
+    model = nn.Linear(3, 2)
+    loss = model(zg.randn(4, 3)).sum()
+    grads = zg.autograd.grad(loss, model.parameters())  # a generator, as in PyTorch
+    assert [g.shape for g in grads] == [(2, 3), (2,)]
+    with pytest.raises(TypeError, match="grad: outputs must be a Tensor, received float"):
+        zg.autograd.grad(3.0, list(model.parameters()))

@@ -119,7 +119,11 @@ class Function:
             y = fn.forward(*arrays)
         except (ValueError, TypeError, IndexError) as e:
             shapes = ", ".join(str(tuple(a.shape)) for a in arrays)
-            raise type(e)(f"{cls.__name__}: {e} (input shapes {shapes})") from None
+            try:  # the same type, naming the op (a type whose constructor differs: as it is)
+                named = type(e)(f"{cls.__name__}: {e} (input shapes {shapes})")
+            except TypeError:
+                raise e from None
+            raise named from None
         if _anomaly_enabled:
             _anomaly.check_forward(fn, arrays, y)
         if type(y) is not backend.np.ndarray:
@@ -479,7 +483,7 @@ def grad(
     from zerograd.autograd_checks import grad_inputs, unused
 
     single = isinstance(inputs, Tensor)
-    inputs = grad_inputs(inputs)
+    inputs = grad_inputs(outputs, inputs)
     gy = _seed_grad(outputs, grad_outputs, "grad")
     wanted = {id(x): None for x in inputs}
     retain = create_graph if retain_graph is None else retain_graph

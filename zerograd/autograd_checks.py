@@ -8,14 +8,21 @@ from zerograd.ops import argcheck
 from zerograd.tensor import Tensor
 
 
-def grad_inputs(inputs) -> list:
-    """``inputs`` (a Tensor or a sequence of them) as a list, each a Tensor that requires grad."""
-    items = [inputs] if isinstance(inputs, Tensor) else inputs
-    if not isinstance(items, (list, tuple)):
-        raise TypeError(
-            f"grad: inputs must be a Tensor or a sequence of Tensors, received "
-            f"{type(inputs).__name__}"
-        )
+def grad_inputs(outputs, inputs) -> list:
+    """``inputs`` (a Tensor or any iterable of them: a list, ``model.parameters()``) as a list,
+    each a Tensor that requires grad; ``outputs`` must be a Tensor."""
+    if not isinstance(outputs, Tensor):
+        raise TypeError(f"grad: outputs must be a Tensor, received {type(outputs).__name__}")
+    if isinstance(inputs, Tensor):
+        items = [inputs]
+    else:
+        try:
+            items = list(inputs)
+        except TypeError:
+            raise TypeError(
+                f"grad: inputs must be a Tensor or an iterable of Tensors, received "
+                f"{type(inputs).__name__}"
+            ) from None
     for i, x in enumerate(items):
         if not isinstance(x, Tensor):
             raise TypeError(f"grad: inputs[{i}] must be a Tensor, received {type(x).__name__}")
@@ -24,7 +31,7 @@ def grad_inputs(inputs) -> list:
                 f"grad: inputs[{i}] (shape {x.shape}) does not require grad; create it with "
                 "requires_grad=True or call .requires_grad_()"
             )
-    return list(items)
+    return items
 
 
 def unused(result: list, inputs: list, allow_unused, error: type) -> None:

@@ -67,10 +67,24 @@ def written_since(a, stamp: int):
     return then, record[0]
 
 
+_ENGINE_ATTRS = frozenset({"saved", "inputs", "xp", "_outs", "_epoch", "_trace", "_freed"})
+
+
+def _kept(fn):
+    """What ``fn`` keeps for its backward, described: its saved values, then the arrays it holds
+    as attributes (indices, conditions, masks)."""
+    for i, s in enumerate(getattr(fn, "saved", ())):
+        yield f"saved value {i}", s
+    for name, v in vars(fn).items():
+        if name not in _ENGINE_ATTRS:
+            yield f"argument {name!r}", v
+
+
 def check_saved(fn) -> None:
-    """Raise if an array that ``fn`` saved for backward was written in place after ``fn`` ran."""
+    """Raise if an array that ``fn`` kept for backward was written in place after ``fn`` ran.
+    Only runs when some in-place write happened after ``fn`` (the engine's stamp check)."""
     stamp = fn._epoch
-    for i, s in enumerate(fn.saved):
+    for what, s in _kept(fn):
         if type(s).__name__ == "Tensor":
             s = s.data
         if not (isinstance(s, backend.np.ndarray) or backend.is_device_array(s)):
@@ -86,7 +100,7 @@ def check_saved(fn) -> None:
 
             where = f"; the op was {_where(fn)}"
         raise RuntimeError(
-            f"{type(fn).__name__}: one of the tensors saved for backward (saved value {i}, shape "
+            f"{type(fn).__name__}: one of the tensors saved for backward ({what}, shape "
             f"{tuple(s.shape)}) was modified in place after the forward ({then} saved, now version "
             f"{now}){where}. Clone it before the in-place change (x.clone()), or make the change "
             "after backward"

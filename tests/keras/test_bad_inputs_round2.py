@@ -180,7 +180,7 @@ MODEL_CASES = [
     (
         "layer_trainable_string",
         lambda k: k.layers.Dense(3, trainable="no"),
-        ValueError,
+        TypeError,
         "Dense: trainable must be a bool, received str 'no'",
         True,
     ),
@@ -306,14 +306,14 @@ CALLBACK_CASES = [
         "early_stopping_patience_string",
         lambda k: k.callbacks.EarlyStopping(patience="a"),
         TypeError,
-        "EarlyStopping: patience must be an integer, received str 'a'",
+        r"EarlyStopping: patience must be an integer, received 'a' \(str\)",
         False,
     ),
     (
         "early_stopping_min_delta_string",
         lambda k: k.callbacks.EarlyStopping(min_delta="a"),
         TypeError,
-        "EarlyStopping: min_delta must be a number, received str 'a'",
+        r"EarlyStopping: min_delta must be a finite number, received 'a' \(str\)",
         True,
     ),
     (
@@ -341,7 +341,7 @@ CALLBACK_CASES = [
         "reduce_lr_factor_negative",
         lambda k: k.callbacks.ReduceLROnPlateau(factor=-0.5),
         ValueError,
-        "ReduceLROnPlateau: factor must be a number >= 0.0, received -0.5",
+        r"ReduceLROnPlateau: factor must be a finite number in \[0, inf\), received -0\.5",
         False,
     ),
     (
@@ -362,7 +362,7 @@ CALLBACK_CASES = [
         "reduce_lr_min_lr_negative",
         lambda k: k.callbacks.ReduceLROnPlateau(min_lr=-1.0),
         ValueError,
-        "ReduceLROnPlateau: min_lr must be a number >= 0.0, received -1.0",
+        r"ReduceLROnPlateau: min_lr must be a finite number in \[0, inf\), received -1\.0",
         False,
     ),
     (

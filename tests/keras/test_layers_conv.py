@@ -206,3 +206,21 @@ def test_conv_activity_regularizer_adds_keras_penalty(real_keras):
     )
     rebuilt = keras.layers.Conv2D.from_config(ref.get_config())
     assert rebuilt.get_config()["activity_regularizer"]["class_name"] == "L2"
+
+
+@pytest.mark.parametrize(
+    "name, shape",
+    [("Conv1D", (1, 5, 1)), ("Conv2D", (1, 5, 5, 1)), ("DepthwiseConv2D", (1, 5, 5, 1)),
+     ("SeparableConv2D", (1, 5, 5, 1)), ("Conv2DTranspose", (1, 5, 5, 1))],
+)  # fmt: skip
+def test_integer_input_to_a_convolution_is_refused_as_keras(real_keras, name, shape):
+    """No silent up-cast to float64: an int input is a TypeError naming the op and both dtypes
+    (real Keras refuses it too)."""
+    x = np.ones(shape, "int64")
+    args = (3,) if name == "DepthwiseConv2D" else (2, 3)
+    with pytest.raises(
+        TypeError, match="expected input of the weight's dtype float32, received int64"
+    ):
+        getattr(keras.layers, name)(*args)(x)
+    with pytest.raises(Exception, match="expected scalar type|Long|dtype"):
+        getattr(real_keras.layers, name)(*args)(x)

@@ -275,3 +275,23 @@ def test_layers_name_themselves_in_shape_errors():
         nn.Conv2d(3, 4, 3)(zg.ones(2, 1, 5, 5))
     with pytest.raises(TypeError, match="embedding: expected integer indices"):
         nn.Embedding(5, 2)(zg.ones(2))
+
+
+def test_linear_with_no_input_features_matches_torch():
+    """Linear(0, 3): the initialiser has nothing to draw (a no-op, with PyTorch's warning) and the
+    output is the bias, its gradient counted per row, as PyTorch."""
+    with pytest.warns(UserWarning, match="zero-element"):
+        layer = nn.Linear(0, 3)
+    x = zg.randn(2, 0, requires_grad=True)
+    y = layer(x)
+    y.sum().backward()
+    with pytest.warns(UserWarning, match="zero-element"):
+        ref = torch.nn.Linear(0, 3)
+    with torch.no_grad():
+        ref.bias.copy_(torch.from_numpy(layer.bias.numpy()))
+    tx = torch.randn(2, 0, requires_grad=True)
+    ty = ref(tx)
+    ty.sum().backward()
+    np.testing.assert_array_equal(y.numpy(), ty.detach().numpy())
+    np.testing.assert_array_equal(layer.bias.grad.numpy(), ref.bias.grad.numpy())
+    assert layer.weight.grad.shape == (3, 0) and x.grad.shape == (2, 0)

@@ -100,7 +100,7 @@ class Layer(LayerStateMixin, dtype_policies.LayerDTypeMixin, Module):
                 f"{type(name).__name__} {name!r}"
             )
         if not isinstance(trainable, (bool, np.bool_)):
-            raise ValueError(
+            raise TypeError(
                 f"{type(self).__name__}: trainable must be a bool, received "
                 f"{type(trainable).__name__} {trainable!r}"
             )

@@ -6,7 +6,7 @@ from collections import defaultdict
 
 import numpy as np
 
-from zerograd import backend
+from zerograd import backend, versions
 from zerograd.nn.parameter import Parameter
 from zerograd.tensor import Tensor
 
@@ -119,6 +119,7 @@ class Variable(Parameter):
                 f"received shape {tuple(array.shape)}"
             )
         self.data[...] = backend.to_device(array.astype(self.data.dtype, copy=False), self.device)
+        versions.bump(self.data)  # a graph that saved the variable sees the change
         return self
 
     def assign_add(self, value) -> Variable:

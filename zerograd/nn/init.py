@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 
@@ -109,6 +110,11 @@ def kaiming_uniform_(
     t: Tensor, a: float = 0.0, mode: str = "fan_in", nonlinearity: str = "leaky_relu"
 ) -> Tensor:
     """He uniform: U(-b, b), b = gain * sqrt(3 / fan)."""
+    if t.size == 0:  # an empty layer (Linear(0, n)): nothing to draw, and fan 0 has no bound
+        warnings.warn(
+            "kaiming_uniform_: initializing a zero-element tensor is a no-op", stacklevel=2
+        )
+        return t
     bound = calculate_gain(nonlinearity, a) * math.sqrt(3.0 / _fan(t, mode))
     return uniform_(t, -bound, bound)
 
@@ -116,6 +122,11 @@ def kaiming_uniform_(
 def kaiming_normal_(
     t: Tensor, a: float = 0.0, mode: str = "fan_in", nonlinearity: str = "leaky_relu"
 ) -> Tensor:
+    if t.size == 0:
+        warnings.warn(
+            "kaiming_normal_: initializing a zero-element tensor is a no-op", stacklevel=2
+        )
+        return t
     return normal_(t, 0.0, calculate_gain(nonlinearity, a) / math.sqrt(_fan(t, mode)))
 
 

@@ -327,7 +327,7 @@ def conv2d(
             f"conv2d: expected input with {cw * groups} channels for weight of shape {weight.shape} "
             f"and groups={groups}, received input shape {x.shape} ({layout})"
         )
-    if not channels_last and x.dtype != weight.dtype:  # Keras callers promote dtypes themselves
+    if x.dtype != weight.dtype:  # never a silent up-cast (Keras refuses int input to Conv too)
         raise TypeError(
             f"conv2d: expected input of the weight's dtype {weight.dtype}, received {x.dtype}"
         )

@@ -78,6 +78,11 @@ def conv_transpose2d(
     """
     if groups != 1:
         raise ValueError(f"conv_transpose2d: only groups=1 is supported, received groups={groups}")
+    if x.dtype != weight.dtype:  # never a silent up-cast (either layout)
+        raise TypeError(
+            f"conv_transpose2d: expected input of the weight's dtype {weight.dtype}, "
+            f"received {x.dtype}"
+        )
     if channels_last:
         return _conv_transpose_nhwc(x, weight, bias, stride, padding, output_padding, dilation)
     if weight.ndim != 4:
@@ -85,11 +90,6 @@ def conv_transpose2d(
     if x.ndim != 4 or x.shape[1] != weight.shape[0]:
         raise ValueError(
             f"conv_transpose2d: expected input (N, {weight.shape[0]}, H, W) for weight of shape {weight.shape}, received shape {x.shape}"
-        )
-    if x.dtype != weight.dtype:
-        raise TypeError(
-            f"conv_transpose2d: expected input of the weight's dtype {weight.dtype}, "
-            f"received {x.dtype}"
         )
     stride = argcheck.ints("conv_transpose2d", "stride", stride, 2, 1)
     dilation = argcheck.ints("conv_transpose2d", "dilation", dilation, 2, 1)

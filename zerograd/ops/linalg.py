@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from zerograd import backend, kernels, tuning
 from zerograd.autograd import Function
 from zerograd.kernels import conv as conv_kernels
@@ -62,7 +64,8 @@ class Linear(Function):
     def forward(self, x, W, b=None):
         self.save_for_backward(x, W)
         # 2-D GEMM: NumPy's batched matmul with a transposed operand misses BLAS and is ~50x slower
-        y = x.reshape(-1, x.shape[-1]) @ W.T
+        rows = math.prod(x.shape[:-1])  # not reshape(-1, ...): x may hold no elements
+        y = x.reshape(rows, x.shape[-1]) @ W.T
         if b is not None:
             # the bias add on all cores, for large outputs only (see tuning)
             big = y.size >= tuning.LINEAR_BIAS_KERNEL_MIN_SIZE
@@ -79,7 +82,7 @@ class Linear(Function):
         g2 = gy.reshape((-1, n_out))
         grads = (
             (g2 @ W).reshape(x.shape) if need[0] else None,
-            g2.T @ x.reshape((-1, n_in)) if need[1] else None,
+            g2.T @ x.reshape((g2.shape[0], n_in)) if need[1] else None,
         )
         if len(need) == 2:
             return grads

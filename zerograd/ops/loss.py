@@ -211,10 +211,7 @@ def cross_entropy(
         >>> F.cross_entropy(zg.tensor([[2.0, 0.5, -1.0]]), zg.tensor([0]))
     """
     _check_reduction(reduction, "cross_entropy")
-    if isinstance(label_smoothing, bool) or not 0.0 <= label_smoothing <= 1.0:
-        raise ValueError(
-            f"cross_entropy: label_smoothing must be in [0, 1], received {label_smoothing!r}"
-        )
+    argcheck.number("cross_entropy", "label_smoothing", label_smoothing, 0.0, 1.0)
     x = float_operand(input)
     if x.ndim == 0:
         raise ValueError("cross_entropy: expected input of shape (N, C, ...) or (C,), received ()")
@@ -291,7 +288,7 @@ def _class_targets(t, x_shape: tuple, n_cls: int, ignore_index: int, op: str):
         )
     idx = t.reshape(-1).astype(np.int64)
     valid = idx != ignore_index
-    kept = idx[valid] if ignore_index is not None else idx
+    kept = idx[valid]
     if kept.size:  # one vectorised min/max over the labels
         lo, hi = int(kept.min()), int(kept.max())
         if lo < 0 or hi >= n_cls:

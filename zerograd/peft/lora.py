@@ -10,6 +10,7 @@ import numpy as np
 
 import zerograd.nn as nn
 import zerograd.nn.functional as F
+from zerograd import versions
 from zerograd.autograd import no_grad
 from zerograd.ops import argcheck
 from zerograd.tensor import Tensor
@@ -67,6 +68,7 @@ class LoRALinear(nn.Module):
         else:
             with no_grad():
                 self.base.weight.data += self.scaling * (self.lora_B.data @ self.lora_A.data)
+            versions.bump(self.base.weight.data)  # a graph that saved the weight sees the change
             self.merged = True
 
     def unmerge(self) -> None:
@@ -77,6 +79,7 @@ class LoRALinear(nn.Module):
         else:
             with no_grad():
                 self.base.weight.data -= self.scaling * (self.lora_B.data @ self.lora_A.data)
+            versions.bump(self.base.weight.data)
             self.merged = False
 
     def extra_repr(self) -> str:

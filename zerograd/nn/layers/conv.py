@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import numbers
 
 import numpy as np
 
@@ -126,7 +127,7 @@ def _geometry(owner: str, name: str, value, nd: int, minimum: int):
     """Checks a stride/padding/dilation and returns it as given (an int stays an int, so the
     ops and ``extra_repr`` see what the user wrote)."""
     argcheck.ints(owner, name, value, nd, minimum)
-    return value if isinstance(value, int) else tuple(int(v) for v in value)
+    return int(value) if isinstance(value, numbers.Integral) else tuple(int(v) for v in value)
 
 
 class Conv1d(_ConvNd):
