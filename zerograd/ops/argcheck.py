@@ -132,6 +132,8 @@ def flag(owner: str, name: str, value) -> bool:
 def axis(owner: str, value, ndim: int, name: str = "axis") -> int:
     """Axis ``value`` of a tensor of ``ndim`` dimensions as a non-negative int (negative counts
     from the end); out of range is a ValueError, never wrapped around. O(1): it runs per call."""
+    if type(value) is int and -ndim <= value < ndim:  # the common case, first: shape ops call this
+        return value % ndim
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
         raise TypeError(f"{owner}: {name} must be an integer, received {show(value)}")
     if not -ndim <= value < ndim:

@@ -90,10 +90,11 @@ def transpose(x: Tensor, axes=None) -> Tensor:
 
 
 def swapaxes(x: Tensor, a: int, b: int) -> Tensor:
+    x = _tensor(x)
     axes = list(range(x.ndim))
     a, b = argcheck.axis("swapaxes", a, x.ndim), argcheck.axis("swapaxes", b, x.ndim)
     axes[a], axes[b] = axes[b], axes[a]
-    return transpose(x, axes)
+    return Transpose.apply(x, axes=tuple(axes))  # a permutation by construction
 
 
 def squeeze(x: Tensor, axis=None) -> Tensor:

@@ -9,7 +9,7 @@ from zerograd.nn import init
 from zerograd.nn.module import Module
 from zerograd.nn.parameter import Parameter
 from zerograd.ops import argcheck
-from zerograd.ops.linalg import linear
+from zerograd.ops.linalg import Linear as LinearOp
 from zerograd.ops.shape import flatten
 from zerograd.tensor import Tensor
 
@@ -132,7 +132,10 @@ class Linear(Module):
                 f"Linear expected input with last axis {self.in_features}, received shape {x.shape}"
             )
         argcheck.same_dtype("Linear", x, self.weight)
-        return linear(x, self.weight, self.bias)
+        # checked here, naming the layer: the op itself, without F.linear's checks a second time
+        if self.bias is None:
+            return LinearOp.apply(x, self.weight)
+        return LinearOp.apply(x, self.weight, self.bias)
 
     def extra_repr(self) -> str:
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
