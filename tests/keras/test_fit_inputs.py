@@ -221,7 +221,7 @@ def test_clear_errors():
         m.fit(XA, y, class_weight={0: 1.0}, sample_weight=np.ones(8), verbose=0)
     multi = two_in_two_out(keras)
     multi.compile("sgd", "mse")
-    with pytest.raises(ValueError, match=r"missing \['b'\]"):
+    with pytest.raises(ValueError, match=r"misses \['b'\]"):
         multi.fit({"a": XA}, [Y1, Y2], verbose=0)
     with pytest.raises(ValueError, match=r"unknown keys \['other'\]"):
         multi.fit([XA, XB], {"score": Y1, "other": Y2}, verbose=0)

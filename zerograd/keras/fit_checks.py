@@ -10,19 +10,21 @@ from __future__ import annotations
 
 import math
 import numbers
+import warnings
 
 import numpy as np
 
 from zerograd.ops import argcheck
 
-VERBOSE = ("auto", 0, 1, 2)
-
 
 def _verbose(what: str, verbose) -> None:
     if isinstance(verbose, str) and verbose == "auto":
         return
-    if not (isinstance(verbose, numbers.Integral) and verbose in (0, 1, 2)):
-        raise ValueError(f"{what}: verbose must be one of {VERBOSE}, received {verbose!r}")
+    if isinstance(verbose, bool) or not isinstance(verbose, numbers.Integral) or verbose < 0:
+        raise ValueError(
+            f"{what}: verbose must be 'auto' or an integer >= 0 (0 silent, 1 progress bar, 2 one "
+            f"line per epoch), received {verbose!r}"
+        )
 
 
 def _callbacks(what: str, callbacks) -> None:
@@ -44,16 +46,24 @@ def _callbacks(what: str, callbacks) -> None:
 
 
 def _input_keys(model, what: str, x) -> None:
-    """A dict of inputs names only the model's inputs (Keras would silently drop the others)."""
+    """A dict of inputs naming keys the model has no input for: a warning, and the extra keys are
+    dropped (as Keras does; a dataset's dict often carries more columns than the model uses)."""
     inputs = model.__dict__.get("_inputs")
     if not (isinstance(x, dict) and model.__dict__.get("_functional") and inputs):
         return
     names = [kt.name for kt in inputs]
     unknown = sorted(str(k) for k in x if k not in names)
-    if unknown:
+    missing = [n for n in names if n not in x]
+    if missing:
         raise ValueError(
-            f"{what}: model '{model.name}' has inputs {names}; x given as a dict has unknown "
-            f"keys {unknown}"
+            f"{what}: model '{model.name}' has inputs {names}; x given as a dict misses "
+            f"{missing}" + (f" and has unknown keys {unknown}" if unknown else "")
+        )
+    if unknown:
+        warnings.warn(
+            f"{what}: model '{model.name}' has inputs {names}; the keys {unknown} of the dict "
+            "given as x are not inputs of the model and are ignored",
+            stacklevel=3,
         )
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import builtins
+import numbers
+import operator
 
 from zerograd import backend
 from zerograd.autograd import Function
@@ -15,14 +17,14 @@ def _tensor(x) -> Tensor:
 
 
 def _shape(shape, op: str = "reshape") -> tuple:
+    """A shape as a tuple of ints: ints, NumPy ints and 0-d integer tensors (``operator.index``)."""
     items = (shape,) if isinstance(shape, (int, backend.np.integer)) else shape
-    if not isinstance(items, (tuple, list)) or any(
-        isinstance(s, bool) or not isinstance(s, (int, backend.np.integer)) for s in items
-    ):
-        raise TypeError(
-            f"{op}: shape must be an integer or a tuple of integers, received {shape!r}"
-        )
-    return tuple(int(s) for s in items)
+    if isinstance(items, (tuple, list)) and not any(isinstance(s, bool) for s in items):
+        try:
+            return tuple(operator.index(s) for s in items)
+        except TypeError:
+            pass
+    raise TypeError(f"{op}: shape must be an integer or a tuple of integers, received {shape!r}")
 
 
 class Reshape(Function):
@@ -104,7 +106,7 @@ def squeeze(x: Tensor, axis=None) -> Tensor:
     else:
         axes = {
             argcheck.axis("squeeze", a, x.ndim)
-            for a in ((axis,) if isinstance(axis, int) else axis)
+            for a in ((axis,) if isinstance(axis, numbers.Integral) else axis)
         }
         for a in axes:
             if x.shape[a] != 1:
@@ -118,7 +120,7 @@ def squeeze(x: Tensor, axis=None) -> Tensor:
 def expand_dims(x: Tensor, axis) -> Tensor:
     """Insert size-1 axes at ``axis`` (int or tuple), as ``numpy.expand_dims``."""
     x = _tensor(x)
-    axes = (axis,) if isinstance(axis, int) else tuple(axis)
+    axes = (axis,) if isinstance(axis, numbers.Integral) else tuple(axis)
     ndim = x.ndim + len(axes)
     axes = sorted(argcheck.axis("expand_dims", a, ndim) for a in axes)
     shape = list(x.shape)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import operator
+
 import numpy as np
 
 import zerograd as zg
@@ -43,18 +45,25 @@ def dtype_or_default(dtype, op: str):
     return standardize_dtype(dtype, op) or backend.get_default_dtype()
 
 
+def _dim(d, shape, op: str, what: str) -> int:
+    """One dimension as an int: Python and NumPy ints, and 0-d integer tensors (``operator.index``,
+    as Keras takes ``ops.shape(x)[0]``); bools, floats and strings are a TypeError naming ``op``."""
+    if not isinstance(d, (bool, np.bool_)):
+        try:
+            return operator.index(d)
+        except TypeError:
+            pass
+    raise TypeError(
+        f"{op}: {what} integers, received {shape!r} with {d!r} of type {type(d).__name__}"
+    )
+
+
 def as_shape(shape, op: str = "reshape") -> tuple:
     """An int, a sequence of ints or a 1-D integer tensor as a shape tuple (no fractions)."""
     if isinstance(shape, Tensor):
         shape = shape.tolist()
     dims = (shape,) if np.ndim(shape) == 0 else tuple(shape)
-    for d in dims:
-        if isinstance(d, (bool, np.bool_)) or not isinstance(d, (int, np.integer)):
-            raise TypeError(
-                f"{op}: the shape must hold integers, received {shape!r} with {d!r} of type "
-                f"{type(d).__name__}"
-            )
-    return tuple(int(d) for d in dims)
+    return tuple(_dim(d, shape, op, "the shape must hold") for d in dims)
 
 
 def new_shape(shape, op: str) -> tuple:
@@ -62,15 +71,10 @@ def new_shape(shape, op: str) -> tuple:
     if isinstance(shape, Tensor):
         shape = shape.tolist()
     dims = (shape,) if np.ndim(shape) == 0 else tuple(shape)
-    for d in dims:
-        if isinstance(d, (bool, np.bool_)) or not isinstance(d, (int, np.integer)):
-            raise TypeError(
-                f"{op}: shape must hold integers, received {shape!r} with {d!r} of type "
-                f"{type(d).__name__}"
-            )
-        if d < 0:
-            raise ValueError(f"{op}: shape must not have negative dimensions, received {shape!r}")
-    return tuple(int(d) for d in dims)
+    dims = tuple(_dim(d, shape, op, "shape must hold") for d in dims)
+    if any(d < 0 for d in dims):
+        raise ValueError(f"{op}: shape must not have negative dimensions, received {shape!r}")
+    return dims
 
 
 def _count(value, op: str, name: str) -> int:
