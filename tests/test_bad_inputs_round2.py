@@ -378,3 +378,11 @@ def test_modulelist_insert_matches_torch():
     theirs.insert(3, torch.nn.Identity())
     assert [type(m).__name__ for m in ours] == [type(m).__name__ for m in theirs]
     assert list(dict(ours.named_children())) == ["0", "1", "2", "3"]
+
+
+def test_batchnorm_momentum_none_is_refused_by_name():
+    """PyTorch's momentum=None (a cumulative average) is a valid value there: say it is not
+    supported here, rather than that None is not a number."""
+    torch.nn.BatchNorm1d(4, momentum=None)  # valid in PyTorch
+    with pytest.raises(ValueError, match=r"BatchNorm1d: momentum=None .* is not supported"):
+        nn.BatchNorm1d(4, momentum=None)

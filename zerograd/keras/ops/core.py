@@ -390,7 +390,8 @@ def _index_tuple(indices, shape, op: str) -> tuple:
         col = idx[..., i]
         if col.size and (col.min() < -shape[i] or col.max() >= shape[i]):
             raise ValueError(
-                f"{op}: indices along axis {i} must be in [0, {shape[i]}), received values "
+                f"{op}: indices along axis {i} must be in [{-shape[i]}, {shape[i]}) (negative "
+                f"counting from the end), received values "
                 f"from {col.min()} to {col.max()}"
             )
     return tuple(idx[..., i] for i in range(idx.shape[-1]))

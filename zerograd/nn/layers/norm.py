@@ -50,6 +50,11 @@ class _BatchNorm(Module):
         name = type(self).__name__
         num_features = argcheck.positive(name, "num_features", num_features)
         argcheck.number(name, "eps", eps, 0.0, low_open=True)
+        if momentum is None:  # PyTorch's cumulative moving average
+            raise ValueError(
+                f"{name}: momentum=None (a cumulative moving average of the batch statistics) "
+                "is not supported; give a number in [0, 1], e.g. 0.1"
+            )
         argcheck.number(name, "momentum", momentum, 0.0, 1.0)
         argcheck.flag(name, "affine", affine)
         argcheck.flag(name, "track_running_stats", track_running_stats)
