@@ -1073,3 +1073,12 @@ def test_extra_dict_keys_and_large_verbose_are_accepted_as_keras(real_keras):
             m.fit({"inp": X, "id": X}, Y, epochs=1, verbose=0)
         m.fit(X, Y, epochs=1, verbose=3)
         assert m.predict({"inp": X, "id": X}, verbose=0).shape == (len(X), 3)
+
+
+def test_nested_python_lists_of_numbers_are_one_array():
+    """``predict([[1., 2., 3., 4.]])``: nested lists of numbers are read as NumPy reads them, one
+    (1, 4) batch (real Keras refuses them; before, they reached Dense as a list and failed with a
+    raw AttributeError)."""
+    m = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
+    want = m.predict(np.array([[1.0, 2.0, 3.0, 4.0]], "float32"), verbose=0)
+    np.testing.assert_array_equal(m.predict([[1.0, 2.0, 3.0, 4.0]], verbose=0), want)
