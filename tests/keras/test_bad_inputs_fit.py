@@ -1082,3 +1082,17 @@ def test_nested_python_lists_of_numbers_are_one_array():
     m = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
     want = m.predict(np.array([[1.0, 2.0, 3.0, 4.0]], "float32"), verbose=0)
     np.testing.assert_array_equal(m.predict([[1.0, 2.0, 3.0, 4.0]], verbose=0), want)
+
+
+def test_sequential_takes_one_input_in_a_list_and_refuses_two(real_keras):
+    """``predict([x])`` on a Sequential is ``predict(x)``, as Keras; two arrays for its one input
+    are a clear error (Keras warns and guesses)."""
+    m = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3)])
+    np.testing.assert_array_equal(m.predict([X], verbose=0), m.predict(X, verbose=0))
+    m.compile("sgd", "sparse_categorical_crossentropy")
+    with pytest.raises(
+        ValueError, match=r"Sequential '.*' expects one input, received a list of 2"
+    ):
+        m.fit([X, X], Y, verbose=0)
+    theirs = real_keras.Sequential([real_keras.Input((4,)), real_keras.layers.Dense(3)])
+    assert theirs.predict([X], verbose=0).shape == (len(X), 3)

@@ -58,13 +58,13 @@ def flatten(x) -> list:
 def _is_structure(x) -> bool:
     """A list/tuple of arrays (a structure), not a list of numbers or nested lists of numbers
     (one array, as NumPy reads it: ``[[1., 2.], [3., 4.]]`` is a (2, 2) batch)."""
-    return len(x) > 0 and not _only_numbers(x) and all(v is None or _leaf_ndim(v) >= 1 for v in x)
+    return len(x) > 0 and not only_numbers(x) and all(v is None or _leaf_ndim(v) >= 1 for v in x)
 
 
-def _only_numbers(x) -> bool:
+def only_numbers(x) -> bool:
     """Nested Python lists/tuples holding only numbers (no arrays, tensors, dicts or None)."""
     if isinstance(x, (list, tuple)):
-        return all(_only_numbers(v) for v in x)
+        return all(only_numbers(v) for v in x)
     return isinstance(x, (int, float, bool, np.generic)) and not isinstance(x, (str, bytes))
 
 

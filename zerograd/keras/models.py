@@ -13,6 +13,7 @@ from zerograd.keras.base import (
     snake_case,
     unique_name,
 )
+from zerograd.keras.data_adapters import only_numbers
 from zerograd.keras.functional import init_graph, run_graph
 from zerograd.keras.layer_state import layer_scope
 from zerograd.keras.training import TrainingMixin
@@ -428,6 +429,13 @@ class Sequential(Model):
         return x
 
     def __call__(self, inputs, *args, **kwargs):
+        if isinstance(inputs, (list, tuple)) and not only_numbers(inputs):
+            if len(inputs) != 1:  # one input: [x] is x (as Keras), more is a mistake
+                raise ValueError(
+                    f"Sequential '{self.name}' expects one input, received a {type(inputs).__name__} "
+                    f"of {len(inputs)}"
+                )
+            inputs = inputs[0]
         if self.__dict__.get("_known_shape") is None and self.layers:
             shape = inputs.shape if hasattr(inputs, "shape") else np.shape(inputs)
             dtype = getattr(inputs, "dtype", None)
