@@ -25,7 +25,7 @@ from zerograd.autograd import no_grad
 from zerograd.io.atomic import atomic_path, clean_stale_temps
 from zerograd.io.errors import FileFormatError
 from zerograd.keras import training_state as ts
-from zerograd.keras.callback_base import Callback
+from zerograd.keras.callback_base import Callback, save_due
 
 _FILE = "latest.safetensors"
 
@@ -163,17 +163,7 @@ class BackupAndRestore(Callback):
     # the saves run once every callback has run its hook (``CallbackList``), so that what other
     # callbacks change at the end of a batch or an epoch (a learning rate) is in the backup
     def _late_on_train_batch_end(self, batch, logs=None):
-        if self.save_freq == "epoch":
-            return
-        seen = (
-            batch + 1
-            if self._last_batch is None or batch <= self._last_batch
-            else batch - self._last_batch
-        )
-        self._since_save += seen
-        self._last_batch = batch
-        if self._since_save >= self.save_freq:
-            self._since_save = 0
+        if self.save_freq != "epoch" and save_due(self, batch):
             self._save(self._epoch, batch + 1)
 
     def _late_on_epoch_end(self, epoch, logs=None):

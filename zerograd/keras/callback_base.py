@@ -190,3 +190,17 @@ class CallbackList(Callback):
 _RAW_LOGS = frozenset({"on_predict_batch_end"})
 # hooks a callback may also receive once every callback has run the hook (``_late_on_...``)
 _LATE = {h: f"_late_{h}" for h in ("on_epoch_end", "on_train_batch_end")}
+
+
+def save_due(callback, batch: int) -> bool:
+    """For callbacks that save every ``save_freq`` batches (ModelCheckpoint, BackupAndRestore):
+    count the batches since the last save from the batch index (which restarts at each epoch, and
+    may skip with ``steps_per_execution``), and say whether a save is due (the count then restarts).
+    Uses ``callback._since_save`` and ``callback._last_batch``."""
+    last = callback._last_batch
+    callback._since_save += batch + 1 if last is None or batch <= last else batch - last
+    callback._last_batch = batch
+    if callback._since_save < callback.save_freq:
+        return False
+    callback._since_save = 0
+    return True

@@ -9,7 +9,7 @@ import warnings
 
 import numpy as np
 
-from zerograd.keras.callback_base import Callback
+from zerograd.keras.callback_base import Callback, save_due
 from zerograd.ops import argcheck
 
 # metric names whose larger values are better, for mode="auto" (Keras reads the metric's direction)
@@ -209,17 +209,7 @@ class ModelCheckpoint(MonitorCallback):
         self._epoch = epoch
 
     def on_train_batch_end(self, batch, logs=None):
-        if self.save_freq == "epoch":
-            return
-        seen = (
-            batch + 1
-            if self._last_batch is None or batch <= self._last_batch
-            else batch - self._last_batch
-        )
-        self._since_save += seen
-        self._last_batch = batch
-        if self._since_save >= self.save_freq:
-            self._since_save = 0
+        if self.save_freq != "epoch" and save_due(self, batch):
             self._save(self._epoch, batch, logs)
 
     def on_epoch_end(self, epoch, logs=None):
