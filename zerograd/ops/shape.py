@@ -19,6 +19,8 @@ def _tensor(x) -> Tensor:
 def _shape(shape, op: str = "reshape") -> tuple:
     """A shape as a tuple of ints: ints, NumPy ints and 0-d integer tensors (``operator.index``)."""
     items = (shape,) if isinstance(shape, (int, backend.np.integer)) else shape
+    if type(items) is tuple and all(type(s) is int for s in items):  # the common case, first
+        return items
     if isinstance(items, (tuple, list)) and not any(isinstance(s, bool) for s in items):
         try:
             return tuple(operator.index(s) for s in items)
