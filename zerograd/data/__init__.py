@@ -9,4 +9,5 @@ from zerograd.data.preprocessing import (
     one_hot,
     train_test_split,
 )
+from zerograd.data.sampler import DistributedSampler
 from zerograd.data.tokenizers import CharTokenizer, Tokenizer, train_bpe

@@ -64,6 +64,8 @@ class DataLoader:
         batch_size: samples per batch. shuffle: a new order every epoch. drop_last: skip a last
         partial batch. generator: a seed or ``numpy.random.Generator`` (default: zerograd's, so
         ``zg.manual_seed`` makes the order reproducible). collate_fn: list of samples -> batch.
+        sampler: the indices to visit, in order (an iterable with ``__len__``, for example a
+        ``DistributedSampler``); drawn anew each epoch; excludes ``shuffle=True``.
 
     Example:
         >>> loader = DataLoader(TensorDataset(x, y), batch_size=64, shuffle=True, generator=0)
@@ -78,6 +80,7 @@ class DataLoader:
         drop_last: bool = False,
         generator=None,
         collate_fn=None,
+        sampler=None,
     ):
         if batch_size is not None:  # None: one sample at a time, not collated (as PyTorch)
             argcheck.integer("DataLoader", "batch_size", batch_size, 1)
@@ -97,6 +100,17 @@ class DataLoader:
                 "DataLoader: generator must be None, an integer seed or a numpy.random.Generator, "
                 f"received {generator!r}"
             )
+        if sampler is not None:
+            if not (hasattr(sampler, "__iter__") and hasattr(sampler, "__len__")):
+                raise TypeError(
+                    "DataLoader: sampler must be an iterable of indices with __len__, received "
+                    f"{type(sampler).__name__}"
+                )
+            if shuffle:
+                raise ValueError(
+                    "DataLoader: sampler and shuffle=True are mutually exclusive (the sampler "
+                    "decides the order; shuffle inside it)"
+                )
         if collate_fn is not None and not callable(collate_fn):
             raise TypeError(f"DataLoader: collate_fn must be callable, received {collate_fn!r}")
         self.dataset, self.batch_size, self.shuffle, self.drop_last = (
@@ -110,12 +124,13 @@ class DataLoader:
             if isinstance(generator, (int, np.integer))
             else generator
         )
-        self.collate_fn = collate_fn
+        self.collate_fn, self.sampler = collate_fn, sampler
         self._epoch = None  # the epoch being iterated: its order's draw and batches handed out
         self._resume = None  # set by load_state_dict: the epoch the next iteration continues
 
     def __len__(self) -> int:
-        n, bs = len(self.dataset), self.batch_size or 1
+        n = len(self.dataset) if self.sampler is None else len(self.sampler)
+        bs = self.batch_size or 1
         return n // bs if self.drop_last else -(-n // bs)
 
     def _arrays(self, idx):
@@ -128,16 +143,23 @@ class DataLoader:
         return None
 
     def __iter__(self):
-        n = len(self.dataset)
+        n = len(self.dataset) if self.sampler is None else len(self.sampler)
         resume, self._resume = self._resume, None
         if resume is not None and resume["size"] != n:
+            what = "dataset" if self.sampler is None else "sampler"
             raise ValueError(
-                f"DataLoader: the loaded state is for a dataset of {resume['size']} samples, "
+                f"DataLoader: the loaded state is for a {what} of {resume['size']} samples, "
                 f"this one has {n}"
             )
         if resume is not None:  # the interrupted epoch: same order, the batches not yet seen
             order_state, first = resume["order_state"], resume["batches"]
-            order = _replay_order(order_state, n) if self.shuffle else np.arange(n)
+            order = _replay_order(order_state, n) if order_state is not None else np.arange(n)
+            if self.sampler is not None:
+                _check_sampled(order, len(self.dataset))
+        elif self.sampler is not None:  # the sampler's order, kept whole for an exact resume
+            first, order = 0, np.fromiter(iter(self.sampler), dtype=np.int64, count=n)
+            _check_sampled(order, len(self.dataset))
+            order_state = {"order": order.tolist(), "sampler": True}
         else:
             first, order_state = 0, None
             rng = self.generator or backend.rng()
@@ -213,6 +235,15 @@ class DataLoader:
         epoch = state["epoch"]
         if epoch is not None:
             _check_epoch(name, epoch)
+            sampled = isinstance(epoch["order_state"], dict) and bool(
+                epoch["order_state"].get("sampler")
+            )
+            if sampled != (self.sampler is not None):
+                raise ValueError(
+                    f"{name}: the state was saved by a loader "
+                    f"{'with' if sampled else 'without'} a sampler, this one has "
+                    f"{'one' if self.sampler is not None else 'none'}"
+                )
         if state["generator"] is not None:
             trial = copy.deepcopy(self.generator)  # a bad state must change nothing
             _set_generator_state(name, trial, state["generator"])
@@ -256,7 +287,11 @@ def _check_epoch(name: str, epoch) -> None:
     for key, v in (("size", size), ("batches", batches)):
         if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 0:
             raise ValueError(f"{name}: expected epoch {key} to be an int >= 0, received {v!r:.40}")
-    if epoch["order_state"] is not None:
+    if isinstance(epoch["order_state"], dict) and epoch["order_state"].get("sampler"):
+        order = epoch["order_state"].get("order")
+        if not isinstance(order, list) or len(order) != size:
+            raise ValueError(f"{name}: the interrupted epoch's sampled order is not {size} indices")
+    elif epoch["order_state"] is not None:
         try:
             order = _replay_order(epoch["order_state"], int(size))
         except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as e:
@@ -273,3 +308,12 @@ def _replay_order(order_state: dict, n: int) -> np.ndarray:
         return np.asarray(order_state["order"], dtype=np.int64)
     bits = backend.bit_generator_from_state(copy.deepcopy(order_state))
     return np.random.Generator(bits).permutation(n)
+
+
+def _check_sampled(order: np.ndarray, n: int) -> None:
+    """A sampler's indices must address the dataset (checked once per epoch, vectorised)."""
+    if order.size and (order.min() < 0 or order.max() >= n):
+        bad = order[(order < 0) | (order >= n)][0]
+        raise ValueError(
+            f"DataLoader: the sampler gave index {int(bad)}, outside the dataset of {n} samples"
+        )
