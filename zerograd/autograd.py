@@ -17,6 +17,7 @@ import functools
 import weakref
 
 from zerograd import autograd_anomaly as _anomaly
+from zerograd import autograd_hooks as _hooks
 from zerograd import backend, tuning, versions
 from zerograd.autograd_anomaly import (  # noqa: F401 - the public names live in zerograd.autograd
     detect_anomaly,
@@ -294,9 +295,11 @@ def _run(root: Tensor, gy: Tensor, retain_graph: bool, create_graph: bool, wante
     """
     grads = {id(root): gy if create_graph else gy.data}
     handed = {id(gy.data)}  # arrays a leaf's .grad may not take over: the seed, those given out
-    stamp = versions.epoch
-    with enable_grad() if create_graph else no_grad():
-        for fn in _topological(root):
+    stamp, order = versions.epoch, _topological(root)
+    post = _hooks.Pass(order, _accumulate) if _hooks.active else None  # autograd_hooks.py
+    accumulate = _accumulate if post is None else post.accumulate
+    with enable_grad() if create_graph else no_grad(), _hooks.finishing(post):
+        for fn in order:
             if len(fn._outs) == 1:  # the common case, kept lean: this loop is per op
                 out = fn._outs[0]()
                 gys = (grads.pop(id(out), None) if out is not None else None,)
@@ -329,7 +332,7 @@ def _run(root: Tensor, gy: Tensor, retain_graph: bool, create_graph: bool, wante
                     prev = grads.get(id(x))
                     grads[id(x)] = gx if prev is None else prev + gx
                 elif wanted is None:
-                    _accumulate(x, gx, create_graph, handed)
+                    accumulate(x, gx, create_graph, handed)
                 elif id(x) in wanted:
                     prev = wanted[id(x)]
                     if create_graph:
@@ -397,7 +400,7 @@ def backward(root: Tensor, grad=None, retain_graph: bool = False, create_graph: 
     """
     gy = _seed_grad(root, grad, "backward")
     if root.creator is None:
-        _accumulate(root, gy if create_graph else gy.data, create_graph)
+        _hooks.accumulate_root(_accumulate, root, gy if create_graph else gy.data, create_graph)
     else:
         _run(root, gy, retain_graph or create_graph, create_graph, None)
 

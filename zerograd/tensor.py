@@ -194,6 +194,13 @@ class Tensor:
         """Accumulate the gradient of this tensor into ``.grad`` of every leaf it depends on."""
         _autograd.backward(self, grad, retain_graph=retain_graph, create_graph=create_graph)
 
+    def register_post_accumulate_grad_hook(self, hook):
+        """Call ``hook(self)`` once per backward, after its gradient is complete in ``.grad``
+        (as PyTorch's). Returns a handle whose ``remove()`` unregisters it. See autograd_hooks."""
+        from zerograd import autograd_hooks
+
+        return autograd_hooks.register(self, hook)
+
     def _check_inplace(self, method: str) -> None:
         # an op's output written in place: the write would not be in its graph (PyTorch records
         # it), so its gradient would be silently wrong
