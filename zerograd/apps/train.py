@@ -68,6 +68,28 @@ def _backup_dir(config: TrainConfig, out: Path) -> Path:
     return out / f".backup-{zlib.crc32(key.encode()):08x}"
 
 
+def mpi_world_size() -> int:
+    """The number of processes when started by ``mpiexec`` (the variables MPICH's and Open MPI's
+    launchers set), else 1; mpi4py is not imported to find out."""
+    import os
+
+    for name in ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE"):
+        value = os.environ.get(name, "")
+        if value.isdigit():
+            return int(value)
+    return 1
+
+
+def _data_parallel() -> int:
+    """Under ``mpiexec -n N`` (N > 1): Keras data parallelism switched on; this process's rank."""
+    if mpi_world_size() <= 1:
+        return 0
+    import zerograd.distributed as dist
+
+    keras.distribution.set_distribution(keras.distribution.DataParallel())
+    return dist.get_rank()
+
+
 def _finite(v):
     """A metric for result.json: NaN or infinity (a diverged run) as None, which JSON can hold."""
     return v if v == v and abs(v) != float("inf") else None
@@ -123,7 +145,9 @@ def train_fashion_mnist(config: TrainConfig, verbose: bool = True) -> dict:
     """
     if config.task != "fashion-mnist":
         raise ValueError(f"train: expected task 'fashion-mnist', received {config.task!r}")
-    zg.manual_seed(config.seed)
+    zg.manual_seed(config.seed)  # the same seed on every rank: the same shuffle order
+    rank = _data_parallel()  # under mpiexec: only rank 0 logs and writes the files
+    verbose = verbose and rank == 0
     (x_train, y_train), (x_test, y_test) = fashion_mnist.load_data()
     if config.limit:
         n_test = max(config.limit // 4, 100)
@@ -140,9 +164,10 @@ def train_fashion_mnist(config: TrainConfig, verbose: bool = True) -> dict:
     if verbose:
         model.summary(print_fn=log.info)
     out = Path(config.out)
-    out.mkdir(parents=True, exist_ok=True)
+    if rank == 0:
+        out.mkdir(parents=True, exist_ok=True)
     backup = _backup_dir(config, out)
-    if (backup / "latest.safetensors").exists():
+    if rank == 0 and (backup / "latest.safetensors").exists():
         log.info(
             "resuming from the backup in %s (a run with these options was interrupted)", backup
         )
@@ -165,6 +190,8 @@ def train_fashion_mnist(config: TrainConfig, verbose: bool = True) -> dict:
     )
     seconds = time.perf_counter() - t0
     loss, acc = model.evaluate(x_test, y_test, batch_size=256, verbose=0)
+    if rank != 0:  # the other ranks: the same numbers, nothing written
+        return {"test_loss": _finite(round(loss, 4)), "test_accuracy": _finite(round(acc, 4))}
     model.save(out / "model.keras")
     curves = _plot(history, out / "learning_curves.png")
     result = {

@@ -48,6 +48,8 @@ __all__ = [
     "timeout",
 ]
 
-from zerograd.distributed.ddp import DistributedDataParallel  # noqa: E402 - needs the above
+# built on the above
+from zerograd.distributed.ddp import DistributedDataParallel  # noqa: E402
+from zerograd.distributed.zero import ZeroRedundancyOptimizer  # noqa: E402
 
-__all__ += ["DistributedDataParallel"]
+__all__ += ["DistributedDataParallel", "ZeroRedundancyOptimizer"]

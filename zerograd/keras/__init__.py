@@ -6,6 +6,7 @@ from zerograd.keras import (
     callbacks,
     config,
     constraints,
+    distribution,
     dtype_policies,
     initializers,
     layers,

@@ -7,6 +7,7 @@ import numpy as np
 
 from zerograd.autograd import no_grad
 from zerograd.keras import data_adapters as da
+from zerograd.keras import distribution as dk
 from zerograd.keras import fit_checks, optimizers
 from zerograd.keras import metrics as metrics_mod
 from zerograd.keras.callback_base import CallbackList, History, pythonify_logs
@@ -151,7 +152,10 @@ class TrainingMixin(StepsMixin):
         if class_weight is not None and sw is not None and not da.is_batch_iterable(x):
             raise ValueError(f"{what}: give class_weight or sample_weight, not both")
         adapter = da.get_adapter(x, y, sw, batch_size, shuffle, what)
-        return da.EpochIterator(adapter, steps, self._prepare(class_weight))
+        prepare, where = self._prepare(class_weight), dk.active()
+        if where is not None:  # data-parallel: this rank's rows of each batch
+            prepare = dk.shard(prepare, where)
+        return da.EpochIterator(adapter, steps, prepare)
 
     # --- loops ---------------------------------------------------------------------------------
     def fit(
@@ -177,6 +181,11 @@ class TrainingMixin(StepsMixin):
         History (``history.history`` holds 'loss', the metrics and the 'val_' entries)."""
         self._assert_compiled("fit")
         fit_checks.check_fit(self, locals())
+        where = dk.active()
+        if where is not None:  # data-parallel: rank 0's weights; rank 0 prints and writes
+            dk.broadcast_weights(self)
+            callbacks = dk.rank_callbacks(callbacks, where[0])
+            verbose = verbose if where[0] == 0 else 0
         if validation_split and validation_data is None:
             (x, y, sample_weight), validation_data = da.train_validation_split(
                 x, y, sample_weight, validation_split
@@ -215,6 +224,8 @@ class TrainingMixin(StepsMixin):
         start = initial_epoch if resume is None else resume.epoch
         for epoch in range(start, epochs):
             self.reset_metrics()
+            if where is not None:
+                dk.sync_rng()  # the same shuffle order on every rank
             callbacks.on_epoch_begin(epoch)
             self.train()
             logs, steps, data = {}, 0, None
@@ -234,6 +245,8 @@ class TrainingMixin(StepsMixin):
                 skip, logs = resume.restore(data), self.get_metrics_result()
             if steps == 0 and iterator.ran_out:
                 break  # a generator with nothing left: no epoch to report
+            if where is not None:
+                dk.reduce_metrics(self)
             epoch_logs = dict(self._metrics_or_logs(logs))
             self.eval()
             if val_iterator is not None and _should_eval(epoch, validation_freq):
@@ -277,6 +290,8 @@ class TrainingMixin(StepsMixin):
                 x, y, sample_weight, batch_size, steps, False, None, "evaluate"
             )
         verbose = 1 if verbose == "auto" else verbose
+        where = dk.active()
+        verbose = verbose if where is None or where[0] == 0 else 0
         callbacks = self._one_pass_callbacks(callbacks, verbose, iterator)
         self.eval()
         self.reset_metrics()
@@ -287,6 +302,8 @@ class TrainingMixin(StepsMixin):
                 callbacks.on_test_batch_begin(step)
                 logs = self.test_step(data)
                 callbacks.on_test_batch_end(step, logs)
+        if where is not None:
+            dk.reduce_metrics(self)
         logs = self._metrics_or_logs(logs)
         callbacks.on_test_end(logs)
         logs = _floats(logs)
@@ -311,6 +328,8 @@ class TrainingMixin(StepsMixin):
         fit_checks.check_predict(self, x, batch_size, steps, callbacks, verbose)
         iterator = self._iterator(x, None, None, batch_size, steps, False, None, "predict")
         verbose = 1 if verbose == "auto" else verbose
+        where = dk.active()
+        verbose = verbose if where is None or where[0] == 0 else 0
         callbacks = self._one_pass_callbacks(callbacks, verbose, iterator)
         self.eval()
         self.stop_predicting = False
@@ -320,6 +339,8 @@ class TrainingMixin(StepsMixin):
             for step, data in iterator:
                 callbacks.on_predict_batch_begin(step)
                 batch = da.map_structure(da.to_numpy, self.predict_step(data))
+                if where is not None:  # every rank's rows of the batch, in order
+                    batch = dk.gather_outputs(batch)
                 outputs.append(batch)
                 callbacks.on_predict_batch_end(step, {"outputs": batch})
                 if self.stop_predicting:

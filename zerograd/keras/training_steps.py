@@ -8,6 +8,7 @@ import inspect
 import warnings
 
 from zerograd.keras import data_adapters as da
+from zerograd.keras import distribution as dk
 from zerograd.keras import metrics as metrics_mod
 from zerograd.keras.compile_utils import CompileMetrics
 
@@ -87,6 +88,8 @@ class StepsMixin:
                     "fit needs an optimizer"
                 )
             self.optimizer.scale_loss(loss).backward()  # apply() divides the gradients back
+            if dk.active() is not None:  # data-parallel: the gradient of the global batch
+                dk.average_gradients(params, _batch_size(x))
             self.optimizer.apply([p.grad for p in params], params)
         else:
             warnings.warn("The model does not have any trainable weights.", stacklevel=2)
