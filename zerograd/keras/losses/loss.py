@@ -227,6 +227,8 @@ class LossFunctionWrapper(Loss):
         super().__init__(name=name, reduction=reduction, dtype=dtype)
         _check_hyper_parameters(type(self).__name__, kwargs)
         self.fn, self._fn_kwargs = fn, kwargs
+        for key, value in kwargs.items():  # the subclasses' arguments, as attributes (Keras)
+            setattr(self, key, value)
 
     def call(self, y_true, y_pred):
         if isinstance(y_true, Tensor) and isinstance(y_pred, Tensor):

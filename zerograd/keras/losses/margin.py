@@ -86,7 +86,6 @@ class Dice(LossFunctionWrapper):
 
     def __init__(self, reduction="sum_over_batch_size", name="dice", axis=None, dtype=None):
         super().__init__(dice, name=name, reduction=reduction, dtype=dtype, axis=axis)
-        self.axis = axis
 
 
 class Tversky(LossFunctionWrapper):
@@ -106,4 +105,3 @@ class Tversky(LossFunctionWrapper):
         super().__init__(
             tversky, name=name, reduction=reduction, dtype=dtype, alpha=alpha, beta=beta, axis=axis
         )
-        self.alpha, self.beta, self.axis = alpha, beta, axis

@@ -196,7 +196,6 @@ class BinaryCrossentropy(LossFunctionWrapper):
             label_smoothing=label_smoothing,
             axis=axis,
         )
-        self.from_logits, self.label_smoothing, self.axis = from_logits, label_smoothing, axis
 
 
 class BinaryFocalCrossentropy(LossFunctionWrapper):
@@ -235,8 +234,6 @@ class BinaryFocalCrossentropy(LossFunctionWrapper):
             label_smoothing=label_smoothing,
             axis=axis,
         )
-        self.from_logits, self.label_smoothing, self.axis = from_logits, label_smoothing, axis
-        self.apply_class_balancing, self.alpha, self.gamma = apply_class_balancing, alpha, gamma
 
 
 class CategoricalCrossentropy(LossFunctionWrapper):
@@ -262,7 +259,6 @@ class CategoricalCrossentropy(LossFunctionWrapper):
             label_smoothing=label_smoothing,
             axis=axis,
         )
-        self.from_logits, self.label_smoothing, self.axis = from_logits, label_smoothing, axis
 
 
 class CategoricalFocalCrossentropy(LossFunctionWrapper):
@@ -292,8 +288,6 @@ class CategoricalFocalCrossentropy(LossFunctionWrapper):
             label_smoothing=label_smoothing,
             axis=axis,
         )
-        self.from_logits, self.label_smoothing, self.axis = from_logits, label_smoothing, axis
-        self.alpha, self.gamma = alpha, gamma
 
 
 class SparseCategoricalCrossentropy(LossFunctionWrapper):
@@ -319,7 +313,6 @@ class SparseCategoricalCrossentropy(LossFunctionWrapper):
             ignore_class=ignore_class,
             axis=axis,
         )
-        self.from_logits, self.ignore_class, self.axis = from_logits, ignore_class, axis
 
 
 class CategoricalGeneralizedCrossEntropy(LossFunctionWrapper):
@@ -341,4 +334,3 @@ class CategoricalGeneralizedCrossEntropy(LossFunctionWrapper):
         super().__init__(
             categorical_generalized_cross_entropy, name=name, reduction=reduction, dtype=dtype, q=q
         )
-        self.q = q

@@ -122,7 +122,6 @@ class CosineSimilarity(LossFunctionWrapper):
         self, axis=-1, reduction="sum_over_batch_size", name="cosine_similarity", dtype=None
     ):
         super().__init__(cosine_similarity, name=name, reduction=reduction, dtype=dtype, axis=axis)
-        self.axis = axis
 
 
 class Huber(LossFunctionWrapper):
@@ -132,7 +131,6 @@ class Huber(LossFunctionWrapper):
 
     def __init__(self, delta=1.0, reduction="sum_over_batch_size", name="huber_loss", dtype=None):
         super().__init__(huber, name=name, reduction=reduction, dtype=dtype, delta=delta)
-        self.delta = delta
 
 
 class LogCosh(LossFunctionWrapper):

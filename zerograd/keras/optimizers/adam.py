@@ -25,7 +25,23 @@ def _betas_epsilon(cls: str, beta_1, beta_2, epsilon) -> None:
     argcheck.number(cls, "epsilon", epsilon, 0.0, finite=True)
 
 
-class Adam(Optimizer):
+class _Moments(Optimizer):
+    """The constructor the Adam family shares: two decay rates and epsilon, checked once."""
+
+    def __init__(
+        self,
+        learning_rate=0.001,
+        beta_1: float = 0.9,
+        beta_2: float = 0.999,
+        epsilon: float = 1e-7,
+        **kwargs,
+    ):
+        super().__init__(learning_rate, **kwargs)
+        _betas_epsilon(type(self).__name__, beta_1, beta_2, epsilon)
+        self.beta_1, self.beta_2, self.epsilon = beta_1, beta_2, epsilon
+
+
+class Adam(_Moments):
     """Adam: running means of g and g^2, bias-corrected through the step size.
 
     Example:
@@ -40,10 +56,9 @@ class Adam(Optimizer):
         epsilon: float = 1e-7,
         amsgrad: bool = False,
         **kwargs,
-    ):
-        super().__init__(learning_rate, **kwargs)
-        _betas_epsilon(type(self).__name__, beta_1, beta_2, epsilon)
-        self.beta_1, self.beta_2, self.epsilon, self.amsgrad = beta_1, beta_2, epsilon, amsgrad
+    ):  # Keras's positional order
+        super().__init__(learning_rate, beta_1, beta_2, epsilon, **kwargs)
+        self.amsgrad = amsgrad
 
     def slot_groups(self) -> list:
         return [("momentum", "velocity")] + ([("velocity_hat",)] if self.amsgrad else [])
@@ -82,20 +97,8 @@ class AdamW(Adam):
             raise ValueError("AdamW: argument `weight_decay` must be a float, received None")
 
 
-class Adamax(Optimizer):
+class Adamax(_Moments):
     """Adamax: Adam with the infinity norm in place of the second moment."""
-
-    def __init__(
-        self,
-        learning_rate=0.001,
-        beta_1: float = 0.9,
-        beta_2: float = 0.999,
-        epsilon: float = 1e-7,
-        **kwargs,
-    ):
-        super().__init__(learning_rate, **kwargs)
-        _betas_epsilon(type(self).__name__, beta_1, beta_2, epsilon)
-        self.beta_1, self.beta_2, self.epsilon = beta_1, beta_2, epsilon
 
     def slot_groups(self) -> list:
         return [("momentum", "norm")]
@@ -111,20 +114,8 @@ class Adamax(Optimizer):
         p.data -= (m * lr) / ((u + self.epsilon) * (1 - b1_power))
 
 
-class Nadam(Optimizer):
+class Nadam(_Moments):
     """Nadam: Adam with Nesterov momentum and Keras's momentum schedule (decay 0.96)."""
-
-    def __init__(
-        self,
-        learning_rate=0.001,
-        beta_1: float = 0.9,
-        beta_2: float = 0.999,
-        epsilon: float = 1e-7,
-        **kwargs,
-    ):
-        super().__init__(learning_rate, **kwargs)
-        _betas_epsilon(type(self).__name__, beta_1, beta_2, epsilon)
-        self.beta_1, self.beta_2, self.epsilon = beta_1, beta_2, epsilon
 
     def slot_groups(self) -> list:
         return [("momentum", "velocity")]
