@@ -84,6 +84,32 @@ def checks():
         out = dist.reduce_scatter(big[rank], op=op)
         assert out.shape == (2, 3)
         np.testing.assert_allclose(out, red[2 * rank : 2 * rank + 2], rtol=1e-12)
+    # out=: in place (MPI_IN_PLACE), into another array, into a Tensor (its version bumped)
+    buf = mine.copy()
+    assert dist.all_reduce(buf, op="sum", out=buf) is buf
+    np.testing.assert_allclose(buf, base.sum(0), rtol=1e-12)
+    half = mine.astype(np.float16)  # widened for MPI, written back into the float16 buffer
+    assert dist.all_reduce(half, op="max", out=half) is half and half.dtype == np.float16
+    np.testing.assert_array_equal(half, base.astype(np.float16).max(0))
+    t = zg.Tensor(mine.copy())
+    version = zg.versions.version(t.data)
+    assert dist.all_reduce(t, op="mean", out=t) is t and zg.versions.version(t.data) > version
+    np.testing.assert_allclose(t.numpy(), base.mean(0), rtol=1e-12)
+    strided = np.zeros((6, 6))[:, ::2]  # not contiguous: reduced elsewhere, then copied in
+    dist.all_reduce(mine, out=strided)
+    np.testing.assert_allclose(strided, base.sum(0), rtol=1e-12)
+    into = np.empty_like(mine)
+    assert dist.broadcast(mine, src=size - 1, out=into) is into
+    np.testing.assert_array_equal(into, base[size - 1])
+    own = mine.copy()
+    dist.broadcast(own, src=0, out=own)
+    np.testing.assert_array_equal(own, base[0])
+    gathered = np.empty((size, *mine.shape))
+    assert dist.all_gather(mine, out=gathered) is gathered
+    np.testing.assert_array_equal(gathered, base)
+    block = np.empty((2, 3))
+    assert dist.reduce_scatter(big[rank], op="sum", out=block) is block
+    np.testing.assert_allclose(block, big.sum(0)[2 * rank : 2 * rank + 2], rtol=1e-12)
     # errors: every rank raises the same clear error, and the job stays usable
     bad = np.zeros(rank + 2, dtype=np.float32)
     msg = expect(

@@ -74,3 +74,33 @@ def test_bad_arguments():
         dist.init(timeout=0)
     with pytest.raises(TypeError, match="init: timeout must be a number of seconds"):
         dist.init(timeout="5")
+
+
+def test_out_argument_in_a_world_of_one():
+    dist.init()
+    x = np.arange(6.0).reshape(2, 3)
+    assert dist.all_reduce(x, out=x) is x
+    into = np.empty((1, 2, 3))
+    assert dist.all_gather(x, out=into) is into
+    np.testing.assert_array_equal(into[0], x)
+    t = zg.Tensor(x.copy())
+    assert dist.broadcast(t, out=t) is t
+    with pytest.raises(
+        ValueError,
+        match=r"all_reduce: out must have shape \(2, 3\) and dtype "
+        r"float64, received shape \(3, 2\) and dtype float64",
+    ):
+        dist.all_reduce(x, out=np.empty((3, 2)))
+    with pytest.raises(ValueError, match="out must have shape .* received shape .* dtype float32"):
+        dist.all_reduce(x, out=np.empty((2, 3), np.float32))
+    with pytest.raises(
+        TypeError, match="all_reduce: out must be a ndarray as the input is, received Tensor"
+    ):
+        dist.all_reduce(x, out=zg.Tensor(x))
+    with pytest.raises(ValueError, match=r"all_gather: out must have shape \(1, 2, 3\)"):
+        dist.all_gather(x, out=np.empty((2, 3)))
+    w = zg.Tensor(x.copy(), requires_grad=True)
+    with pytest.raises(RuntimeError, match="leaf Tensor that requires grad.*no_grad"):
+        dist.all_reduce(w, out=w)
+    with zg.no_grad():
+        assert dist.all_reduce(w, out=w) is w

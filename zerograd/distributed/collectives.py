@@ -20,8 +20,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from zerograd import backend
-from zerograd.distributed import runtime
+from zerograd import backend, versions
+from zerograd.autograd import is_grad_enabled
+from zerograd.distributed import nccl, runtime
 from zerograd.tensor import Tensor
 
 _KINDS = ("all_reduce", "broadcast", "all_gather", "reduce_scatter", "barrier")
@@ -51,18 +52,69 @@ _abandoned: list = []  # buffers of requests left pending by a timeout (MPI may 
 
 
 def _unwrap(name: str, x):
-    """``x`` as a NumPy array, and how to turn a result back into the kind ``x`` was."""
+    """``x``'s array (NumPy, or CuPy when NCCL moves it), and how to turn a result back into the
+    kind ``x`` was. GPU arrays without NCCL are staged through host memory."""
     if isinstance(x, Tensor):
         data = x.data
-        if isinstance(data, np.ndarray):
+        if isinstance(data, np.ndarray) or nccl.handles(data):
             return data, Tensor._make
         device = backend.device_of(data)
         return backend.to_numpy(data), lambda a: Tensor._make(backend.to_device(a, device))
-    if isinstance(x, np.ndarray):
+    if isinstance(x, np.ndarray) or nccl.handles(x):
         return x, lambda a: a
     raise TypeError(
         f"{name}: expected a zerograd Tensor or a numpy.ndarray, received {type(x).__name__}"
     )
+
+
+def _destination(name: str, out, x, shape: tuple, dtype: np.dtype):
+    """The array of ``out=`` (None when not given), checked: the kind of ``x`` (a Tensor for a
+    Tensor, an array for an array), the result's shape and dtype, on the same device."""
+    if out is None:
+        return None
+    if isinstance(x, Tensor) != isinstance(out, Tensor) or not (
+        isinstance(out, (Tensor, np.ndarray)) or nccl.handles(out)
+    ):
+        raise TypeError(
+            f"{name}: out must be a {type(x).__name__} as the input is, received "
+            f"{type(out).__name__}"
+        )
+    data = out.data if isinstance(out, Tensor) else out
+    x_data = x.data if isinstance(x, Tensor) else x
+    if tuple(data.shape) != tuple(shape) or data.dtype != dtype:
+        raise ValueError(
+            f"{name}: out must have shape {tuple(shape)} and dtype {dtype}, received shape "
+            f"{tuple(data.shape)} and dtype {data.dtype}"
+        )
+    if backend.device_of(data) != backend.device_of(x_data):
+        raise ValueError(
+            f"{name}: out must be on the input's device {backend.device_of(x_data)}, received "
+            f"{backend.device_of(data)}"
+        )
+    if isinstance(out, Tensor) and out.requires_grad and out.grad_fn is None and is_grad_enabled():
+        raise RuntimeError(
+            f"{name}: out is a leaf Tensor that requires grad; writing into it in place needs "
+            "zerograd.no_grad() (as for any in-place write to a parameter)"
+        )
+    return data
+
+
+def _finish(result, dest, out, wrap):
+    """The result as the caller asked: a new value of the input's kind, or written into ``out``."""
+    if dest is None:
+        return wrap(result)
+    if result is not dest:
+        if backend.device_of(result) != backend.device_of(dest):
+            result = backend.to_device(result, backend.device_of(dest))
+        dest[...] = result
+    if isinstance(out, Tensor):
+        versions.bump(dest)
+    return out
+
+
+def _direct(dest, dtype: np.dtype) -> bool:
+    """Whether MPI/NCCL may write straight into ``dest``."""
+    return dest is not None and dest.dtype == dtype and dest.flags.c_contiguous
 
 
 def _check_op(name: str, op) -> int:
@@ -176,31 +228,65 @@ def _mpi_op(op: str):
     return {"sum": mpi.SUM, "mean": mpi.SUM, "max": mpi.MAX, "min": mpi.MIN}[op]
 
 
-def all_reduce(x, op: str = "sum"):
+def _xp(a):
+    return backend.namespace(a)
+
+
+def _wait_nccl(name: str, pending, *keep) -> None:
+    try:
+        nccl.wait(name, [pending])
+    except RuntimeError:
+        _abandoned.append(keep)
+        raise
+
+
+def all_reduce(x, op: str = "sum", out=None):
     """The element-wise ``op`` ("sum", "mean", "max" or "min") of ``x`` over all ranks, on every
     rank. Every rank passes the same shape and dtype.
 
+    ``out=`` (an array or Tensor of ``x``'s kind, shape and dtype) receives the result instead of
+    a new value, and is returned; ``out=x`` reduces in place, without allocating (as
+    ``torch.distributed.all_reduce``).
+
     Example:
         >>> g = dist.all_reduce(grad, op="mean")   # the average over the ranks
+        >>> dist.all_reduce(buf, op="sum", out=buf)   # in place
     """
     name = "all_reduce"
     code = _check_op(name, op)
     a, wrap = _unwrap(name, x)
+    dest = _destination(name, out, x, a.shape, a.dtype)
     if not _start(name, name, code, -1, a):
         _reduce_dtype(name, op, a.dtype)
-        return wrap(a.copy())
+        return _finish(a if dest is not None else a.copy(), dest, out, wrap)
+    size = runtime._state["size"]
     work = _reduce_dtype(name, op, a.dtype)
-    send = a.astype(work, order="C", copy=False)  # (ascontiguousarray would make 0-d arrays 1-d)
-    out = np.empty_like(send)
-    _run(name, runtime._state["private"].Iallreduce(send, out, op=_mpi_op(op)), send, out)
+    if nccl.handles(a):
+        work = nccl.reduce_dtype(work)
+        xp = _xp(a)
+        send = xp.ascontiguousarray(a).astype(work, copy=False)
+        result = dest if _direct(dest, work) else xp.empty(a.shape, dtype=work)
+        _wait_nccl(name, nccl.all_reduce(send, result, op), send, result)
+    else:
+        mpi = runtime._state["mpi"]
+        in_place = _direct(dest, work) and np.shares_memory(dest, a)
+        if in_place:
+            send, result = mpi.IN_PLACE, dest
+        else:
+            # (ascontiguousarray would make 0-d arrays 1-d)
+            send = a.astype(work, order="C", copy=False)
+            result = dest if _direct(dest, work) else np.empty(a.shape, dtype=work)
+        request = runtime._state["private"].Iallreduce(send, result, op=_mpi_op(op))
+        _run(name, request, send, result)
     if op == "mean":
-        out /= runtime._state["size"]
-    return wrap(out.astype(a.dtype, copy=False))
+        result /= size
+    return _finish(result.astype(a.dtype, copy=False), dest, out, wrap)
 
 
-def broadcast(x, src: int = 0):
+def broadcast(x, src: int = 0, out=None):
     """``x`` of rank ``src``, on every rank. Every rank passes an input of the same shape and
-    dtype (as in ``torch.distributed.broadcast``); only ``src``'s values are used."""
+    dtype (as in ``torch.distributed.broadcast``); only ``src``'s values are used. ``out=x``
+    broadcasts in place; any other ``out`` receives the result."""
     name = "broadcast"
     size = runtime._state["size"]
     if isinstance(src, bool) or not isinstance(src, (int, np.integer)):
@@ -208,36 +294,57 @@ def broadcast(x, src: int = 0):
     if runtime._state["initialized"] and not 0 <= src < size:
         raise ValueError(f"{name}: src must be a rank in [0, {size}), received {src}")
     a, wrap = _unwrap(name, x)
+    dest = _destination(name, out, x, a.shape, a.dtype)
     if not _start(name, name, -1, int(src), a):
-        return wrap(a.copy())
-    buf = np.array(a, order="C")
-    flat = buf.reshape(-1).view(np.uint8)
-    _run(name, runtime._state["private"].Ibcast(flat, root=int(src)), buf)
-    return wrap(buf)
+        return _finish(a if dest is not None else a.copy(), dest, out, wrap)
+    if _direct(dest, a.dtype):
+        buf = dest
+        if dest is not a:
+            buf[...] = a
+    else:
+        buf = _xp(a).array(a, order="C")
+    if nccl.handles(a):
+        _wait_nccl(name, nccl.broadcast(buf, int(src)), buf)
+    else:
+        flat = buf.reshape(-1).view(np.uint8)
+        _run(name, runtime._state["private"].Ibcast(flat, root=int(src)), buf)
+    return _finish(buf, dest, out, wrap)
 
 
-def all_gather(x) -> list:
+def all_gather(x, out=None) -> list:
     """Every rank's ``x``, as a list indexed by rank (as ``torch.distributed.all_gather`` fills
     its ``tensor_list``); stack it with ``zg.stack`` / ``np.stack`` for one array. Every rank
-    passes the same shape and dtype."""
+    passes the same shape and dtype. ``out=`` (an array or Tensor of shape ``(world_size,
+    *x.shape)``) receives them in one array instead, and is returned (as
+    ``torch.distributed.all_gather_into_tensor``)."""
     name = "all_gather"
     a, wrap = _unwrap(name, x)
+    size = runtime._state["size"] if runtime._state["initialized"] else 1
+    dest = _destination(name, out, x, (size, *a.shape), a.dtype)
     if not _start(name, name, -1, -1, a):
+        if dest is not None:
+            return _finish(a[None], dest, out, wrap)
         return [wrap(a.copy())]
-    size = runtime._state["size"]
-    send = np.ascontiguousarray(a)
-    out = np.empty((size, *a.shape), dtype=a.dtype)
-    request = runtime._state["private"].Iallgather(
-        send.reshape(-1).view(np.uint8), out.reshape(-1).view(np.uint8)
-    )
-    _run(name, request, send, out)
-    return [wrap(out[r]) for r in range(size)]
+    xp = _xp(a)
+    send = xp.ascontiguousarray(a)
+    result = dest if _direct(dest, a.dtype) else xp.empty((size, *a.shape), dtype=a.dtype)
+    if nccl.handles(a):
+        _wait_nccl(name, nccl.all_gather(send, result), send, result)
+    else:
+        request = runtime._state["private"].Iallgather(
+            send.reshape(-1).view(np.uint8), result.reshape(-1).view(np.uint8)
+        )
+        _run(name, request, send, result)
+    if dest is not None:
+        return _finish(result, dest, out, wrap)
+    return [wrap(result[r]) for r in range(size)]
 
 
-def reduce_scatter(x, op: str = "sum"):
+def reduce_scatter(x, op: str = "sum", out=None):
     """Reduce ``x`` over all ranks and give rank ``r`` the ``r``-th of ``world_size`` equal
     blocks along axis 0 (``torch.distributed.reduce_scatter_tensor``): ``x.shape[0]`` must be
-    divisible by the world size; the result has ``x.shape[0] // world_size`` rows."""
+    divisible by the world size; the result has ``x.shape[0] // world_size`` rows. ``out=``
+    receives it instead of a new value."""
     name = "reduce_scatter"
     code = _check_op(name, op)
     a, wrap = _unwrap(name, x)
@@ -248,13 +355,21 @@ def reduce_scatter(x, op: str = "sum"):
             f"{name}: x.shape[0] must be divisible by the world size {size}, received shape "
             f"{a.shape}"
         )
+    shape = (a.shape[0] // size, *a.shape[1:])
+    dest = _destination(name, out, x, shape, a.dtype)
     work = _reduce_dtype(name, op, a.dtype)
     if not peers:
-        return wrap(a.copy())
-    send = a.astype(work, order="C", copy=False)
-    out = np.empty((a.shape[0] // size, *a.shape[1:]), dtype=work)
-    request = runtime._state["private"].Ireduce_scatter_block(send, out, op=_mpi_op(op))
-    _run(name, request, send, out)
+        return _finish(a.copy(), dest, out, wrap)
+    xp = _xp(a)
+    if nccl.handles(a):
+        work = nccl.reduce_dtype(work)
+    send = xp.ascontiguousarray(a).astype(work, copy=False)
+    result = dest if _direct(dest, work) else xp.empty(shape, dtype=work)
+    if nccl.handles(a):
+        _wait_nccl(name, nccl.reduce_scatter(send, result, op), send, result)
+    else:
+        request = runtime._state["private"].Ireduce_scatter_block(send, result, op=_mpi_op(op))
+        _run(name, request, send, result)
     if op == "mean":
-        out /= size
-    return wrap(out.astype(a.dtype, copy=False))
+        result /= size
+    return _finish(result.astype(a.dtype, copy=False), dest, out, wrap)

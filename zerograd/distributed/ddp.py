@@ -32,16 +32,21 @@ import json
 
 import numpy as np
 
-from zerograd import autograd_hooks
+from zerograd import autograd_hooks, backend
 from zerograd import distributed as dist
-from zerograd.distributed import runtime
+from zerograd.distributed import nccl, runtime
 from zerograd.nn.module import Module
 from zerograd.tensor import Tensor
 
 
 def _wait(requests: list, what: str) -> None:
-    """Wait for MPI requests; after ``init(timeout=)`` seconds raise instead of hanging."""
+    """Wait for MPI requests (or NCCL's); after ``init(timeout=)`` seconds raise instead of
+    hanging."""
     requests = [r for r in requests if r is not None]
+    gpu = [r for r in requests if isinstance(r, nccl.Pending)]
+    if gpu:
+        nccl.wait(f"DistributedDataParallel: {what}", gpu)
+    requests = [r for r in requests if not isinstance(r, nccl.Pending)]
     if requests:
         runtime.wait(f"DistributedDataParallel: {what}", requests)
 
@@ -94,8 +99,9 @@ class _Bucket:
     def __init__(self, params: list):
         self.params = params
         self.offsets = np.cumsum([0] + [p.data.size for p in params])
-        # the gradients, then one has-a-gradient flag per parameter
-        self.flat = np.zeros(int(self.offsets[-1]) + len(params), dtype=params[0].dtype)
+        # the gradients, then one has-a-gradient flag per parameter, on the parameters' device
+        xp = backend.namespace(params[0].data)
+        self.flat = xp.zeros(int(self.offsets[-1]) + len(params), dtype=params[0].dtype)
         self.ready: set = set()  # ids of the parameters whose gradient is complete
         self.request = None
 
@@ -183,7 +189,12 @@ class DistributedDataParallel(Module):
         groups, size = [], 0
         for p in reversed(params):
             nbytes = p.data.nbytes
-            if not groups or groups[-1][0].dtype != p.dtype or size + nbytes > cap:
+            if (
+                not groups
+                or groups[-1][0].dtype != p.dtype
+                or backend.device_of(groups[-1][0].data) != backend.device_of(p.data)
+                or size + nbytes > cap
+            ):
                 groups.append([])
                 size = 0
             groups[-1].append(p)
@@ -218,9 +229,10 @@ class DistributedDataParallel(Module):
             if len(bucket.ready) == len(bucket.params):
                 self._launch_ready()
             elif self._next:  # MPICH moves a message on only inside MPI calls: give it one
-                runtime._state["mpi"].Request.Testall(
-                    [b.request for b in self._buckets[: self._next]]
-                )
+                started = [b.request for b in self._buckets[: self._next]]
+                started = [r for r in started if not isinstance(r, nccl.Pending)]
+                if started:
+                    runtime._state["mpi"].Request.Testall(started)
 
         return hook
 
@@ -234,6 +246,9 @@ class DistributedDataParallel(Module):
             else:
                 part[...] = p.grad.data.reshape(-1)
                 flat[n + i] = 1
+        if nccl.handles(flat):  # GPU to GPU over NCCL, in place
+            bucket.request = nccl.all_reduce(flat, flat, "sum")
+            return
         mpi = runtime._state["mpi"]  # mpi4py.MPI, imported by init()
         bucket.request = self._comm.Iallreduce(mpi.IN_PLACE, flat, op=mpi.SUM)
 
@@ -260,14 +275,16 @@ class DistributedDataParallel(Module):
 
     def _write_back(self, bucket: _Bucket) -> None:
         flat, offsets, n = bucket.flat, bucket.offsets, int(bucket.offsets[-1])
+        xp = backend.namespace(flat)
+        flags = backend.to_numpy(flat[n:])  # one read from the device, not one per parameter
         for i, p in enumerate(bucket.params):
-            if flat[n + i] == 0:  # no rank had a gradient for it
+            if flags[i] == 0:  # no rank had a gradient for it
                 continue
             total = flat[offsets[i] : offsets[i + 1]].reshape(p.shape)
             if p.grad is None:
                 p.grad = Tensor(total / self.world_size)
             else:  # the division writes straight into .grad: one pass over the memory
-                np.divide(total, self.world_size, out=p.grad.data)
+                xp.divide(total, self.world_size, out=p.grad.data)
 
     def _reset(self) -> None:
         for bucket in self._buckets:
