@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 # the CPU build of torch (the test oracle) lies on disk here; elsewhere pip finds it on PyPI
 export PIP_FIND_LINKS ?= $(wildcard /opt/wheels)
 
-.PHONY: demo test bench lint format venv clean data
+.PHONY: demo test bench bench-ddp lint format venv clean data
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -25,6 +25,10 @@ test: venv data
 
 bench: venv
 	$(PY) -m benchmarks --runs 3
+	$(PY) -m benchmarks.ddp --ranks 2
+
+bench-ddp: venv
+	$(PY) -m benchmarks.ddp --ranks 2
 
 lint: venv
 	$(VENV)/bin/ruff check zerograd tests benchmarks examples
