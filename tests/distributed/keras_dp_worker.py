@@ -39,6 +39,17 @@ def weights(m):
     return np.concatenate([np.ravel(np.asarray(w.data, np.float64)) for w in m.weights])
 
 
+class BatchLogs(keras.callbacks.Callback):
+    """Records the logs of every training batch."""
+
+    def __init__(self):
+        super().__init__()
+        self.seen = []
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.seen.append(dict(logs))
+
+
 def ok(name):
     print(f"rank {dist.get_rank()} ok {name}", flush=True)
 
@@ -46,7 +57,8 @@ def ok(name):
 def main():
     out = Path(sys.argv[1])
     ref = model()
-    ref_hist = ref.fit(X, Y, verbose=0, **FIT).history
+    ref_batches = BatchLogs()
+    ref_hist = ref.fit(X, Y, verbose=0, callbacks=[ref_batches], **FIT).history
     ref_eval = ref.evaluate(X, Y, batch_size=15, verbose=0, return_dict=True)
     ref_pred = ref.predict(X, batch_size=15, verbose=0)
 
@@ -60,13 +72,21 @@ def main():
     printed = io.StringIO()
     csv = out / f"log_{rank}.csv"
     with contextlib.redirect_stdout(printed):
-        cbs = [keras.callbacks.CSVLogger(str(csv)), keras.callbacks.ProgbarLogger()]
+        batches = BatchLogs()
+        cbs = [keras.callbacks.CSVLogger(str(csv)), keras.callbacks.ProgbarLogger(), batches]
         hist = m.fit(X, Y, verbose=1, callbacks=cbs, **FIT)
     hist = hist.history
     assert sorted(hist) == sorted(ref_hist), (hist, ref_hist)
     for k in ref_hist:
         np.testing.assert_allclose(hist[k], ref_hist[k], rtol=1e-5, err_msg=k)
     ok("history")
+    # per-batch logs: those of the global batch so far, as in one process, on every rank
+    assert len(batches.seen) == len(ref_batches.seen), (len(batches.seen), len(ref_batches.seen))
+    for got, want in zip(batches.seen, ref_batches.seen):
+        assert sorted(got) == sorted(want), (got, want)
+        for k in want:
+            np.testing.assert_allclose(got[k], want[k], rtol=1e-5, err_msg=k)
+    ok("batch-logs")
     w = weights(m)
     both = dist.all_gather(w)
     assert np.array_equal(both[0], both[1]), "weights differ across ranks"
@@ -86,5 +106,31 @@ def main():
     ok("predict")
 
 
+def killed(how: str):
+    """Rank 1 dies in its third batch: ``exit`` ends the process at once without MPI_Finalize
+    (as a crash), ``kill`` sends it SIGKILL. Rank 0's fit raises, naming it, after the timeout;
+    then rank 0 ends the job."""
+    import os
+    import signal
+
+    dist.init(timeout=3)
+    keras.distribution.set_distribution(keras.distribution.DataParallel())
+
+    class Die(keras.callbacks.Callback):
+        def on_train_batch_begin(self, batch, logs=None):
+            if batch == 2 and dist.get_rank() == 1:
+                if how == "kill":
+                    os.kill(os.getpid(), signal.SIGKILL)
+                os._exit(1)
+
+    m = model()
+    try:
+        m.fit(X, Y, verbose=0, callbacks=[Die()], **FIT)
+    except RuntimeError as e:
+        print(f"rank {dist.get_rank()} error: {e}", flush=True)
+        dist.comm().Abort(5)
+    raise AssertionError("fit did not raise")
+
+
 if __name__ == "__main__":
-    main()
+    killed(sys.argv[2]) if sys.argv[1] == "killed" else main()

@@ -75,9 +75,32 @@ def test_two_ranks_report_the_history_of_one_process(tmp_path):
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     for rank in (0, 1):
-        for name in ("history", "weights", "rank0-only", "evaluate", "predict"):
+        for name in ("history", "batch-logs", "weights", "rank0-only", "evaluate", "predict"):
             assert f"rank {rank} ok {name}" in proc.stdout, proc.stdout + proc.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["log_0.csv"]
+
+
+@pytest.mark.skipif(
+    _mpiexec() is None or importlib.util.find_spec("mpi4py") is None,
+    reason="needs mpiexec and mpi4py (pip install zerograd[mpi])",
+)
+@pytest.mark.parametrize("how", ["exit", "kill"])
+def test_a_dead_rank_ends_fit_on_the_others_within_the_timeout(how):
+    """Rank 1 dies in its third batch. ``exit``: it ends without MPI_Finalize (a crash) and
+    mpiexec is told not to clean up (a launcher that does not notice): rank 0's fit raises after
+    its 3 s timeout, naming rank 1, and rank 0 ends the job. ``kill``: SIGKILL; mpiexec (hydra)
+    ends the other ranks itself. Either way the job ends with an error instead of hanging (the
+    60 s limit only guards against a hang of the test itself)."""
+    worker = Path(__file__).with_name("keras_dp_worker.py")
+    root = Path(__file__).resolve().parents[2]
+    flags = ["-disable-auto-cleanup"] if how == "exit" else []
+    cmd = [_mpiexec(), *flags, "-n", "2", sys.executable, str(worker), "killed", how]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=60, cwd=root)
+    assert proc.returncode != 0
+    assert "fit did not raise" not in proc.stdout + proc.stderr
+    if how == "exit":
+        assert "rank 0 error: " in proc.stdout, proc.stdout + proc.stderr
+        assert "timed out after 3 s on rank 0: rank(s) 1 did not take part" in proc.stdout
 
 
 @pytest.mark.parametrize(

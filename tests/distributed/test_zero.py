@@ -112,7 +112,8 @@ def test_two_ranks_match_one_process():
     """DDP + ZeroRedundancyOptimizer (Adam, AdamW, Adam with StepLR) on two ranks for 20 steps
     ends where one process with the plain optimizer on the whole batch does (1e-6, float64), with
     identical parameters on both ranks and each rank holding the moments of its share only (52
-    and 48 of 100 elements); a rank's state_dict shard reloads."""
+    and 48 of 100 elements); a rank's state_dict shard reloads; consolidate_state_dict(to=1) gives
+    rank 1 the whole state, equal to the one-process optimizer's and loadable into it."""
     worker = Path(__file__).with_name("zero_worker.py")
     root = Path(__file__).resolve().parents[2]
     proc = subprocess.run(
@@ -124,7 +125,21 @@ def test_two_ranks_match_one_process():
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     for rank in (0, 1):
-        for name in ("adam", "adamw", "adam-steplr"):
+        for name in ("adam", "consolidate", "adamw", "adam-steplr"):
             assert f"rank {rank} ok {name}" in proc.stdout, proc.stdout + proc.stderr
     assert "rank 0 moments 52 of 100 elements" in proc.stdout
     assert "rank 1 moments 48 of 100 elements" in proc.stdout
+
+
+def test_consolidate_in_one_process_is_the_whole_state():
+    model = zg.nn.Linear(3, 2)
+    opt = ZeroRedundancyOptimizer(model.parameters(), zg.optim.Adam, lr=0.1)
+    model(zg.Tensor(np.ones((4, 3), np.float32))).sum().backward()
+    opt.step()
+    opt.consolidate_state_dict()
+    whole = opt.state_dict()
+    assert sorted(whole["state"]) == [0, 1]
+    with pytest.raises(ValueError, match=r"consolidate_state_dict: to must be a rank in \[0, 1\)"):
+        opt.consolidate_state_dict(to=1)
+    with pytest.raises(TypeError, match="to must be an integer rank, received 'x'"):
+        opt.consolidate_state_dict(to="x")

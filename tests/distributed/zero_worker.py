@@ -98,6 +98,19 @@ def main():
                 for k, v in opt.optim.state[p].items():
                     assert np.array_equal(again.optim.state[p][k], v), k
             assert set(sd["state"]) == {i for i, p in enumerate(ddp.parameters()) if id(p) in owned}
+            # every shard gathered on rank 1: the whole state, as the one-process optimizer's
+            opt.consolidate_state_dict(to=1)
+            whole, ref_sd = opt.state_dict(), ref_opt.state_dict()
+            if rank == 1:
+                assert sorted(whole["state"]) == sorted(ref_sd["state"]), sorted(whole["state"])
+                for i, st in ref_sd["state"].items():
+                    for k, v in st.items():
+                        assert np.allclose(whole["state"][i][k], v, rtol=0, atol=1e-6), (i, k)
+                plain = cls(MLP().parameters(), **kw)
+                plain.load_state_dict(whole)  # loads into a plain optimizer over all of them
+            else:
+                assert set(whole["state"]) == set(sd["state"])  # rank 0 keeps its shard
+            print(f"rank {rank} ok consolidate", flush=True)
         print(f"rank {rank} ok {name}", flush=True)
     dist.barrier()
 

@@ -27,18 +27,18 @@ _HINT = "call zerograd.distributed.init() first"
 _SPIN_S = 0.5  # seconds a wait tests requests back to back before pausing between tests
 
 
-def init(timeout: float = 300.0) -> None:
+def init(timeout: float | None = None) -> None:
     """Join the MPI job (``mpiexec -n 4 python train.py``, or Slurm's ``srun``).
 
-    Idempotent: a second call only updates ``timeout``. Without mpi4py installed the world is one
-    process (rank 0 of 1), so training code runs unchanged without ``mpiexec``.
+    Idempotent: a second call only updates ``timeout``, when it is given. Without mpi4py installed
+    the world is one process (rank 0 of 1), so training code runs unchanged without ``mpiexec``.
 
     Args:
         timeout: seconds a collective waits for every rank before it raises a RuntimeError naming
             the ranks that did not take part (a rank that died or hangs), instead of waiting
-            forever. The library never aborts the job: after such an error the caller decides
-            (log, then ``comm().Abort(1)``); ``mpiexec`` keeps waiting for a hung rank until the
-            job is aborted or killed.
+            forever (default 300; None keeps the value set before). The library never aborts
+            the job: after such an error the caller decides (log, then ``comm().Abort(1)``);
+            ``mpiexec`` keeps waiting for a hung rank until the job is aborted or killed.
 
     Example:
         >>> import zerograd.distributed as dist
@@ -46,6 +46,8 @@ def init(timeout: float = 300.0) -> None:
         >>> dist.get_rank(), dist.get_world_size()
         (0, 1)
     """
+    if timeout is None:
+        timeout = _state["timeout"]
     if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
         raise TypeError(
             f"init: timeout must be a number of seconds, received {timeout!r} "

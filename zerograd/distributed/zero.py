@@ -12,6 +12,10 @@ Partition: parameters in decreasing size (ties in registration order) go one by 
 with the fewest elements so far (the lowest rank on a tie): deterministic, the same on every rank,
 and balanced within one parameter's size.
 
+``consolidate_state_dict(to=0)`` gathers every shard on rank ``to``, whose ``state_dict()`` is then
+the whole state (as PyTorch's): loadable into a plain optimizer over all the parameters, or into a
+ZeroRedundancyOptimizer on any number of ranks; the next ``step()`` drops it.
+
 ``param_groups`` holds every parameter with the group's hyper-parameters, as any optimizer, so
 ``zerograd.optim.lr_scheduler`` works unchanged: ``step()`` copies every group's hyper-parameters
 (lr, betas, ...) to the inner optimizer first. ``state_dict()`` is this rank's shard, keyed by the
@@ -23,6 +27,7 @@ the inner optimizer over all parameters.
 from __future__ import annotations
 
 import copy
+import json
 
 import numpy as np
 
@@ -30,6 +35,36 @@ from zerograd import backend, versions
 from zerograd import distributed as dist
 from zerograd.distributed import runtime
 from zerograd.optim.optimizer import Optimizer
+
+
+def _pack(state: dict):
+    """An optimizer state ``{index: {key: array or number}}`` as (JSON header bytes, payload)."""
+    entries, chunks, at = [], [], 0
+    for index, st in state.items():
+        for key, value in st.items():
+            if hasattr(value, "shape") and hasattr(value, "dtype"):
+                a = np.ascontiguousarray(backend.to_numpy(value))
+                entries.append([int(index), key, "array", a.dtype.str, list(a.shape), at])
+                chunks.append(a.reshape(-1).view(np.uint8))
+                at += a.nbytes
+            else:
+                entries.append([int(index), key, "value", value])
+    payload = np.concatenate(chunks) if chunks else np.zeros(0, np.uint8)
+    return json.dumps(entries).encode(), payload
+
+
+def _unpack(header: bytes, payload: np.ndarray) -> dict:
+    state: dict = {}
+    for entry in json.loads(header):
+        index, key, kind = entry[:3]
+        if kind == "array":
+            dtype, shape, at = np.dtype(entry[3]), tuple(entry[4]), entry[5]
+            n = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+            value = payload[at : at + n].view(dtype).reshape(shape).copy()
+        else:
+            value = entry[3]
+        state.setdefault(index, {})[key] = value
+    return state
 
 
 def partition(sizes: list, world_size: int, loads: list | None = None) -> list:
@@ -76,6 +111,7 @@ class ZeroRedundancyOptimizer(Optimizer):
         self._order: list = []  # every parameter, in the order of param_groups
         self._loads = [0] * self.world_size
         self._comm = None
+        self._consolidated = None  # every shard's state, on the rank consolidate_state_dict named
         self._defaults = defaults
         super().__init__(params, {})  # checks the parameters; add_param_group builds the rest
         self.defaults = dict(self.optim.defaults)
@@ -128,6 +164,7 @@ class ZeroRedundancyOptimizer(Optimizer):
                 if k != "params":
                     inner[k] = v
         loss = self.optim.step(closure)
+        self._consolidated = None
         if self.world_size > 1:
             self._broadcast()
         return loss
@@ -153,9 +190,47 @@ class ZeroRedundancyOptimizer(Optimizer):
                 versions.bump(p.data)
 
     # --- state ---------------------------------------------------------------------------------
+    def consolidate_state_dict(self, to: int = 0) -> None:
+        """Gather every rank's shard on rank ``to`` (every rank calls it); until the next step,
+        ``state_dict()`` on ``to`` returns the state of all the parameters."""
+        name = "ZeroRedundancyOptimizer.consolidate_state_dict"
+        if isinstance(to, bool) or not isinstance(to, (int, np.integer)):
+            raise TypeError(f"{name}: to must be an integer rank, received {to!r}")
+        if not 0 <= to < self.world_size:
+            raise ValueError(f"{name}: to must be a rank in [0, {self.world_size}), received {to}")
+        mine = self._shard_state_dict()
+        if self.world_size == 1:
+            self._consolidated = mine
+            return
+        header, payload = _pack(mine["state"])
+        sizes = np.zeros((self.world_size, 2), dtype=np.int64)
+        request = self._comm.Iallgather(np.array([len(header), payload.size], np.int64), sizes)
+        runtime.wait(name, [request])
+        blob = np.concatenate([np.frombuffer(header, np.uint8), payload])
+        counts = sizes.sum(axis=1)
+        displs = np.concatenate([[0], np.cumsum(counts)[:-1]])
+        out = np.empty(int(counts.sum()) if self.rank == to else 0, dtype=np.uint8)
+        mpi = runtime._state["mpi"]
+        recv = [out, (counts, displs), mpi.UNSIGNED_CHAR] if self.rank == to else None
+        runtime.wait(name, [self._comm.Igatherv(blob, recv, root=to)])
+        self._consolidated = None
+        if self.rank != to:
+            return
+        state = {}
+        for r in range(self.world_size):
+            at, h = int(displs[r]), int(sizes[r, 0])
+            state.update(_unpack(out[at : at + h].tobytes(), out[at + h : at + counts[r]]))
+        self._consolidated = {"state": state, "param_groups": mine["param_groups"]}
+
     def state_dict(self) -> dict:
         """This rank's shard: ``{'state': {global index: {...}}, 'param_groups': [...]}`` with the
-        state of the owned parameters only, indexed as in a plain optimizer over all of them."""
+        state of the owned parameters only, indexed as in a plain optimizer over all of them;
+        after ``consolidate_state_dict`` on the rank it named, every parameter's state."""
+        if self._consolidated is not None:
+            return copy.deepcopy(self._consolidated)
+        return self._shard_state_dict()
+
+    def _shard_state_dict(self) -> dict:
         inner = self.optim.state_dict()
         local = [p for g in self.optim.param_groups for p in g["params"]]
         index = {id(p): i for i, p in enumerate(self._order)}

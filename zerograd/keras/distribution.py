@@ -14,7 +14,9 @@ the ranks at the end of each epoch and of ``evaluate``, so every rank reports th
 writes files from ModelCheckpoint, CSVLogger, TensorBoard and BackupAndRestore; ``model.save`` is
 the caller's: guard it with ``if zerograd.distributed.get_rank() == 0``.
 
-Limits: the per-batch logs a callback sees are this rank's (the epoch logs are reduced); a layer
+The per-batch logs callbacks see are those of all the ranks' rows so far too (one small
+all-reduce per batch), so a callback that stops training (EarlyStopping, TerminateOnNaN) decides
+the same on every rank. Limits: a layer
 drawing random numbers (Dropout) draws different amounts on each rank, so the next epoch's
 shuffle would differ: fit broadcasts rank 0's generator state at each epoch's start; a batch with
 fewer rows than ranks leaves a rank without rows (keep ``batch_size`` >= the world size, and so
@@ -156,15 +158,36 @@ def average_gradients(params, rows: int) -> None:
         at += n
 
 
-def reduce_metrics(model) -> None:
-    """Every metric state summed (aggregation 'sum') or averaged ('mean') over the ranks, in
-    place: the results are those of all the ranks' rows."""
-    from zerograd.distributed import all_reduce, runtime
-
+def _metric_variables(model) -> list:
     variables = []
     for m in model.metrics:
         for inner in getattr(m, "metrics", None) or [m]:
             variables += [v for v in inner.variables if v.aggregation in ("sum", "mean")]
+    return variables
+
+
+def global_logs(model, logs):
+    """A batch's ``logs`` with each metric's value over all the ranks' rows so far (this rank's
+    metric states are left as they were; entries that are not metrics stay this rank's)."""
+    variables = _metric_variables(model)
+    if not variables or not isinstance(logs, dict):
+        return logs
+    saved = [v.numpy().copy() for v in variables]
+    reduce_metrics(model, variables)
+    try:
+        result = model.get_metrics_result()
+    finally:
+        for v, value in zip(variables, saved):
+            v.assign(value)
+    return {k: result.get(k, v) for k, v in logs.items()}
+
+
+def reduce_metrics(model, variables=None) -> None:
+    """Every metric state summed (aggregation 'sum') or averaged ('mean') over the ranks, in
+    place: the results are those of all the ranks' rows."""
+    from zerograd.distributed import all_reduce, runtime
+
+    variables = _metric_variables(model) if variables is None else variables
     if not variables:
         return
     size = runtime._state["size"]

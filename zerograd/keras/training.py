@@ -237,6 +237,8 @@ class TrainingMixin(StepsMixin):
                     skip = resume.restore(data)
                 callbacks.on_train_batch_begin(step)
                 logs = self.train_step(data)
+                if where is not None:
+                    logs = dk.global_logs(self, logs)
                 callbacks.on_train_batch_end(step, logs)
                 steps += 1
                 if self.stop_training:
@@ -301,6 +303,8 @@ class TrainingMixin(StepsMixin):
             for step, data in iterator:
                 callbacks.on_test_batch_begin(step)
                 logs = self.test_step(data)
+                if where is not None:
+                    logs = dk.global_logs(self, logs)
                 callbacks.on_test_batch_end(step, logs)
         if where is not None:
             dk.reduce_metrics(self)
