@@ -173,5 +173,30 @@ def main():
     dist.barrier()
 
 
+def dead(where: str):
+    """Rank 1 ends without MPI_Finalize (a crash) before its backward (``backward``) or before
+    ZeRO's parameter broadcast (``zero``); rank 0's backward / step raises after the timeout."""
+    import os
+
+    from zerograd.distributed import ZeroRedundancyOptimizer
+
+    dist.init(timeout=2)
+    model = DistributedDataParallel(MLP())
+    opt = ZeroRedundancyOptimizer(model.parameters(), zg.optim.Adam, lr=0.1)
+    x, y = batch()
+    loss = F.mse_loss(model(zg.Tensor(x)), zg.Tensor(y))
+    if dist.get_rank() == 1 and where == "backward":
+        os._exit(1)
+    try:
+        loss.backward()
+        if dist.get_rank() == 1:
+            os._exit(1)
+        opt.step()
+    except RuntimeError as e:
+        print(f"rank {dist.get_rank()} error: {e}", flush=True)
+        dist.comm().Abort(5)
+    raise AssertionError("no error")
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(dead(sys.argv[2]) if sys.argv[1:2] == ["dead"] else main())

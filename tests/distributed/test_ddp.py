@@ -113,3 +113,27 @@ def test_two_ranks_match_one_process():
     for rank in (0, 1):
         for name in names:
             assert f"rank {rank} ok {name}" in proc.stdout, proc.stdout + proc.stderr
+
+
+@pytest.mark.skipif(
+    _mpiexec() is None or importlib.util.find_spec("mpi4py") is None,
+    reason="needs mpiexec and mpi4py (pip install zerograd[mpi])",
+)
+@pytest.mark.parametrize(
+    "where, what",
+    [
+        ("backward", "DistributedDataParallel: the gradient all-reduce: timed out after 2 s"),
+        ("zero", "ZeroRedundancyOptimizer: the parameter broadcast: timed out after 2 s"),
+    ],
+)
+def test_a_dead_rank_makes_backward_and_step_raise_within_the_timeout(where, what):
+    """Rank 1 crashes (ends without MPI_Finalize; mpiexec told not to clean up) before its
+    backward, or before ZeroRedundancyOptimizer's broadcast: rank 0 raises after its 2 s timeout
+    and ends the job (the 60 s limit only guards against a hang of the test itself)."""
+    worker = Path(__file__).with_name("ddp_worker.py")
+    root = Path(__file__).resolve().parents[2]
+    cmd = [_mpiexec(), "-disable-auto-cleanup", "-n", "2", sys.executable, str(worker), "dead"]
+    proc = subprocess.run(cmd + [where], capture_output=True, text=True, timeout=60, cwd=root)
+    assert proc.returncode != 0
+    assert f"rank 0 error: {what} on rank 0" in proc.stdout, proc.stdout + proc.stderr
+    assert "no error" not in proc.stdout + proc.stderr
