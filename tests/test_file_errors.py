@@ -257,12 +257,12 @@ def test_pretrained_config_of_another_model_type(gpt_dir):
 
 
 def test_pretrained_unknown_model_type_lists_the_known_ones(gpt_dir):
-    f = edit_config(gpt_dir, model_type="llama")
+    f = edit_config(gpt_dir, model_type="gemma")
     expect_error(
         lambda: from_pretrained(gpt_dir),
         f,
-        "unknown model_type 'llama'",
-        "(known model types: bert, gpt2)",
+        "unknown model_type 'gemma'",
+        "(known model types: bert, gpt2, llama, qwen2, mistral)",
     )
 
 

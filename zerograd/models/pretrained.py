@@ -25,6 +25,9 @@ ARCHITECTURES = {
         "BertForPreTraining": "BERT",
     },
     "gpt2": {"GPT2LMHeadModel": "GPT", "GPT2Model": "GPT"},
+    "llama": {"LlamaForCausalLM": "Llama"},
+    "qwen2": {"Qwen2ForCausalLM": "Llama"},
+    "mistral": {"MistralForCausalLM": "Llama"},
 }
 
 
