@@ -61,11 +61,14 @@ class DataLoader:
     """Iterate over ``dataset`` in batches.
 
     Args:
-        batch_size: samples per batch. shuffle: a new order every epoch. drop_last: skip a last
-        partial batch. generator: a seed or ``numpy.random.Generator`` (default: zerograd's, so
-        ``zg.manual_seed`` makes the order reproducible). collate_fn: list of samples -> batch.
+        batch_size: samples per batch.
+        shuffle: a new order every epoch.
+        drop_last: skip a last partial batch.
+        generator: a seed or ``numpy.random.Generator`` (default: zerograd's, so
+            ``zg.manual_seed`` makes the order reproducible).
+        collate_fn: list of samples -> batch.
         sampler: the indices to visit, in order (an iterable with ``__len__``, for example a
-        ``DistributedSampler``); drawn anew each epoch; excludes ``shuffle=True``.
+            ``DistributedSampler``); drawn anew each epoch; excludes ``shuffle=True``.
 
     Example:
         >>> loader = DataLoader(TensorDataset(x, y), batch_size=64, shuffle=True, generator=0)

@@ -21,7 +21,8 @@ class DistributedSampler:
 
     Args:
         dataset_or_len: a dataset (anything with ``__len__``) or its length.
-        num_replicas, rank: default to ``zerograd.distributed``'s world size and rank.
+        num_replicas: defaults to ``zerograd.distributed``'s world size.
+        rank: defaults to ``zerograd.distributed``'s rank.
         shuffle: a new permutation every epoch; False keeps the dataset order.
         seed: the same on every rank.
 

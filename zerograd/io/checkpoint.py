@@ -185,18 +185,23 @@ def load_checkpoint(
 
     Args:
         path: the checkpoint file.
-        model, optimizer, scheduler, loader: objects to load into (built as for the saved run);
-            each must have been saved.
+        model: the model to load into (built as for the saved run); each object given must
+            have been saved.
+        optimizer: the optimizer to load into.
+        scheduler: the learning-rate scheduler to load into.
+        loader: the DataLoader whose position to restore.
         restore_rng: also restore zerograd's, NumPy's and Python's generators.
 
     Returns:
         What ``read_checkpoint`` returns: 'step', 'extra', and every section's state.
 
     Raises:
-        FileNotFoundError, FileFormatError (a bad file, or a state that does not fit the object
-        given, named), ValueError (the checkpoint lacks a part asked for, or holds another
-        optimizer or scheduler class). An object whose state does not fit is left unchanged,
-        but those loaded before it (in the order model, optimizer, scheduler, loader) are not.
+        FileNotFoundError: no file at ``path``.
+        FileFormatError: a bad file, or a state that does not fit the object given (named). An
+            object whose state does not fit is left unchanged, but those loaded before it (in the
+            order model, optimizer, scheduler, loader) are not.
+        ValueError: the checkpoint lacks a part asked for, or holds another optimizer or
+            scheduler class.
 
     Example:
         >>> ckpt = load_checkpoint('ckpt.safetensors', model=model, optimizer=opt)
