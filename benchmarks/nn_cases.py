@@ -106,7 +106,7 @@ def cnn_train():
     rng = np.random.default_rng(0)
     x = rng.random((64, 28, 28, 1)).astype(np.float32)
     y = rng.integers(0, 10, 64)
-    model = build_cnn()
+    model = build_cnn(batch_norm=False)  # the plain CNN: the same net as the PyTorch twin below
     model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy")
     net = torch.nn.Sequential(
         torch.nn.Conv2d(1, 32, 3, padding=1),
