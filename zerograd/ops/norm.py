@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from zerograd import kernels
 from zerograd.autograd import Function
 from zerograd.kernels import layer_norm as layer_norm_kernels
+from zerograd.kernels import rms_norm as rms_norm_kernels
 from zerograd.ops import argcheck
+from zerograd.ops.batch_norm import BatchNormTrain
 from zerograd.ops.elementwise import sqrt
 from zerograd.tensor import Tensor
 
@@ -99,14 +103,59 @@ def layer_norm(x: Tensor, normalized_shape, weight=None, bias=None, eps: float =
     )
 
 
+class RMSNorm(Function):
+    """x / sqrt(mean(x^2) + eps) * weight over the trailing ``axes``, in one op (six before: square,
+    mean, add, sqrt, divide, scale). The forward keeps each row's 1 / rms for the backward, which
+    recomputes it from ``x`` when it is recorded (create_graph), so it can be differentiated
+    again."""
+
+    axes: tuple
+    eps: float
+
+    def forward(self, x, *weight):  # (weight,) or ()
+        w = weight[0] if weight else None
+        if self.axes == (x.ndim - 1,) and kernels.usable(x, *weight):
+            y, rstd = rms_norm_kernels.rms_norm(x, w, self.eps)
+        else:  # sum / n: ndarray.mean's Python wrapper costs more than the work on a decoded token
+            n = math.prod(x.shape[i] for i in self.axes)
+            ms = (x * x).sum(axis=self.axes, keepdims=True) * x.dtype.type(1 / n)
+            rstd = 1 / self.xp.sqrt(ms + x.dtype.type(self.eps))
+            y = x * rstd
+            if w is not None:
+                y *= w
+        self.save_for_backward(x, w, rstd)
+        return y
+
+    def backward(self, gy):
+        x, w, rstd = self.saved
+        ax = self.axes
+        if ax == (x.ndim - 1,) and kernels.usable(x, gy):  # arrays: one pass, same derivative
+            gx, gw = rms_norm_kernels.rms_norm_grad(x, gy, w, rstd)
+        else:
+            if self.recording:  # rstd is a constant here: again from x, differentiably
+                rstd = 1 / self.xp.sqrt((x * x).mean(axis=ax, keepdims=True) + self.eps)
+            xhat = x * rstd
+            gxhat = gy * w if w is not None else gy
+            gx = rstd * (gxhat - xhat * (gxhat * xhat).mean(axis=ax, keepdims=True))
+            lead = tuple(range(x.ndim - len(ax)))
+            gw = (gy * xhat).sum(axis=lead) if w is not None else None
+        return (gx, gw) if w is not None else (gx,)
+
+
 def rms_norm(x: Tensor, normalized_shape, weight=None, eps: float | None = None) -> Tensor:
-    """x / sqrt(mean(x^2) + eps) * weight; ``eps=None`` uses the dtype's machine epsilon (as PyTorch)."""
+    """x / sqrt(mean(x^2) + eps) * weight over the trailing ``normalized_shape`` axes; ``eps=None``
+    uses the dtype's machine epsilon (as PyTorch).
+
+    Example:
+        >>> F.rms_norm(zg.tensor([[3.0, 4.0]]), 2).numpy().round(4)
+        array([[0.8485, 1.1314]], dtype=float32)
+    """
     axes = _norm_axes(x, normalized_shape, "rms_norm")
     shape = x.shape[axes[0] :] if axes else ()
     _check_params("rms_norm", shape, "the normalized_shape", weight=weight)
     eps = float(np.finfo(x.dtype).eps) if eps is None else eps
-    y = x / sqrt((x * x).mean(axis=axes, keepdims=True) + eps)
-    return y * weight if weight is not None else y
+    inputs = (x,) if weight is None else (x, weight)
+    return RMSNorm.apply(*inputs, axes=axes, eps=eps)
 
 
 def _channel_shape(x: Tensor) -> tuple:
@@ -124,47 +173,62 @@ def batch_norm(
     eps: float = 1e-5,
     *,
     unbiased_running_var: bool = True,
+    axis: int = 1,
 ) -> Tensor:
-    """Normalise each channel (axis 1) by batch statistics (training) or running ones (eval).
+    """Normalise each channel by batch statistics (training) or running ones (eval).
 
-    In training, running statistics are updated in place with the unbiased batch variance, as PyTorch
-    (``unbiased_running_var=False`` keeps the biased one, as Keras).
+    The channels are on ``axis`` (1, as PyTorch; -1 for channels-last input, as the Keras layers
+    use it, with no transpose). In training, running statistics are updated in place with the
+    unbiased batch variance, as PyTorch (``unbiased_running_var=False`` keeps the biased one, as
+    Keras). Training runs as one op (``zerograd.ops.batch_norm.BatchNormTrain``).
     """
     _check_channels("batch_norm", x)
+    if isinstance(axis, bool) or not isinstance(axis, int) or not -x.ndim <= axis < x.ndim:
+        raise ValueError(
+            f"batch_norm: axis must be an integer in [-{x.ndim}, {x.ndim}) for input of shape "
+            f"{x.shape}, received {axis!r}"
+        )
+    axis %= x.ndim
+    n_channels = x.shape[axis]
     _check_params(
         "batch_norm",
-        (x.shape[1],),
+        (n_channels,),
         "one per channel",
         running_mean=running_mean,
         running_var=running_var,
         weight=weight,
         bias=bias,
     )
-    axes = (0, *range(2, x.ndim))
-    cshape = _channel_shape(x)
+    cshape = tuple(n_channels if i == axis else 1 for i in range(x.ndim))
     if training:
-        n = x.size // x.shape[1]
+        n = x.size // max(n_channels, 1)
         if n <= 1:
             raise ValueError(
-                f"batch_norm: expected more than 1 value per channel when training, received input shape {x.shape}"
+                "batch_norm: expected more than 1 value per channel when training, received "
+                f"input shape {x.shape}"
             )
-        mu = x.mean(axis=axes, keepdims=True)
-        xc = x - mu
-        var = (xc * xc).mean(axis=axes, keepdims=True)
+        stats: dict = {}
+        inputs = [x] + [t for t in (weight, bias) if t is not None]
+        y = BatchNormTrain.apply(
+            *inputs,
+            axis=axis,
+            eps=eps,
+            has_weight=weight is not None,
+            has_bias=bias is not None,
+            stats=stats,
+        )
         if running_mean is not None:
             m = momentum
-            running_mean.data[...] = (1 - m) * running_mean.data + m * mu.data.reshape(-1)
+            mu, var = stats["mean"], stats["var"]
+            running_mean.data[...] = (1 - m) * running_mean.data + m * mu
             correction = n / (n - 1) if unbiased_running_var else 1.0
-            running_var.data[...] = (1 - m) * running_var.data + m * var.data.reshape(
-                -1
-            ) * correction
-        y = xc / sqrt(var + eps)
-    else:
-        if running_mean is None:
-            raise ValueError("batch_norm: running_mean and running_var are needed in eval mode")
-        mu = Tensor._make(running_mean.data.reshape(cshape).astype(x.dtype))
-        rstd = Tensor._make((1 / x.xp.sqrt(running_var.data + eps)).reshape(cshape).astype(x.dtype))
-        y = (x - mu) * rstd
+            running_var.data[...] = (1 - m) * running_var.data + m * var * correction
+        return y
+    if running_mean is None:
+        raise ValueError("batch_norm: running_mean and running_var are needed in eval mode")
+    mu = Tensor._make(running_mean.data.reshape(cshape).astype(x.dtype))
+    rstd = Tensor._make((1 / x.xp.sqrt(running_var.data + eps)).reshape(cshape).astype(x.dtype))
+    y = (x - mu) * rstd
     if weight is not None:
         y = y * weight.reshape(cshape)
     if bias is not None:

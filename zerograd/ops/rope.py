@@ -3,7 +3,9 @@ cos and sin the caller gives (the Llama family's "rotate half" layout)."""
 
 from __future__ import annotations
 
+from zerograd import kernels
 from zerograd.autograd import Function
+from zerograd.kernels import rope as rope_kernels
 from zerograd.tensor import Tensor
 
 
@@ -16,6 +18,8 @@ class RotaryEmbedding(Function):
     sin: object
 
     def forward(self, x):
+        if kernels.usable(x, self.cos, self.sin) and rope_kernels.usable(x, self.cos):
+            return rope_kernels.rotate(x, self.cos, self.sin)  # one pass, all cores
         h = x.shape[-1] // 2
         y = x * self.cos
         s = self.sin
@@ -25,6 +29,8 @@ class RotaryEmbedding(Function):
 
     def backward(self, gy):
         # y1 = x1 c1 - x2 s1, y2 = x2 c2 + x1 s2  =>  gx1 = g1 c1 + g2 s2, gx2 = g2 c2 - g1 s1
+        if kernels.usable(gy, self.cos, self.sin) and rope_kernels.usable(gy, self.cos):
+            return rope_kernels.rotate(gy, self.cos, self.sin, inverse=True)
         h = gy.shape[-1] // 2
         gs = gy * self.sin
         return gy * self.cos + self.xp.concatenate([gs[..., h:], -gs[..., :h]], axis=-1)

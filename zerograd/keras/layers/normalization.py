@@ -15,14 +15,6 @@ from zerograd.keras.layers._weight_options import constraint_get, constraint_ser
 from zerograd.tensor import Tensor
 
 
-def _channels_to_axis1(x: Tensor, axis: int) -> tuple[Tensor, tuple | None]:
-    axis %= x.ndim
-    if axis == 1:
-        return x, None
-    perm = (0, axis, *[i for i in range(1, x.ndim) if i != axis])
-    return x.transpose(perm), tuple(np.argsort(perm))
-
-
 class _GammaBeta:
     """gamma/beta options (initializer, regularizer, constraint) read and written as Keras."""
 
@@ -160,9 +152,8 @@ class BatchNormalization(_GammaBeta, Layer):
             return self._renorm_call(inputs, mask)
         if training and mask is not None:
             return self._masked_batch_call(inputs, mask)
-        x, inverse = _channels_to_axis1(inputs, self.axis)
-        y = F.batch_norm(
-            x,
+        return F.batch_norm(  # over the channel axis where it is: no transpose
+            inputs,
             self.moving_mean,
             self.moving_variance,
             getattr(self, "gamma", None),
@@ -171,8 +162,8 @@ class BatchNormalization(_GammaBeta, Layer):
             1 - self.momentum,
             self.epsilon,
             unbiased_running_var=False,
+            axis=self.axis % inputs.ndim,
         )
-        return y if inverse is None else y.transpose(inverse)
 
     def _masked_batch_call(self, inputs, mask):
         """Training with a Keras mask (batch, ...): Keras's weighted moments over the unmasked
