@@ -1,8 +1,9 @@
 """Run the benchmark cases and print a table (or JSON lines with --json).
 
 ``--runs N`` runs the whole suite N times and ends with the median ratio of each case and its
-spread (lowest and highest ratio over the runs). The peak memory of ``gpt_train`` is measured in
-fresh processes (``benchmarks.memory``) once per run.
+spread (lowest and highest ratio over the runs). The peak memory of ``gpt_train`` and the step
+memory of the scale cases (``benchmarks.memory.CASES``) are measured in fresh processes once per
+run.
 """
 
 from __future__ import annotations
@@ -33,14 +34,14 @@ def main() -> None:
     # same threads on both sides: PyTorch's intra-op pool sized as the BLAS pool NumPy uses
     threads = int(os.environ.get("OMP_NUM_THREADS", os.cpu_count() or 1))
     torch.set_num_threads(threads)
-    from benchmarks import engine, memory, models, nn_cases  # noqa: F401 - registers cases
+    from benchmarks import engine, llama_cases, memory, models, nn_cases  # noqa: F401 - registers
 
     names = args.only or list(CASES)
     unknown = [n for n in names if n not in CASES]
     if unknown:
         parser.error(f"unknown case(s) {unknown}; known: {sorted(CASES)}")
     ratios: dict = {n: [] for n in names}
-    mem_ratios = []
+    mem_ratios: dict = {n: [] for n in names if n in memory.CASES}
     for run in range(args.runs):
         if not args.json:
             print(f"run {run + 1}/{args.runs}  (threads={threads}, ratio = zerograd / PyTorch)")
@@ -52,21 +53,20 @@ def main() -> None:
                 print(json.dumps({**r, "run": run + 1}), flush=True)
             else:
                 print(_row(r), flush=True)
-        if "gpt_train" in names and not args.no_memory:
-            m = memory.measure("gpt_train")
-            mem_ratios.append(m["peak_ratio"])
+        for name in mem_ratios if not args.no_memory else ():
+            m = memory.measure(name)
+            mem_ratios[name].append(m["peak_ratio"])
             if args.json:
                 print(json.dumps({**m, "run": run + 1}), flush=True)
             else:
                 print(
-                    f"{'gpt_train peak MiB':<22}{m['zerograd_peak_mib']:>12.1f}"
+                    f"{name + ' MiB':<22}{m['zerograd_peak_mib']:>12.1f}"
                     f"{m['torch_peak_mib']:>12.1f}{m['peak_ratio']:>8.2f}",
                     flush=True,
                 )
     if args.runs > 1:
         summary = [(n, v) for n, v in ratios.items()]
-        if mem_ratios:
-            summary.append(("gpt_train peak memory", mem_ratios))
+        summary += [(f"{n} memory", v) for n, v in mem_ratios.items() if v]
         if not args.json:
             print(f"\nover {args.runs} runs: median ratio [lowest, highest]")
         for n, v in summary:

@@ -1,14 +1,21 @@
 """Peak memory of a training step, each framework in its own fresh process.
 
-``python -m benchmarks.memory [gpt_train]`` starts one child process per framework. A child imports
+``python -m benchmarks.memory [CASE ...]`` starts one child process per framework. A child imports
 what it needs, then resets the kernel's peak-RSS counter (``/proc/self/clear_refs``), notes its
 resident set, builds the model and optimizer and runs three training steps. It reports the peak
 resident set during that work minus the resident set before it: weights, gradients, optimizer state,
 activations and whatever the allocator keeps, measured the same way for both frameworks.
+
+The scale cases (``SCALE_SHAPES``: gpt_train_ctx512, gpt_train_ctx1024, gpt_train_d512,
+gpt2_small_train) measure the step alone: the child builds the model and optimizer, runs one step,
+drops the gradients and returns the C heap's free pages to the system, then reports the peak of two
+more steps above the resident set (the memory a step adds beyond the weights and the optimizer
+state).
 """
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import re
@@ -17,11 +24,32 @@ import sys
 
 SHAPE = dict(n_layer=4, n_embd=256, n_head=4, ctx=128, vocab=512, batch=8)
 TINY = dict(n_layer=1, n_embd=256, n_head=4, ctx=128, vocab=512, batch=1)
+# the scale cases (benchmarks.models): their step memory, the peak a training step adds beyond
+# the weights and the optimizer state
+SCALE_SHAPES = {
+    "gpt_train_ctx512": dict(n_layer=4, n_embd=256, n_head=4, ctx=512, vocab=512, batch=2),
+    "gpt_train_ctx1024": dict(n_layer=4, n_embd=256, n_head=4, ctx=1024, vocab=512, batch=1),
+    "gpt_train_d512": dict(n_layer=6, n_embd=512, n_head=8, ctx=256, vocab=512, batch=4),
+    "gpt2_small_train": dict(
+        n_layer=12, n_embd=768, n_head=12, ctx=256, vocab=50257, batch=2, n_positions=1024
+    ),
+}
 
 
 def _status() -> dict:
     text = open("/proc/self/status").read()
     return {k: int(re.search(k + r":\s+(\d+)", text).group(1)) * 1024 for k in ("VmRSS", "VmHWM")}
+
+
+def _trim() -> None:
+    """Return the C heap's free pages to the system (glibc), so that the resident set after a
+    step counts live memory, not what the allocator keeps from the step before."""
+    import ctypes
+
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # another C library: nothing to trim
+        pass
 
 
 def _reset_peak() -> None:
@@ -30,6 +58,13 @@ def _reset_peak() -> None:
 
 
 def _gpt_train_zerograd(steps: int, shape: dict = SHAPE) -> None:
+    step, _ = _zerograd_step(shape)
+    for _ in range(steps):
+        step()
+
+
+def _zerograd_step(shape: dict):
+    """(one AdamW step, drop the gradients) of a zerograd GPT of ``shape``."""
     import numpy as np
 
     import zerograd as zg
@@ -40,7 +75,7 @@ def _gpt_train_zerograd(steps: int, shape: dict = SHAPE) -> None:
     model = GPT(
         GPTConfig(
             vocab_size=c["vocab"],
-            n_positions=512,
+            n_positions=c.get("n_positions", max(512, c["ctx"])),
             n_embd=c["n_embd"],
             n_layer=c["n_layer"],
             n_head=c["n_head"],
@@ -51,14 +86,24 @@ def _gpt_train_zerograd(steps: int, shape: dict = SHAPE) -> None:
     )
     opt = zg.optim.AdamW(model.parameters(), lr=1e-4)
     ids = np.random.default_rng(0).integers(0, c["vocab"], (c["batch"], c["ctx"] + 1))
-    for _ in range(steps):
+
+    def step():
         loss, _ = model(ids[:, :-1], targets=ids[:, 1:])
         opt.zero_grad()
         loss.backward()
         opt.step()
 
+    return step, opt.zero_grad
+
 
 def _gpt_train_torch(steps: int, shape: dict = SHAPE) -> None:
+    step, _ = _torch_step(shape)
+    for _ in range(steps):
+        step()
+
+
+def _torch_step(shape: dict):
+    """(one AdamW step, drop the gradients) of a transformers GPT-2 of ``shape``."""
     import numpy as np
     import torch
     import transformers
@@ -66,7 +111,7 @@ def _gpt_train_torch(steps: int, shape: dict = SHAPE) -> None:
     c = shape
     cfg = transformers.GPT2Config(
         vocab_size=c["vocab"],
-        n_positions=512,
+        n_positions=c.get("n_positions", max(512, c["ctx"])),
         n_embd=c["n_embd"],
         n_layer=c["n_layer"],
         n_head=c["n_head"],
@@ -77,7 +122,8 @@ def _gpt_train_torch(steps: int, shape: dict = SHAPE) -> None:
     model = transformers.GPT2LMHeadModel(cfg).train()
     opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
     ids = torch.tensor(np.random.default_rng(0).integers(0, c["vocab"], (c["batch"], c["ctx"] + 1)))
-    for _ in range(steps):
+
+    def step():
         logits = model(ids[:, :-1]).logits
         loss = torch.nn.functional.cross_entropy(
             logits.reshape(-1, logits.shape[-1]), ids[:, 1:].reshape(-1)
@@ -86,8 +132,11 @@ def _gpt_train_torch(steps: int, shape: dict = SHAPE) -> None:
         loss.backward()
         opt.step()
 
+    return step, opt.zero_grad
+
 
 CASES = {"gpt_train": {"zerograd": _gpt_train_zerograd, "torch": _gpt_train_torch}}
+CASES.update({name: {"zerograd": _zerograd_step, "torch": _torch_step} for name in SCALE_SHAPES})
 
 
 def _child(case: str, framework: str) -> None:
@@ -102,6 +151,19 @@ def _child(case: str, framework: str) -> None:
     else:
         import zerograd.models.gpt  # noqa: F401
         import zerograd.optim  # noqa: F401
+    if case in SCALE_SHAPES:  # the step alone: after one step (optimizer state made, kernels
+        # compiled), with the gradients dropped, the peak of two more steps above that
+        step, drop_grads = CASES[case][framework](SCALE_SHAPES[case])
+        step()
+        drop_grads()
+        gc.collect()
+        _trim()  # freed heap pages back to the system: the baseline is what is alive
+        _reset_peak()
+        before = _status()["VmRSS"]
+        step()
+        step()
+        print(json.dumps({"peak_bytes": _status()["VmHWM"] - before}))
+        return
     # one step of a tiny model first: lazy initialisation (and, for zerograd, compiling or loading
     # the numba kernels) is not memory of the step
     CASES[case][framework](steps=1, shape=TINY)

@@ -1,4 +1,5 @@
-"""Transformer cases: bert_infer, gpt_train, gpt_generate (with and without the KV cache)."""
+"""Transformer cases: bert_infer, gpt_train, gpt_generate (with and without the KV cache), and the
+scale cases gpt_train_ctx512, gpt_train_ctx1024, gpt_train_d512, gpt2_small_train."""
 
 import importlib.util
 import os
@@ -10,7 +11,9 @@ import zerograd as zg
 from benchmarks import case
 
 
-def _tiny_gpt_pair(n_layer=4, n_embd=256, n_head=4, ctx=128, vocab=512, train=True):
+def _tiny_gpt_pair(
+    n_layer=4, n_embd=256, n_head=4, ctx=128, vocab=512, train=True, n_positions=None
+):
     """The same GPT-2 weights in zerograd and in transformers (built from a config, no download)."""
     import tempfile
 
@@ -20,7 +23,7 @@ def _tiny_gpt_pair(n_layer=4, n_embd=256, n_head=4, ctx=128, vocab=512, train=Tr
 
     cfg = transformers.GPT2Config(
         vocab_size=vocab,
-        n_positions=max(ctx, 512),
+        n_positions=n_positions or max(ctx, 512),
         n_embd=n_embd,
         n_layer=n_layer,
         n_head=n_head,
@@ -32,9 +35,9 @@ def _tiny_gpt_pair(n_layer=4, n_embd=256, n_head=4, ctx=128, vocab=512, train=Tr
     )
     torch.manual_seed(0)
     ref = transformers.GPT2LMHeadModel(cfg)
-    path = tempfile.mkdtemp()
-    ref.save_pretrained(path)
-    ours = GPT.from_pretrained(path)
+    with tempfile.TemporaryDirectory() as path:  # GPT-2 small: 500 MB, not left in /tmp
+        ref.save_pretrained(path)
+        ours = GPT.from_pretrained(path)
     ref.train(train)
     ours.train(train)
     return ours, ref
@@ -43,8 +46,12 @@ def _tiny_gpt_pair(n_layer=4, n_embd=256, n_head=4, ctx=128, vocab=512, train=Tr
 @case("gpt_train")
 def gpt_train():
     """One AdamW step: 4 layers, d_model 256, 4 heads, context 128, batch 8."""
-    ours, ref = _tiny_gpt_pair()
-    ids = np.random.default_rng(0).integers(0, 512, (8, 129))
+    return _train_steps(*_tiny_gpt_pair(), batch=8, ctx=128, vocab=512)
+
+
+def _train_steps(ours, ref, batch: int, ctx: int, vocab: int):
+    """One AdamW step of each model on the same token batch."""
+    ids = np.random.default_rng(0).integers(0, vocab, (batch, ctx + 1))
     x, y = ids[:, :-1], ids[:, 1:]
     zopt = zg.optim.AdamW(ours.parameters(), lr=1e-4)
     topt = torch.optim.AdamW(ref.parameters(), lr=1e-4)
@@ -66,6 +73,37 @@ def gpt_train():
         topt.step()
 
     return zg_step, torch_step
+
+
+# The scale cases (issue 16): longer contexts and larger models than gpt_train. Their step memory
+# is measured by ``benchmarks.memory`` (the same shapes, in SCALE_SHAPES there).
+
+
+@case("gpt_train_ctx512")
+def gpt_train_ctx512():
+    """One AdamW step: 4 layers, d_model 256, 4 heads, context 512, batch 2."""
+    return _train_steps(*_tiny_gpt_pair(ctx=512), batch=2, ctx=512, vocab=512)
+
+
+@case("gpt_train_ctx1024")
+def gpt_train_ctx1024():
+    """One AdamW step: 4 layers, d_model 256, 4 heads, context 1024, batch 1."""
+    return _train_steps(*_tiny_gpt_pair(ctx=1024), batch=1, ctx=1024, vocab=512)
+
+
+@case("gpt_train_d512")
+def gpt_train_d512():
+    """One AdamW step: 6 layers, d_model 512, 8 heads, context 256, batch 4."""
+    pair = _tiny_gpt_pair(n_layer=6, n_embd=512, n_head=8, ctx=256)
+    return _train_steps(*pair, batch=4, ctx=256, vocab=512)
+
+
+@case("gpt2_small_train")
+def gpt2_small_train():
+    """One AdamW step of GPT-2 small (124M: 12 layers, d_model 768, 12 heads, vocabulary 50257),
+    context 256, batch 2."""
+    pair = _tiny_gpt_pair(n_layer=12, n_embd=768, n_head=12, ctx=256, vocab=50257, n_positions=1024)
+    return _train_steps(*pair, batch=2, ctx=256, vocab=50257)
 
 
 def _generate_pair(use_cache_zg: bool):

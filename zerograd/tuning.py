@@ -56,6 +56,24 @@ ATTENTION_BLOCK = 1 << 16
 # blocked): 256k 1.81, 1M 0.98, 4M 1.07: blocked wins clearly up to here and breaks even above.
 ATTENTION_MAX_HEAD = 1 << 18
 
+# Attention with gradients in blocks (``kernels.flash_attention``): blocks of this many queries
+# by this many keys; one block of scores and one of their gradients per thread (256 KiB each in
+# float32, in a core's 2 MiB L2). Measured (one thread, causal forward + backward, ms):
+#   (1, 4, 1024, 64)  32x256 82, 64x256 66, 64x512 62, 128x256 54, 128x512 50, 128x1024 54,
+#                     256x256 54, 256x1024 52
+#   (8, 4, 256, 64)   flat, 68 to 80 (128x512 71)
+FLASH_ATTENTION_BLOCK_Q = 128
+FLASH_ATTENTION_BLOCK_K = 512
+
+# Keys (S) from which attention that needs gradients takes the blocked path (memory linear in the
+# context) rather than the one built from differentiable ops (scores and weights kept for backward).
+# Measured on GPT's attention (2048 tokens a batch, 4 heads of 64, causal, forward + backward,
+# blocked / plain), one thread: T 64 1.38, 128 1.06, 192 0.99, 256 0.94, 512 0.76, 1024 0.69. On
+# both cores of a machine busy with other work the plain path's batched products (OpenBLAS's
+# threads) slowed 5 to 20 times and the blocked one (one BLAS thread per pool thread) did not:
+# 0.05 to 0.3 from T 128 up; 1.5 at T 64.
+FLASH_ATTENTION_MIN_KEYS = 256
+
 # Elements from which ``backend.sum_axes`` sums leading axes as one matrix-vector product (a bias
 # gradient): NumPy's column sums walk the array row by row and are several times slower, and less
 # accurate, than BLAS; on small arrays the call overhead dominates. Measured (benchmarks.thresholds,

@@ -83,11 +83,10 @@ class CausalSelfAttention(nn.Module):
         q, k, v = heads(q), heads(k), heads(v)
         if past is not None:  # the KV cache: keys and values of earlier tokens
             k, v = concat([past[0], k], axis=2), concat([past[1], v], axis=2)
-        S = k.shape[2]
-        # token i sees earlier tokens and itself; one token after a cache sees every key (None)
-        bias = F.attention_bias(q.xp, (T, S), q.dtype, causal="lower_right")  # (T, S)
+        # token i sees earlier tokens and itself (the last query aligned with the last key: after
+        # a cache too); as is_causal, not a mask, so the blocked path skips the masked blocks
         y = F.scaled_dot_product_attention(
-            q, k, v, attn_mask=bias, dropout_p=self.attn_p, training=self.training
+            q, k, v, is_causal="lower_right", dropout_p=self.attn_p, training=self.training
         )
         y = y.swapaxes(1, 2).reshape((B, T, C))
         return self.resid_dropout(self.c_proj(y)), (k, v)

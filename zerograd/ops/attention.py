@@ -8,10 +8,13 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from zerograd import tuning
 from zerograd.autograd import is_grad_enabled
 from zerograd.backend import Array
 from zerograd.kernels import attention as attention_kernels
+from zerograd.ops import argcheck
 from zerograd.ops.activation import Softmax, dropout
+from zerograd.ops.flash_attention import flash_attention, flash_usable
 from zerograd.ops.linalg import matmul
 from zerograd.tensor import Tensor
 
@@ -114,7 +117,7 @@ def scaled_dot_product_attention(
     v: Tensor,
     attn_mask=None,
     dropout_p: float = 0.0,
-    is_causal: bool = False,
+    is_causal: bool | str = False,
     scale: float | None = None,
     training: bool = True,
     return_weights: bool = False,
@@ -122,12 +125,14 @@ def scaled_dot_product_attention(
     """softmax(q k^T * scale + mask) v over (..., L, E) queries and (..., S, E) keys.
 
     Args:
-        q, k, v: (..., L, E) queries, (..., S, E) keys and (..., S, Ev) values; the leading axes
-            broadcast.
+        q: (..., L, E) queries; the leading axes of q, k and v broadcast.
+        k: (..., S, E) keys.
+        v: (..., S, Ev) values.
         attn_mask: boolean (True = may attend, as PyTorch) or additive float, broadcastable to
             (..., L, S); ``attention_bias`` builds one from other conventions.
         dropout_p: dropout on the attention weights when ``training``.
-        is_causal: adds the lower-triangular mask (query i attends keys j <= i).
+        is_causal: adds the lower-triangular mask: True (or ``"upper_left"``): query i attends
+            keys j <= i; ``"lower_right"``: j <= i + S - L (see ``attention_bias``).
         scale: multiplies the scores; 1/sqrt(E) by default.
         return_weights: also return the attention weights (the softmax, before dropout).
 
@@ -178,6 +183,29 @@ def scaled_dot_product_attention(
             masks.pop("attn_mask")
         else:
             learned = False
+    drop = dropout_p > 0 and training
+    needs = q.requires_grad or k.requires_grad or v.requires_grad or learned
+    no_grad = not (is_grad_enabled() and needs)
+    if (
+        not no_grad
+        and not learned
+        and not return_weights
+        and S >= tuning.FLASH_ATTENTION_MIN_KEYS
+        and flash_usable(q.data, k.data, v.data)
+    ):  # blocks: memory linear in the context, causal blocks above the diagonal skipped
+        if is_causal not in (False, True, "upper_left", "lower_right"):
+            attention_bias(xp, shape, q.dtype, causal=is_causal, op=op)  # raises, naming it
+        mask = attention_bias(
+            xp,
+            shape,
+            q.dtype,
+            allowed={n: m for n, m in masks.items() if m.dtype == bool},
+            additive={n: m for n, m in masks.items() if m.dtype != bool},
+            op=op,
+        )
+        causal = None if not is_causal else S - L if is_causal == "lower_right" else 0
+        p = argcheck.probability(op, "dropout_p", dropout_p) if drop else 0.0
+        return flash_attention(q, k, v, bias=mask, scale=scale, causal=causal, dropout_p=p)
     bias = attention_bias(
         xp,
         shape,
@@ -187,9 +215,6 @@ def scaled_dot_product_attention(
         additive={n: m for n, m in masks.items() if m.dtype != bool},
         op=op,
     )
-    drop = dropout_p > 0 and training
-    needs = q.requires_grad or k.requires_grad or v.requires_grad or learned
-    no_grad = not (is_grad_enabled() and needs)
     if (
         no_grad
         and not drop
