@@ -15,8 +15,8 @@ Three measurements, each in fresh ``mpiexec -n R`` processes started from here:
 - ``memory``: per-rank peak memory of three DDP steps of ``gpt_train`` (batch 4 per rank) with
   ``AdamW`` and with ``ZeroRedundancyOptimizer(AdamW)``, and the optimizer state each rank holds.
 
-Every rank runs with ``OMP_NUM_THREADS=1`` unless it is set: on a machine with fewer cores than
-ranks x threads, the ranks would fight over the cores.
+Every rank runs with ``OMP_NUM_THREADS=1`` and ``NUMBA_NUM_THREADS=1`` unless they are set: on a
+machine with fewer cores than ranks x threads, the ranks would fight over the cores.
 """
 
 from __future__ import annotations
@@ -33,17 +33,19 @@ import time
 import numpy as np
 
 SIZES_MB = (1, 16, 64)
+WARMUP = 3  # calls before timing (first steps allocate, load kernels, fault pages in)
 PER_RANK_BATCH = 4
 
 
 # --- run inside mpiexec ------------------------------------------------------------------------
 def _timed(fn, repeat: int, barrier) -> float:
-    """Median seconds of ``fn()`` over ``repeat`` calls (after one warm-up), ranks aligned by a
+    """Median seconds of ``fn()`` over ``repeat`` calls (after ``WARMUP``), ranks aligned by a
     barrier before each call; the time of the slowest rank is what counts, so rank 0 reports the
     maximum over the ranks of each call's time."""
     from zerograd import distributed as dist
 
-    fn()
+    for _ in range(WARMUP):
+        fn()
     times = []
     for _ in range(repeat):
         barrier()
@@ -120,7 +122,7 @@ def _steps() -> list:
 
     dist.init()
     rank = dist.get_rank()
-    repeat = 8
+    repeat = 10
     rows = []
     model, ids = _gpt(PER_RANK_BATCH)
     nbytes = sum(p.data.nbytes for p in model.parameters())
@@ -132,7 +134,8 @@ def _steps() -> list:
     step = _step_fn(model, zg.optim.AdamW(model.parameters(), lr=1e-4), ids)
     times = []
     if rank == 0:
-        step()
+        for _ in range(WARMUP):
+            step()
         for _ in range(repeat):
             t = time.perf_counter()
             step()
@@ -217,7 +220,8 @@ def _mpiexec() -> str:
 def run(part: str, ranks: int) -> list:
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     env = {**os.environ, "PYTHONPATH": root + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    env.setdefault("OMP_NUM_THREADS", "1")
+    for name in ("OMP_NUM_THREADS", "NUMBA_NUM_THREADS"):  # one core per rank
+        env.setdefault(name, "1")
     cmd = [_mpiexec(), "-n", str(ranks), sys.executable, "-m", "benchmarks.ddp", "--worker", part]
     r = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=1800)
     if r.returncode:
@@ -226,7 +230,8 @@ def run(part: str, ranks: int) -> list:
 
 
 def _print(rows: list, ranks: int) -> None:
-    print(f"\nddp: {ranks} ranks, OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', '1')}")
+    threads = {n: os.environ.get(n, "1") for n in ("OMP_NUM_THREADS", "NUMBA_NUM_THREADS")}
+    print(f"\nddp: {ranks} ranks, " + ", ".join(f"{k}={v}" for k, v in threads.items()))
     print(f"{'all-reduce':<22}{'MB':>5}{'ms':>10}{'bus GB/s':>10}")
     for r in rows:
         if r["part"] == "bandwidth":
