@@ -218,7 +218,9 @@ def _input_grad(xp, gy, W, x_shape, geo: _Conv):
     (sh, sw), (dh, dw) = geo.stride, geo.dilation
     if geo.groups == 1:
         n, ho, wo = (gy.shape[:3]) if cl else (gy.shape[0], *gy.shape[2:])
-        g2 = (gy if cl else gy.transpose(0, 2, 3, 1)).reshape(n * ho * wo, o)
+        # contiguous rows for BLAS: a broadcast gy (the gradient of a sum) has zero strides, and
+        # NumPy's matmul falls back to a slow loop on those
+        g2 = xp.ascontiguousarray(gy if cl else gy.transpose(0, 2, 3, 1)).reshape(n * ho * wo, o)
         W4 = W if cl else W.transpose(2, 3, 1, 0)  # (kh, kw, C, O)
         h, w = x_shape[1:3] if cl else x_shape[2:]
         gxh = xp.zeros((n, h + ph0 + ph1, w + pw0 + pw1, c), dtype=gy.dtype)  # (N, Hp, Wp, C)
@@ -257,7 +259,7 @@ def _weight_grad(xp, x, gy, w_shape, geo: _Conv):
             if ph0 or ph1 or pw0 or pw1:
                 xh = xp.pad(xh, ((0, 0), (ph0, ph1), (pw0, pw1), (0, 0)))
             cols = _im2col(xp, xh, kh, kw, geo.stride, geo.dilation)
-        g2 = (gy if cl else gy.transpose(0, 2, 3, 1)).reshape(-1, o)
+        g2 = xp.ascontiguousarray(gy if cl else gy.transpose(0, 2, 3, 1)).reshape(-1, o)
         gW = (cols.T @ g2).reshape(kh, kw, c, o)  # (kh, kw, C, O)
         return xp.ascontiguousarray(gW if cl else gW.transpose(3, 2, 0, 1))
     g = geo.groups
