@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
-import shutil
-import subprocess
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 
 import zerograd as zg
 import zerograd.nn as nn
 import zerograd.nn.functional as F
+from tests.distributed.launch import launch, needs_mpi
 from zerograd import autograd_hooks
 from zerograd.distributed import DistributedDataParallel
 
@@ -75,30 +70,14 @@ def test_lazy_parameters_must_be_built_first():
         DistributedDataParallel(nn.Sequential(nn.Linear(None, 2)))
 
 
-def _mpiexec():
-    exe = Path(sys.executable).parent / "mpiexec"
-    return str(exe) if exe.exists() else shutil.which("mpiexec")
-
-
-@pytest.mark.skipif(
-    _mpiexec() is None or importlib.util.find_spec("mpi4py") is None,
-    reason="needs mpiexec and mpi4py (pip install zerograd[mpi])",
-)
+@needs_mpi
 def test_two_ranks_match_one_process():
     """SGD and Adam, one bucket and one bucket per parameter, no_sync accumulation: two ranks
     on halves of the batch end where one process on the whole batch does (1e-6, float64), with
     identical parameters on both ranks; every bucket starts before backward ends; gradient
     checkpointing (a backward inside the backward); a backward that raises half-way; a parameter
     used on one rank only; a different model on one rank raises on both, naming the difference."""
-    worker = Path(__file__).with_name("ddp_worker.py")
-    root = Path(__file__).resolve().parents[2]
-    proc = subprocess.run(
-        [_mpiexec(), "-n", "2", sys.executable, str(worker)],
-        capture_output=True,
-        text=True,
-        timeout=240,
-        cwd=root,
-    )
+    proc = launch("ddp_worker.py", timeout=240)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     names = [
         "sgd-cap25-micro1",
@@ -115,10 +94,7 @@ def test_two_ranks_match_one_process():
             assert f"rank {rank} ok {name}" in proc.stdout, proc.stdout + proc.stderr
 
 
-@pytest.mark.skipif(
-    _mpiexec() is None or importlib.util.find_spec("mpi4py") is None,
-    reason="needs mpiexec and mpi4py (pip install zerograd[mpi])",
-)
+@needs_mpi
 @pytest.mark.parametrize(
     "where, what",
     [
@@ -130,10 +106,7 @@ def test_a_dead_rank_makes_backward_and_step_raise_within_the_timeout(where, wha
     """Rank 1 crashes (ends without MPI_Finalize; mpiexec told not to clean up) before its
     backward, or before ZeroRedundancyOptimizer's broadcast: rank 0 raises after its 2 s timeout
     and ends the job (the 60 s limit only guards against a hang of the test itself)."""
-    worker = Path(__file__).with_name("ddp_worker.py")
-    root = Path(__file__).resolve().parents[2]
-    cmd = [_mpiexec(), "-disable-auto-cleanup", "-n", "2", sys.executable, str(worker), "dead"]
-    proc = subprocess.run(cmd + [where], capture_output=True, text=True, timeout=60, cwd=root)
+    proc = launch("ddp_worker.py", "dead", where, flags=("-disable-auto-cleanup",), timeout=60)
     assert proc.returncode != 0
     assert f"rank 0 error: {what} on rank 0" in proc.stdout, proc.stdout + proc.stderr
     assert "no error" not in proc.stdout + proc.stderr

@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
-import importlib.util
-import shutil
-import subprocess
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 
+from tests.distributed.launch import launch, needs_mpi
 from zerograd import keras
 
 
@@ -50,29 +45,13 @@ def test_bad_arguments():
         keras.distribution.DataParallel(mesh=2)
 
 
-def _mpiexec():
-    exe = Path(sys.executable).parent / "mpiexec"
-    return str(exe) if exe.exists() else shutil.which("mpiexec")
-
-
-@pytest.mark.skipif(
-    _mpiexec() is None or importlib.util.find_spec("mpi4py") is None,
-    reason="needs mpiexec and mpi4py (pip install zerograd[mpi])",
-)
+@needs_mpi
 def test_two_ranks_report_the_history_of_one_process(tmp_path):
     """Adam, shuffle, validation_split, uneven shares of each batch, rank 1 starting from other
     weights: the same history (1e-5) and weights as one process on the global batch, identical
     weights on both ranks, progress and CSVLogger's file from rank 0 only, evaluate and predict
     (gathered in order) as in one process."""
-    worker = Path(__file__).with_name("keras_dp_worker.py")
-    root = Path(__file__).resolve().parents[2]
-    proc = subprocess.run(
-        [_mpiexec(), "-n", "2", sys.executable, str(worker), str(tmp_path)],
-        capture_output=True,
-        text=True,
-        timeout=240,
-        cwd=root,
-    )
+    proc = launch("keras_dp_worker.py", tmp_path, timeout=240)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     for rank in (0, 1):
         for name in ("history", "batch-logs", "weights", "rank0-only", "evaluate", "predict"):
@@ -80,10 +59,7 @@ def test_two_ranks_report_the_history_of_one_process(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["log_0.csv"]
 
 
-@pytest.mark.skipif(
-    _mpiexec() is None or importlib.util.find_spec("mpi4py") is None,
-    reason="needs mpiexec and mpi4py (pip install zerograd[mpi])",
-)
+@needs_mpi
 @pytest.mark.parametrize("how", ["exit", "kill"])
 def test_a_dead_rank_ends_fit_on_the_others_within_the_timeout(how):
     """Rank 1 dies in its third batch. ``exit``: it ends without MPI_Finalize (a crash) and
@@ -91,11 +67,8 @@ def test_a_dead_rank_ends_fit_on_the_others_within_the_timeout(how):
     its 3 s timeout, naming rank 1, and rank 0 ends the job. ``kill``: SIGKILL; mpiexec (hydra)
     ends the other ranks itself. Either way the job ends with an error instead of hanging (the
     60 s limit only guards against a hang of the test itself)."""
-    worker = Path(__file__).with_name("keras_dp_worker.py")
-    root = Path(__file__).resolve().parents[2]
-    flags = ["-disable-auto-cleanup"] if how == "exit" else []
-    cmd = [_mpiexec(), *flags, "-n", "2", sys.executable, str(worker), "killed", how]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=60, cwd=root)
+    flags = ("-disable-auto-cleanup",) if how == "exit" else ()
+    proc = launch("keras_dp_worker.py", "killed", how, flags=flags, timeout=60)
     assert proc.returncode != 0
     assert "fit did not raise" not in proc.stdout + proc.stderr
     if how == "exit":

@@ -1,40 +1,25 @@
 """The collectives across real processes: ``mpiexec -n N python collectives_worker.py``."""
 
-import importlib.util
-import os
-import shutil
-import subprocess
-import sys
-from pathlib import Path
+from tests.distributed.launch import launch, needs_mpi
 
-import pytest
-
-HERE = Path(__file__).parent
-MPIEXEC = shutil.which("mpiexec", path=str(Path(sys.executable).parent)) or shutil.which("mpiexec")
-
-pytestmark = pytest.mark.skipif(
-    MPIEXEC is None or importlib.util.find_spec("mpi4py") is None,
-    reason="needs mpi4py and mpiexec (pip install zerograd[mpi])",
-)
+pytestmark = needs_mpi
 
 
-def launch(n: int, mode: str, timeout: float = 120) -> subprocess.CompletedProcess:
-    env = dict(os.environ, PYTHONPATH=str(HERE.parents[1]))
-    cmd = [MPIEXEC, "-n", str(n), sys.executable, str(HERE / "collectives_worker.py"), mode]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
+def start(n: int, mode: str, timeout: float = 120):
+    return launch("collectives_worker.py", mode, n=n, timeout=timeout)
 
 
 def test_collectives_match_numpy_and_mismatches_raise_on_three_ranks():
     # all_reduce/broadcast/all_gather/reduce_scatter against NumPy, the before-init error, and
     # the shape, dtype, op and collective mismatches (asserted inside the worker, on every rank)
-    run = launch(3, "checks")
+    run = start(3, "checks")
     assert run.returncode == 0, run.stdout + run.stderr
     for r in range(3):
         assert f"rank {r} OK" in run.stdout, run.stdout + run.stderr
 
 
 def test_a_rank_that_leaves_is_named_after_the_timeout():
-    run = launch(3, "dead")  # rank 2 leaves; ranks 0 and 1 both name it
+    run = start(3, "dead")  # rank 2 leaves; ranks 0 and 1 both name it
     assert run.returncode == 0, run.stdout + run.stderr
     for r in (0, 1):
         assert f"on rank {r}: rank(s) 2 did not take part" in run.stdout, run.stdout + run.stderr
@@ -44,7 +29,7 @@ def test_a_rank_that_leaves_is_named_after_the_timeout():
 def test_a_hung_rank_is_named_and_the_caller_can_end_the_job():
     # rank 1 sleeps 60 s; rank 0's barrier times out after 2 s and calls comm().Abort(3), which
     # ends mpiexec (the 30 s limit only guards against a hang of the test itself)
-    run = launch(2, "hung", timeout=30)
+    run = start(2, "hung", timeout=30)
     assert run.returncode != 0
     assert "barrier: timed out after 2 s on rank 0: rank(s) 1 did not take part" in run.stdout
     assert "unreachable" not in run.stdout + run.stderr

@@ -2,30 +2,11 @@
 through NCCL's interface: nccl_worker.py replaces CuPy's NCCL with a stand-in that runs each call
 over MPI on the memory behind the pointers the library passes."""
 
-import importlib.util
-import os
-import shutil
-import subprocess
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 
+from tests.distributed.launch import launch, needs_mpi
 from zerograd.distributed import nccl
-
-HERE = Path(__file__).parent
-MPIEXEC = shutil.which("mpiexec", path=str(Path(sys.executable).parent)) or shutil.which("mpiexec")
-needs_mpi = pytest.mark.skipif(
-    MPIEXEC is None or importlib.util.find_spec("mpi4py") is None,
-    reason="needs mpi4py and mpiexec (pip install zerograd[mpi])",
-)
-
-
-def launch(mode: str, timeout: float = 120) -> subprocess.CompletedProcess:
-    env = dict(os.environ, PYTHONPATH=str(HERE.parents[1]))
-    cmd = [MPIEXEC, "-n", "2", sys.executable, str(HERE / "nccl_worker.py"), mode]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
 
 
 @needs_mpi
@@ -38,7 +19,7 @@ def launch(mode: str, timeout: float = 120) -> subprocess.CompletedProcess:
     ],
 )
 def test_nccl_calls_give_the_right_results(mode, checks):
-    run = launch(mode)
+    run = launch("nccl_worker.py", mode)
     assert run.returncode == 0, run.stdout + run.stderr
     for r in range(2):
         for c in checks:

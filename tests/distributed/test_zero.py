@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
-import shutil
-import subprocess
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 
 import zerograd as zg
 import zerograd.nn as nn
 import zerograd.nn.functional as F
+from tests.distributed.launch import launch, needs_mpi
 from zerograd.distributed import ZeroRedundancyOptimizer
 from zerograd.distributed.zero import partition
 
@@ -99,30 +94,14 @@ def test_load_state_dict_checks_the_groups():
         zero.load_state_dict({"state": {}, "param_groups": [{"params": [0, 1]}]})
 
 
-def _mpiexec():
-    exe = Path(sys.executable).parent / "mpiexec"
-    return str(exe) if exe.exists() else shutil.which("mpiexec")
-
-
-@pytest.mark.skipif(
-    _mpiexec() is None or importlib.util.find_spec("mpi4py") is None,
-    reason="needs mpiexec and mpi4py (pip install zerograd[mpi])",
-)
+@needs_mpi
 def test_two_ranks_match_one_process():
     """DDP + ZeroRedundancyOptimizer (Adam, AdamW, Adam with StepLR) on two ranks for 20 steps
     ends where one process with the plain optimizer on the whole batch does (1e-6, float64), with
     identical parameters on both ranks and each rank holding the moments of its share only (52
     and 48 of 100 elements); a rank's state_dict shard reloads; consolidate_state_dict(to=1) gives
     rank 1 the whole state, equal to the one-process optimizer's and loadable into it."""
-    worker = Path(__file__).with_name("zero_worker.py")
-    root = Path(__file__).resolve().parents[2]
-    proc = subprocess.run(
-        [_mpiexec(), "-n", "2", sys.executable, str(worker)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=root,
-    )
+    proc = launch("zero_worker.py")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     for rank in (0, 1):
         for name in ("adam", "consolidate", "adamw", "adam-steplr"):
