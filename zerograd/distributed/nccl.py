@@ -144,63 +144,41 @@ def reduce_dtype(dtype: np.dtype) -> np.dtype:
     return {"int16": np.dtype(np.int32), "uint16": np.dtype(np.uint32)}.get(dtype.name, dtype)
 
 
-def all_reduce(send, recv, op: str) -> Pending:
-    """Enqueue ``recv = op(send over the ranks)``; ``recv`` may be ``send`` (in place)."""
-    s, kind = _wire(send, True)
-    r, _ = _wire(recv, True)
+def _start(method: str, send, recv, reduce: bool, count_recv: bool, *extra) -> Pending:
+    """Enqueue ``comm.METHOD(sendptr[, recvptr], count, datatype, *extra, stream)``, NCCL's
+    calling convention; ``extra`` holds an op name (NCCL_SUM, ...) or the root rank. The count is
+    of ``recv``'s elements when ``count_recv`` (reduce-scatter), else of ``send``'s."""
+    s, kind = _wire(send, reduce)
+    r = None if recv is None else _wire(recv, reduce)[0]
+    count = r.size if count_recv else s.size
 
     def call(api, comm, stream):
         nccl = api.nccl
-        comm.allReduce(
-            api.pointer(s),
-            api.pointer(r),
-            s.size,
-            getattr(nccl, kind),
-            getattr(nccl, _OPS[op]),
-            stream,
-        )
+        pointers = [api.pointer(s)] + ([] if r is None else [api.pointer(r)])
+        args = [getattr(nccl, e) if isinstance(e, str) else e for e in extra]
+        getattr(comm, method)(*pointers, count, getattr(nccl, kind), *args, stream)
 
     return _enqueue(send, call)
+
+
+def all_reduce(send, recv, op: str) -> Pending:
+    """Enqueue ``recv = op(send over the ranks)``; ``recv`` may be ``send`` (in place)."""
+    return _start("allReduce", send, recv, True, False, _OPS[op])
 
 
 def broadcast(buf, root: int) -> Pending:
     """Enqueue the broadcast of ``root``'s ``buf`` into every rank's ``buf``."""
-    b, kind = _wire(buf, False)
-
-    def call(api, comm, stream):
-        comm.bcast(api.pointer(b), b.size, getattr(api.nccl, kind), root, stream)
-
-    return _enqueue(buf, call)
+    return _start("bcast", buf, None, False, False, root)
 
 
 def all_gather(send, recv) -> Pending:
     """Enqueue the gather of every rank's ``send`` into ``recv`` (ranks one after the other)."""
-    s, kind = _wire(send, False)
-    r, _ = _wire(recv, False)
-
-    def call(api, comm, stream):
-        comm.allGather(api.pointer(s), api.pointer(r), s.size, getattr(api.nccl, kind), stream)
-
-    return _enqueue(send, call)
+    return _start("allGather", send, recv, False, False)
 
 
 def reduce_scatter(send, recv, op: str) -> Pending:
     """Enqueue ``recv`` = this rank's block of ``op(send over the ranks)``."""
-    s, kind = _wire(send, True)
-    r, _ = _wire(recv, True)
-
-    def call(api, comm, stream):
-        nccl = api.nccl
-        comm.reduceScatter(
-            api.pointer(s),
-            api.pointer(r),
-            r.size,
-            getattr(nccl, kind),
-            getattr(nccl, _OPS[op]),
-            stream,
-        )
-
-    return _enqueue(send, call)
+    return _start("reduceScatter", send, recv, True, True, _OPS[op])
 
 
 def wait(name: str, pending: list) -> None:
