@@ -82,41 +82,17 @@ def _bandwidth() -> list:
 
 
 def _gpt(batch: int):
+    """The ``gpt_train`` model (the same initial weights on every rank) and ``batch`` rows."""
     import zerograd as zg
-    from benchmarks.memory import SHAPE
-    from zerograd.models import GPT
-    from zerograd.models.gpt import GPTConfig
+    from benchmarks.memory import SHAPE, gpt_model
 
-    c = SHAPE
     zg.manual_seed(0)
-    model = GPT(
-        GPTConfig(
-            vocab_size=c["vocab"],
-            n_positions=512,
-            n_embd=c["n_embd"],
-            n_layer=c["n_layer"],
-            n_head=c["n_head"],
-            embd_pdrop=0.0,
-            resid_pdrop=0.0,
-            attn_pdrop=0.0,
-        )
-    )
-    ids = np.random.default_rng(0).integers(0, c["vocab"], (batch, c["ctx"] + 1))
-    return model, ids
-
-
-def _step_fn(model, opt, ids):
-    def step():
-        loss, _ = model(ids[:, :-1], targets=ids[:, 1:])
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-
-    return step
+    return gpt_model({**SHAPE, "batch": batch})
 
 
 def _steps() -> list:
     import zerograd as zg
+    from benchmarks.memory import train_step
     from zerograd import distributed as dist
     from zerograd.distributed import DistributedDataParallel
 
@@ -131,7 +107,7 @@ def _steps() -> list:
         rows.append({"part": "step", "how": how, "ms": seconds * 1e3, "params_mb": nbytes / 2**20})
 
     # one rank alone: rank 0 trains, the others wait in a barrier that sleeps between polls
-    step = _step_fn(model, zg.optim.AdamW(model.parameters(), lr=1e-4), ids)
+    step = train_step(model, zg.optim.AdamW(model.parameters(), lr=1e-4), ids)
     times = []
     if rank == 0:
         for _ in range(WARMUP):
@@ -150,7 +126,9 @@ def _steps() -> list:
         record(
             how + f" [{len(ddp._buckets)} buckets]",
             _timed(
-                _step_fn(ddp, zg.optim.AdamW(ddp.parameters(), lr=1e-4), ids), repeat, dist.barrier
+                train_step(ddp, zg.optim.AdamW(ddp.parameters(), lr=1e-4), ids),
+                repeat,
+                dist.barrier,
             ),
         )
     return rows
@@ -158,7 +136,7 @@ def _steps() -> list:
 
 def _memory(zero: bool) -> list:
     import zerograd as zg
-    from benchmarks.memory import TINY, _gpt_train_zerograd, _reset_peak, _status
+    from benchmarks.memory import TINY, _gpt_train_zerograd, _reset_peak, _status, train_step
     from zerograd import distributed as dist
     from zerograd.distributed import DistributedDataParallel, ZeroRedundancyOptimizer
 
@@ -173,7 +151,7 @@ def _memory(zero: bool) -> list:
         inner = opt.optim
     else:
         opt = inner = zg.optim.AdamW(ddp.parameters(), lr=1e-4)
-    step = _step_fn(ddp, opt, ids)
+    step = train_step(ddp, opt, ids)
     for _ in range(3):
         step()
     peak = _status()["VmHWM"] - before

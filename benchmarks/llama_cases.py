@@ -1,13 +1,12 @@
 """Llama cases (issue 17): llama_train (one AdamW step) and llama_generate (256 tokens with the KV
 cache), against transformers' LlamaForCausalLM holding the same weights."""
 
-import tempfile
-
 import numpy as np
 import torch
 
 import zerograd as zg
 from benchmarks import case
+from benchmarks.models import hf_pair
 
 VOCAB = 512
 
@@ -33,13 +32,7 @@ def _tiny_llama_pair(n_layer=4, d=256, heads=8, kv_heads=2, ffn=768, ctx=256, tr
         pad_token_id=None,
     )
     torch.manual_seed(0)
-    ref = transformers.LlamaForCausalLM(cfg)
-    with tempfile.TemporaryDirectory() as path:
-        ref.save_pretrained(path)
-        ours = Llama.from_pretrained(path)
-    ref.train(train)
-    ours.train(train)
-    return ours, ref
+    return hf_pair(transformers.LlamaForCausalLM(cfg), Llama.from_pretrained, train)
 
 
 @case("llama_train")

@@ -63,11 +63,10 @@ def _gpt_train_zerograd(steps: int, shape: dict = SHAPE) -> None:
         step()
 
 
-def _zerograd_step(shape: dict):
-    """(one AdamW step, drop the gradients) of a zerograd GPT of ``shape``."""
+def gpt_model(shape: dict):
+    """A zerograd GPT of ``shape`` (dropout off) and a batch of token ids (batch, ctx + 1)."""
     import numpy as np
 
-    import zerograd as zg
     from zerograd.models import GPT
     from zerograd.models.gpt import GPTConfig
 
@@ -84,8 +83,11 @@ def _zerograd_step(shape: dict):
             attn_pdrop=0.0,
         )
     )
-    opt = zg.optim.AdamW(model.parameters(), lr=1e-4)
-    ids = np.random.default_rng(0).integers(0, c["vocab"], (c["batch"], c["ctx"] + 1))
+    return model, np.random.default_rng(0).integers(0, c["vocab"], (c["batch"], c["ctx"] + 1))
+
+
+def train_step(model, opt, ids):
+    """One next-token training step of ``model`` on ``ids`` with ``opt``, as a function."""
 
     def step():
         loss, _ = model(ids[:, :-1], targets=ids[:, 1:])
@@ -93,7 +95,16 @@ def _zerograd_step(shape: dict):
         loss.backward()
         opt.step()
 
-    return step, opt.zero_grad
+    return step
+
+
+def _zerograd_step(shape: dict):
+    """(one AdamW step, drop the gradients) of a zerograd GPT of ``shape``."""
+    import zerograd as zg
+
+    model, ids = gpt_model(shape)
+    opt = zg.optim.AdamW(model.parameters(), lr=1e-4)
+    return train_step(model, opt, ids), opt.zero_grad
 
 
 def _gpt_train_torch(steps: int, shape: dict = SHAPE) -> None:

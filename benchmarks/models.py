@@ -11,12 +11,23 @@ import zerograd as zg
 from benchmarks import case
 
 
+def hf_pair(ref, load, train: bool):
+    """(ours, ref): ``ref`` (a transformers model) saved with ``save_pretrained`` to a temporary
+    folder, read back by ``load(path)`` (zerograd's ``from_pretrained``), both set to ``train``."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as path:  # GPT-2 small: 500 MB, not left in /tmp
+        ref.save_pretrained(path)
+        ours = load(path)
+    ref.train(train)
+    ours.train(train)
+    return ours, ref
+
+
 def _tiny_gpt_pair(
     n_layer=4, n_embd=256, n_head=4, ctx=128, vocab=512, train=True, n_positions=None
 ):
     """The same GPT-2 weights in zerograd and in transformers (built from a config, no download)."""
-    import tempfile
-
     import transformers
 
     from zerograd.models import GPT
@@ -34,13 +45,7 @@ def _tiny_gpt_pair(
         eos_token_id=0,
     )
     torch.manual_seed(0)
-    ref = transformers.GPT2LMHeadModel(cfg)
-    with tempfile.TemporaryDirectory() as path:  # GPT-2 small: 500 MB, not left in /tmp
-        ref.save_pretrained(path)
-        ours = GPT.from_pretrained(path)
-    ref.train(train)
-    ours.train(train)
-    return ours, ref
+    return hf_pair(transformers.GPT2LMHeadModel(cfg), GPT.from_pretrained, train)
 
 
 @case("gpt_train")
