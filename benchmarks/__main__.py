@@ -1,5 +1,7 @@
 """Run the benchmark cases and print a table (or JSON lines with --json).
 
+``--device cuda`` (or ``cpu``) runs the device cases of ``benchmarks.gpu`` instead of this suite.
+
 ``--runs N`` runs the whole suite N times and ends with the median ratio of each case and its
 spread (lowest and highest ratio over the runs). The peak memory of ``gpt_train`` and the step
 memory of the scale cases (``benchmarks.memory.CASES``) are measured in fresh processes once per
@@ -27,7 +29,12 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5, help="alternating blocks per case")
     parser.add_argument("--runs", type=int, default=1, help="runs of the whole suite")
     parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory measurement")
+    from benchmarks import gpu
+
+    gpu.add_arguments(parser)  # --device cuda|cpu and its --gpu-* options
     args = parser.parse_args()
+    if args.device:  # the device cases (gpt2_train, bert_infer), not the CPU suite
+        raise SystemExit(gpu.main(args))
 
     import torch
 

@@ -12,10 +12,15 @@ Two directives, each alone on a line of a Markdown page, expanded before the pag
 ``[[api zerograd.nn]]`` (``level=3`` for a heading level other than 2)
     One ``::: module.Name`` block (mkdocstrings) for every public name of the module: its
     ``__all__`` when it has one, else every name not starting with ``_`` that is not a module,
-    found by importing it. New names appear in the reference without editing the page.
+    found by importing it (classes and functions from outside zerograd left out). New names
+    appear in the reference without editing the page. An object with several public names gets
+    one entry, under the name whose module is closest to where it is defined (the first in the
+    order of the API pages in mkdocs.yml's nav between equals); the other names are listed in a
+    table that links to it.
 
 ``[[api-table zerograd.keras.ops]]``
-    A table of every public name of a module with the first paragraph of its docstring.
+    A table of every public name of a module with the first paragraph of its docstring (a
+    summary; the reference pages use ``[[api]]``).
 
 The same functions are used by ``tests/test_docs.py``, which checks every directive resolves.
 """
@@ -23,6 +28,7 @@ The same functions are used by ``tests/test_docs.py``, which checks every direct
 from __future__ import annotations
 
 import ast
+import functools
 import importlib
 import inspect
 import re
@@ -34,6 +40,7 @@ SOURCE = re.compile(
     r"^\[\[source (?P<path>[\w/.\-]+)::(?P<name>[\w.]+)(?: lines=(?P<a>\d+)-(?P<b>\d+))?\]\]$", re.M
 )
 TABLE = re.compile(r"^\[\[api-table (?P<module>[\w.]+)\]\]$", re.M)
+NAV_API = re.compile(r"^\s*- (?:[^\n]*: )?(api/[\w/.\-]+\.md)\s*$", re.M)
 API = re.compile(r"^\[\[api (?P<module>[\w.]+)(?: level=(?P<level>[1-6]))?\]\]$", re.M)
 
 
@@ -94,7 +101,8 @@ def source_block(path: str, name: str, a: int | None = None, b: int | None = Non
 
 
 def public_names(module: str) -> list[str]:
-    """The public names of ``module``: ``__all__``, else what it defines or imports, not modules."""
+    """The public names of ``module``: ``__all__``, else what it defines or imports; never a
+    module, nor a class or function from outside zerograd (``pathlib.Path`` imported by a loader)."""
     mod = importlib.import_module(module)
     names = getattr(mod, "__all__", None)
     if names is None:
@@ -106,9 +114,17 @@ def public_names(module: str) -> list[str]:
             if not inspect.ismodule(getattr(mod, n))
             and not n.startswith("_")
             and n not in ("annotations",)
+            and _ours(getattr(mod, n))
         ),
         key=str.lower,
     )
+
+
+def _ours(obj) -> bool:
+    """A value, or a class or function defined in zerograd."""
+    if not (inspect.isclass(obj) or callable(obj)):
+        return True
+    return (getattr(obj, "__module__", None) or "zerograd").split(".")[0] == "zerograd"
 
 
 def _home(module: str, name: str, obj) -> str:
@@ -124,24 +140,88 @@ def _home(module: str, name: str, obj) -> str:
     return f"{module}.{name}"
 
 
+def api_pages() -> list[str]:
+    """The API reference's pages (``api/...``), in the order of the site's navigation: the nav
+    entries of mkdocs.yml (``- zerograd.nn: api/nn.md``), read without a YAML parser."""
+    nav = (ROOT / "mkdocs.yml").read_text(encoding="utf-8").split("\nnav:\n", 1)[1]
+    return NAV_API.findall(nav)
+
+
+def api_directives() -> list[tuple[str, str]]:
+    """Every ``[[api module]]`` of the API pages: (page, module), in navigation order."""
+    out = []
+    for page in api_pages():
+        text = (ROOT / "docs" / page).read_text(encoding="utf-8")
+        out += [(page, m.group("module")) for m in API.finditer(text)]
+    return out
+
+
+@functools.cache
+def entry_owners() -> dict[int, str]:
+    """For each class and function of the reference, the ``module.name`` that carries its entry:
+    the public module closest to where it is defined (``zerograd.amp.autocast`` rather than
+    ``zerograd.autocast``; ``keras.losses.hinge`` rather than ``keras.metrics.hinge``), the first
+    in navigation order between equals. Its other names link there."""
+    best: dict[int, tuple[int, str]] = {}
+    for _, module in api_directives():
+        mod = importlib.import_module(module)
+        for n in public_names(module):
+            obj = getattr(mod, n)
+            if inspect.isclass(obj) or callable(obj):
+                score = _shared(module, getattr(obj, "__module__", None) or "")
+                if id(obj) not in best or score > best[id(obj)][0]:
+                    best[id(obj)] = (score, f"{module}.{n}")
+    return {k: name for k, (_, name) in best.items()}
+
+
+def _shared(a: str, b: str) -> int:
+    """How many leading dotted parts two module paths share."""
+    n = 0
+    for x, y in zip(a.split("."), b.split(".")):
+        if x != y:
+            break
+        n += 1
+    return n
+
+
+def _value(obj) -> str:
+    text = repr(obj)
+    if len(text) > 100:  # a registry dict or a long list: its kind and size, not its contents
+        text = (
+            f"{type(obj).__name__} of {len(obj)}" if hasattr(obj, "__len__") else text[:97] + "..."
+        )
+    return text.replace("|", "\\|")
+
+
 def api_block(module: str, level: int = 2) -> str:
     """The Markdown for one ``[[api]]`` directive: one mkdocstrings block per class or function,
-    then a table of the other public values (dtypes, constants)."""
+    a table of the other public values (dtypes, constants), and a table of the names whose entry
+    is elsewhere in the reference (the same object under another name: ``keras.layers.Layer``)."""
     mod = importlib.import_module(module)
-    blocks, values = [], []
+    owners = entry_owners()
+    blocks, values, aliases = [], [], []
     for n in public_names(module):
         obj = getattr(mod, n)
         if inspect.isclass(obj) or callable(obj):
+            home = _home(module, n, obj)
+            owner = owners.get(id(obj), f"{module}.{n}")
+            if owner != f"{module}.{n}":
+                owner_home = _home(*owner.rsplit(".", 1), obj)
+                aliases.append(f"| `{module}.{n}` | [`{owner}`][{owner_home}] |")
+                continue
             blocks.append(
-                f"::: {_home(module, n, obj)}\n    options:\n      heading_level: {level}\n"
+                f"::: {home}\n    options:\n      heading_level: {level}\n"
                 f"      show_root_full_path: true\n"
             )
         else:
-            values.append(f"| `{module}.{n}` | `{obj!r}` |")
+            values.append(f"| `{module}.{n}` | `{_value(obj)}` |")
     out = "\n".join(blocks)
     if values:
         out += f"\n{'#' * level} Values\n\n| Name | Value |\n| --- | --- |\n"
         out += "\n".join(values) + "\n"
+    if aliases:
+        out += f"\n{'#' * level} Other names\n\nThe same objects, documented under their first name.\n\n"
+        out += "| Name | Entry |\n| --- | --- |\n" + "\n".join(aliases) + "\n"
     return out
 
 
@@ -193,6 +273,10 @@ def join_cjk_lines(markdown: str) -> str:
         last = m.end()
     out.append(CJK_BREAK.sub("", markdown[last:]))
     return "".join(out)
+
+
+def on_pre_build(config):  # noqa: ARG001 - MkDocs hook signature
+    entry_owners.cache_clear()  # `mkdocs serve` rebuilds after the pages change
 
 
 def on_page_markdown(markdown, page, config, files):  # noqa: ARG001 - MkDocs hook signature

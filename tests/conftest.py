@@ -22,3 +22,11 @@ def path(request, monkeypatch):
     monkeypatch.setattr(tuning, "KERNEL_MIN_SIZE", 0)
     monkeypatch.setattr(kernels, "ENABLED", request.param == "jit")
     return request.param
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers",
+        "gpu: runs on a CUDA device: CuPy's GPU where one is seen, otherwise the stand-in device "
+        "of tests/gpu/fake_cupy.py (CuPy's rules on the CPU)",
+    )

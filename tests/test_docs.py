@@ -19,9 +19,11 @@ from __future__ import annotations
 
 import functools
 import importlib.util
+import inspect
 import io
 import json
 import os
+import pkgutil
 import re
 import subprocess
 import sys
@@ -286,3 +288,152 @@ def test_chinese_lines_are_joined_outside_code():
     assert docs_hooks.join_cjk_lines(text) == (
         "张量几乎就是数组。\n\n```python\n# 注释\n# 中文\n```\n数组（在 GPU 上）\nzerograd\n"
     )
+
+
+# The API reference covers every public name of these packages (and of zerograd.keras's
+# submodules, found below); zerograd.amp joins when it exists.
+API_PACKAGES = [
+    "zerograd",
+    "zerograd.nn",
+    "zerograd.optim",
+    "zerograd.keras",
+    "zerograd.models",
+    "zerograd.peft",
+    "zerograd.data",
+    "zerograd.distributed",
+    "zerograd.amp",
+]
+
+
+def keras_submodules() -> list[str]:
+    """The public submodules of ``zerograd.keras``: those its ``__init__`` imports, the lazy
+    ``datasets`` and ``utils``, and ``models`` and ``saving`` (Keras's own names)."""
+    import ast
+
+    tree = ast.parse((ROOT / "zerograd" / "keras" / "__init__.py").read_text(encoding="utf-8"))
+    names = {"datasets", "utils", "models", "saving"}
+    for node in tree.body:
+        if isinstance(node, ast.ImportFrom) and node.module == "zerograd.keras":
+            names |= {a.name for a in node.names}
+    return sorted(f"zerograd.keras.{n}" for n in names)
+
+
+def reference_modules() -> list[str]:
+    """Every module whose public names the reference must cover: the packages above, the
+    Keras submodules, the submodules a covered ``__all__`` names (``optimizers.schedules``), and
+    the modules of a package that has none of its own names (``keras.datasets.mnist``)."""
+    import importlib
+    import inspect
+
+    todo = [m for m in API_PACKAGES if importlib.util.find_spec(m) is not None]
+    todo += keras_submodules()
+    seen: list[str] = []
+    while todo:
+        name = todo.pop(0)
+        if name in seen:
+            continue
+        seen.append(name)
+        mod = importlib.import_module(name)
+        for n in getattr(mod, "__all__", []):
+            if inspect.ismodule(getattr(mod, n, None)):
+                todo.append(f"{name}.{n}")
+        if hasattr(mod, "__path__") and not docs_hooks.public_names(name):
+            todo += [
+                f"{name}.{sub.name}"
+                for sub in pkgutil.iter_modules(mod.__path__)
+                if not sub.name.startswith("_")
+            ]
+    return seen
+
+
+def undocumented(modules: list[str], directives: list[tuple[str, str]]) -> list[str]:
+    """The public names of ``modules`` that no ``[[api]]`` directive of ``directives`` documents:
+    a class or function counts as documented when its object has an entry under any name."""
+    import importlib
+
+    objects, values = set(), set()
+    for _, module in directives:
+        mod = importlib.import_module(module)
+        for n in docs_hooks.public_names(module):
+            obj = getattr(mod, n)
+            if inspect.isclass(obj) or callable(obj):
+                objects.add(id(obj))
+            else:
+                values.add(f"{module}.{n}")
+    missing = []
+    for module in modules:
+        mod = importlib.import_module(module)
+        for n in docs_hooks.public_names(module):
+            obj = getattr(mod, n)
+            if inspect.isclass(obj) or callable(obj):
+                if id(obj) not in objects:
+                    missing.append(f"{module}.{n}")
+            elif f"{module}.{n}" not in values:
+                missing.append(f"{module}.{n}")
+    return missing
+
+
+def test_api_reference_covers_every_public_name():
+    modules = reference_modules()
+    assert "zerograd.keras.layers" in modules and "zerograd.keras.datasets.mnist" in modules
+    assert "zerograd.keras.optimizers.schedules" in modules
+    files = sorted(str(p.relative_to(ROOT / "docs")) for p in (ROOT / "docs" / "api").rglob("*.md"))
+    assert sorted(docs_hooks.api_pages()) == files, "every API page is in mkdocs.yml's nav, once"
+    directives = docs_hooks.api_directives()
+    assert len(directives) >= len(API_PACKAGES) - 1
+    missing = undocumented(modules, directives)
+    assert not missing, (
+        f"{len(missing)} public names have no entry in docs/api/ (add an [[api module]] "
+        f"directive to an API page listed in mkdocs.yml's nav): {missing[:20]}"
+    )
+
+
+def test_api_coverage_check_fails_on_a_missing_module():
+    """The check above is not vacuous: without the zerograd.keras.layers page, layers are missing."""
+    directives = [d for d in docs_hooks.api_directives() if d[1] != "zerograd.keras.layers"]
+    missing = undocumented(["zerograd.keras.layers"], directives)
+    assert "zerograd.keras.layers.Dense" in missing and "zerograd.keras.layers.Layer" not in missing
+
+
+def test_api_entry_appears_once_and_other_names_link_to_it():
+    layers = docs_hooks.api_block("zerograd.keras.layers")
+    top = docs_hooks.api_block("zerograd.keras")
+    assert "::: zerograd.keras.base.Layer\n" in top
+    assert "::: zerograd.keras.base.Layer\n" not in layers
+    assert (
+        "| `zerograd.keras.layers.Layer` | [`zerograd.keras.Layer`][zerograd.keras.base.Layer] |"
+        in layers
+    )
+    assert "::: zerograd.keras.layers.core.Dense\n" in layers
+    # the entry sits under the name closest to the definition: keras.losses, not keras.metrics
+    assert "[`zerograd.keras.losses.hinge`][" in docs_hooks.api_block("zerograd.keras.metrics")
+    # a class from outside zerograd (pathlib.Path imported by a loader) is not zerograd's name
+    assert "Path" not in docs_hooks.public_names("zerograd.keras.datasets.imdb")
+
+
+def test_chinese_pages_follow_the_english_ones():
+    """Each page of the getting-started pages, the learner's path and the guides has a Chinese
+    translation under docs/zh/, and each translation has its English original. A translation
+    whose code is the English page's (comments aside) is run there, not twice; one that differs
+    runs on its own (test_page_code_runs), so a stale translation fails as a stale page does."""
+    en_pages = [
+        p.relative_to(ROOT / "docs")
+        for folder in ("getting-started", "learn", "guides")
+        for p in sorted((ROOT / "docs" / folder).glob("*.md"))
+    ] + [Path("index.md")]
+    missing = [str(p) for p in en_pages if not (ROOT / "docs" / "zh" / p).exists()]
+    assert not missing, f"no Chinese translation in docs/zh/ of: {missing}"
+    orphans = [
+        str(p.relative_to(ROOT))
+        for p in (ROOT / "docs" / "zh").rglob("*.md")
+        if not original(p).exists()
+    ]
+    assert not orphans, f"Chinese pages without an English original: {orphans}"
+    for p in (ROOT / "docs" / "zh").rglob("*.md"):
+        zh, en = p.read_text(encoding="utf-8"), original(p).read_text(encoding="utf-8")
+        same = [re.findall(r"<!-- requires: [^>]*-->", t) for t in (zh, en)]
+        assert same[0] == same[1], (
+            f"{p.relative_to(ROOT)}: its requires line differs from the English"
+        )
+        quoted = [sorted(m.group(0) for m in docs_hooks.SOURCE.finditer(t)) for t in (zh, en)]
+        assert quoted[0] == quoted[1], f"{p.relative_to(ROOT)} quotes other code than {original(p)}"

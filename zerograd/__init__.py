@@ -2,7 +2,8 @@
 
 # Tensor first: tensor.py ends by importing the engine and the ops, which build on it.
 from zerograd.tensor import Tensor  # isort: skip
-from zerograd import autograd, backend, nn, optim, tuning, utils
+from zerograd import amp, autograd, backend, nn, optim, tuning, utils
+from zerograd.amp import autocast, get_autocast_dtype, is_autocast_enabled
 from zerograd.autograd import enable_grad, is_grad_enabled, no_grad
 from zerograd.backend import (
     bool_,
@@ -29,7 +30,7 @@ __version__ = "0.1.0"
 
 def __getattr__(name):
     # the high-level packages load on first use so `import zerograd` stays light
-    if name in ("keras", "data", "models", "peft", "io"):
+    if name in ("keras", "data", "models", "peft", "io", "cuda"):
         import importlib
 
         return importlib.import_module(f"zerograd.{name}")

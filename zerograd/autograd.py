@@ -119,6 +119,7 @@ class Function:
         try:
             y = fn.forward(*arrays)
         except (ValueError, TypeError, IndexError) as e:
+            backend.check_one_device(cls.__name__, arrays)  # the usual cause across devices
             shapes = ", ".join(str(tuple(a.shape)) for a in arrays)
             try:  # the same type, naming the op (a type whose constructor differs: as it is)
                 named = type(e)(f"{cls.__name__}: {e} (input shapes {shapes})")

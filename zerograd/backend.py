@@ -83,6 +83,19 @@ def cuda_available() -> bool:
         return False
 
 
+def cupy_module():
+    """The CuPy module in use, or None."""
+    return _cupy
+
+
+def use_cupy(module):
+    """Swap the CuPy module the backend computes with, returning the one it used (tests put a
+    stand-in device here: ``tests/gpu/fake_cupy.py``)."""
+    global _cupy
+    previous, _cupy = _cupy, module
+    return previous
+
+
 def normalize_device(device) -> str:
     """'cpu', 'cuda' or 'cuda:N' -> canonical 'cpu' or 'cuda:N'."""
     if device is None:
@@ -96,6 +109,12 @@ def normalize_device(device) -> str:
                 f"device {device!r} needs CuPy and a CUDA GPU; CuPy is "
                 + ("not installed" if _cupy is None else "installed but sees no GPU")
                 + " (install zerograd[gpu] on a GPU machine, or use device='cpu')"
+            )
+        index = int(device[5:]) if device[5:].isdigit() else -1
+        if ":" in device and not 0 <= index < _cupy.cuda.runtime.getDeviceCount():
+            raise ValueError(
+                f"unknown device {device!r}: CuPy sees "
+                f"{_cupy.cuda.runtime.getDeviceCount()} GPU(s), numbered from cuda:0"
             )
         return device if ":" in device else "cuda:0"
     raise ValueError(f"unknown device: expected 'cpu', 'cuda' or 'cuda:N', received {device!r}")
@@ -119,6 +138,21 @@ def device_of(array) -> str:
     if isinstance(array, _cupy.ndarray):
         return f"cuda:{array.device.id}"
     return "cpu"
+
+
+class DeviceMismatchError(RuntimeError, ValueError):
+    """Arrays on different devices met in one op (a RuntimeError as in PyTorch, and a
+    ValueError)."""
+
+
+def check_one_device(op: str, arrays) -> None:
+    """Raise DeviceMismatchError naming the devices when ``arrays`` are not all on one device."""
+    devices = sorted({device_of(a) for a in arrays})
+    if len(devices) > 1:
+        raise DeviceMismatchError(
+            f"{op}: expected all inputs on one device, received inputs on {' and '.join(devices)} "
+            "(move them with .to(device))"
+        )
 
 
 def xp_for(device: str):

@@ -19,6 +19,8 @@ from zerograd.keras import (
     regularizers,
 )
 from zerograd.keras.base import Input, Layer
+from zerograd.keras.devices import device
+from zerograd.keras.dtype_policies import DTypePolicy
 from zerograd.keras.models import Model, Sequential
 from zerograd.keras.saving import load_model
 from zerograd.keras.variables import Variable

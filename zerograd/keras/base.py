@@ -13,6 +13,7 @@ import numpy as np
 from zerograd import backend
 from zerograd.autograd import no_grad
 from zerograd.keras import dtype_policies, mask_flow
+from zerograd.keras.autocast_scope import VariablesInComputeDtype
 from zerograd.keras.keras_tensor import (  # noqa: F401 - KerasTensor and helpers live there
     FREE_AXIS,
     LARGER_FREE_AXES,
@@ -59,7 +60,8 @@ def _marks_built(build):
 class Layer(LayerStateMixin, dtype_policies.LayerDTypeMixin, Module):
     """Base of Keras layers: built on first call from the input shape; callable on KerasTensors.
     Weights, ``trainable`` and losses live in ``LayerStateMixin`` (layer_state.py); ``dtype``
-    (a dtype policy: "float32", "float64", "float16") in ``LayerDTypeMixin`` (dtype_policies.py).
+    (a dtype policy: "float32", "float64", "float16", "mixed_float16") in ``LayerDTypeMixin``
+    (dtype_policies.py); variables read in the compute dtype inside ``call`` in autocast_scope.py.
     """
 
     _is_operation = False  # True for a keras.ops call on symbolic tensors (not in model.layers)
@@ -175,7 +177,8 @@ class Layer(LayerStateMixin, dtype_policies.LayerDTypeMixin, Module):
                 kwargs["training"] = training
             # --- masks (see mask_flow) ---
             previous_mask = mask_flow.fill_mask_argument(self, inputs, args, kwargs)
-            out = self.call(inputs, *args, **kwargs)
+            with VariablesInComputeDtype(self):  # mixed precision: variables in compute dtype
+                out = self.call(inputs, *args, **kwargs)
             if out is None and self._accepts_strings and hasattr(self, "train_step"):
                 raise ValueError(
                     f"{type(self).__name__} '{self.name}'.call returned None; a model's call "

@@ -76,9 +76,11 @@ def _leaf_ndim(v) -> int:
     return 1  # lists, dicts and other objects are elements of a structure
 
 
-def to_tensors(x):
-    """Nested NumPy arrays as zerograd Tensors (what ``train_step`` receives)."""
-    return map_structure(lambda a: a if isinstance(a, Tensor) else Tensor(to_numpy(a)), x)
+def to_tensors(x, device: str = "cpu"):
+    """Nested NumPy arrays as zerograd Tensors on ``device`` (what ``train_step`` receives)."""
+    return map_structure(
+        lambda a: a.to(device) if isinstance(a, Tensor) else Tensor(to_numpy(a), device=device), x
+    )
 
 
 def unpack_x_y_sample_weight(data):

@@ -1,29 +1,36 @@
 """Keras 3's dtype policies (``keras.dtype_policies``): the dtype of a layer's weights and of its
-computation. zerograd runs the single-dtype policies ("float16", "float32", "float64"); the mixed
-ones need variables read in another dtype inside ``call`` and raise an error."""
+computation. zerograd runs the single-dtype policies ("float16", "float32", "float64") and the
+mixed one "mixed_float16" (float32 weights, float16 computation, see ``autocast_scope``);
+bfloat16 policies raise an error: NumPy holds bfloat16 only through ml_dtypes, whose matmul
+returns float32, so zerograd's ops cannot compute in it."""
 
 from __future__ import annotations
 
 from zerograd import backend
 from zerograd.tensor import Tensor
 
-SUPPORTED = ("float16", "float32", "float64")
-_MIXED = ("mixed_float16", "mixed_bfloat16")
+SUPPORTED = ("float16", "float32", "float64", "mixed_float16")
+_MIXED = {"mixed_float16": ("float16", "float32")}  # name -> (compute dtype, variable dtype)
+_BFLOAT16 = ("mixed_bfloat16", "bfloat16")
 _global: list = [None]  # the policy set by keras.config.set_dtype_policy (None: floatx)
 
 
 class DTypePolicy:
-    """A dtype policy: ``DTypePolicy("float64")`` keeps weights and computation in float64.
+    """A dtype policy: the dtype of a layer's computation and of its weights.
+
+    ``DTypePolicy("float64")`` keeps both in float64; ``DTypePolicy("mixed_float16")`` keeps the
+    weights in float32 and computes in float16 (Keras's mixed precision).
 
     Example:
-        >>> keras.layers.Dense(2, dtype="float64").dtype_policy
-        <DTypePolicy "float64">
+        >>> keras.layers.Dense(2, dtype="mixed_float16").compute_dtype
+        'float16'
     """
 
     def __init__(self, name: str | None = None):
-        name = name or floatx()
+        name = dtype_policy().name if name is None else name
         check_name(name, "DTypePolicy")
         self._name = name
+        self._compute_dtype, self._variable_dtype = _MIXED.get(name, (name, name))
 
     @property
     def name(self) -> str:
@@ -31,13 +38,13 @@ class DTypePolicy:
 
     @property
     def compute_dtype(self) -> str:
-        """The dtype of the layer's computations (its inputs are cast to it)."""
-        return self._name
+        """The dtype of the layer's computations (its float inputs are cast to it)."""
+        return self._compute_dtype
 
     @property
     def variable_dtype(self) -> str:
-        """The dtype of the layer's weights."""
-        return self._name
+        """The dtype of the layer's weights (read in ``compute_dtype`` inside ``call``)."""
+        return self._variable_dtype
 
     @property
     def quantization_mode(self):
@@ -64,12 +71,18 @@ FloatDTypePolicy = DTypePolicy
 
 def check_name(name, owner: str) -> None:
     """Raise a clear error for a policy zerograd does not run."""
-    if name in SUPPORTED:
+    if isinstance(name, str) and name in SUPPORTED:
         return
-    if name in _MIXED:
+    if not isinstance(name, str):
+        raise TypeError(
+            f"{owner}: expected a dtype policy name such as 'mixed_float16', received "
+            f"{type(name).__name__} {name!r}"
+        )
+    if name in _BFLOAT16:
         raise ValueError(
-            f"{owner}: the mixed-precision policy {name!r} is not supported by zerograd (it keeps "
-            f"weights in float32 and computes in another dtype); use one of {list(SUPPORTED)}"
+            f"{owner}: the policy {name!r} computes in bfloat16, which zerograd's NumPy ops "
+            "cannot compute in (NumPy holds bfloat16 only through ml_dtypes); use "
+            "'mixed_float16' for mixed precision, or one of 'float16', 'float32', 'float64'"
         )
     raise ValueError(f"{owner}: expected a dtype policy among {list(SUPPORTED)}, received {name!r}")
 

@@ -123,7 +123,9 @@ def _dummy(kt: KerasTensor, batch: int = 2, free: int = FREE_AXIS):
     """Zeros of ``kt``'s shape: ``batch`` rows, ``free`` for its other unknown axes."""
     shape = tuple((batch if i == 0 else free) if d is None else d for i, d in enumerate(kt.shape))
     dtype = getattr(kt, "dtype", None) or backend.get_default_dtype()
-    return Tensor(np.zeros(shape, dtype=dtype))
+    from zerograd.keras import devices
+
+    return Tensor(np.zeros(shape, dtype=dtype), device=devices.current())
 
 
 def standardize_shape(shape, who: str, what: str = "shape") -> tuple:

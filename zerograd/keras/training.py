@@ -7,6 +7,7 @@ import numpy as np
 
 from zerograd.autograd import no_grad
 from zerograd.keras import data_adapters as da
+from zerograd.keras import devices as keras_device
 from zerograd.keras import distribution as dk
 from zerograd.keras import fit_checks, optimizers
 from zerograd.keras import metrics as metrics_mod
@@ -32,8 +33,9 @@ class TrainingMixin(StepsMixin):
     ):
         """Choose the optimizer, the loss(es) and the metrics (per output: lists or dicts keyed by
         output name). With an overridden ``train_step``, ``compile(optimizer=...)`` suffices.
-        ``run_eagerly``, ``jit_compile`` and ``auto_scale_loss`` change nothing here: zerograd
-        always runs eagerly and scales no loss."""
+        ``run_eagerly`` and ``jit_compile`` change nothing here: zerograd always runs eagerly.
+        With ``auto_scale_loss`` and a model whose policy is "mixed_float16", the optimizer is
+        wrapped in a ``LossScaleOptimizer``, as Keras does."""
         if (
             isinstance(steps_per_execution, bool)
             or not isinstance(steps_per_execution, (int, np.integer))
@@ -52,6 +54,15 @@ class TrainingMixin(StepsMixin):
             # zerograd's former order compile(optimizer, loss, metrics): metrics, not weights
             metrics, loss_weights = loss_weights, None
         self.optimizer = optimizers.get(optimizer) if optimizer is not None else None
+        if (  # as Keras: float16 training scales its loss
+            auto_scale_loss
+            and self.dtype_policy.name == "mixed_float16"
+            and self.optimizer is not None
+            and not isinstance(self.optimizer, optimizers.LossScaleOptimizer)
+        ):
+            self.optimizer = optimizers.LossScaleOptimizer(
+                self.optimizer, name="loss_scale_optimizer"
+            )
         specs = list(loss.values()) if isinstance(loss, dict) else loss
         specs = specs if isinstance(specs, (list, tuple)) or specs is None else [specs]
         self.loss_fns = [get_loss(s)[0] for s in (specs or []) if s is not None]  # checks names
@@ -134,6 +145,12 @@ class TrainingMixin(StepsMixin):
         values = [y.get(n) for n in names]
         return values if len(values) > 1 else values[0]
 
+    def _data_device(self) -> str:
+        """Where batches go: the device of the model's weights (the current one before build)."""
+        for v in self.weights:
+            return v.device
+        return keras_device.current()
+
     def _prepare(self, class_weight=None):
         """Per batch: NumPy conversion, dicts to model order, class weights, then Tensors."""
 
@@ -144,7 +161,7 @@ class TrainingMixin(StepsMixin):
             sw = self._align_targets(da.map_structure(da.to_numpy, sw))
             if class_weight and y is not None and sw is None:
                 sw = da.class_weight_to_sample_weight(y, class_weight)
-            return da.to_tensors(da.pack_x_y_sample_weight(x, y, sw))
+            return da.to_tensors(da.pack_x_y_sample_weight(x, y, sw), self._data_device())
 
         return prepare
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 import inspect
 import warnings
 
+import numpy as np
+
 from zerograd.keras import data_adapters as da
 from zerograd.keras import distribution as dk
 from zerograd.keras import metrics as metrics_mod
@@ -87,7 +89,12 @@ class StepsMixin:
                     f"{type(self).__name__} '{self.name}': compile() was given optimizer=None; "
                     "fit needs an optimizer"
                 )
-            self.optimizer.scale_loss(loss).backward()  # apply() divides the gradients back
+            scaled = self.optimizer.scale_loss(loss)  # apply() divides the gradients back
+            if hasattr(self.optimizer, "inner_optimizer"):  # LossScaleOptimizer: an overflow
+                with np.errstate(over="ignore", invalid="ignore"):  # skips the step, silently
+                    scaled.backward()
+            else:
+                scaled.backward()
             if dk.active() is not None:  # data-parallel: the gradient of the global batch
                 dk.average_gradients(params, _batch_size(x))
             self.optimizer.apply([p.grad for p in params], params)

@@ -7,6 +7,7 @@ from collections import defaultdict
 import numpy as np
 
 from zerograd import backend, versions
+from zerograd.keras import devices as keras_device
 from zerograd.nn.parameter import Parameter
 from zerograd.tensor import Tensor
 
@@ -81,7 +82,7 @@ class Variable(Parameter):
         if name is not None and (not isinstance(name, str) or "/" in name):
             raise ValueError(f"Variable: name must be a string without '/', received {name!r}")
         value = _initial_value(initializer, shape, dtype)
-        super().__init__(value, requires_grad=False)
+        super().__init__(backend.to_device(value, keras_device.current()), requires_grad=False)
         self.name = name or _auto_name("variable")
         self.path = self.name
         self.autocast, self.aggregation = autocast, aggregation

@@ -22,13 +22,14 @@ from __future__ import annotations
 import numpy as np
 
 from zerograd import kernels, tuning
-from zerograd.kernels import jit_nogil, numba
+from zerograd.kernels import blas, jit_nogil, numba
 
 _GOLDEN = 0x9E3779B97F4A7C15  # the 64-bit hash (splitmix64's finaliser) of dropout's masks
 _M1, _M2 = 0xBF58476D1CE4E5B9, 0x94D049BB133111EB
 
 if numba is not None:
     from zerograd.kernels import exp32_neg, exp_neg, jit_serial
+    from zerograd.kernels.blas import gemm
 
     @jit_serial
     def _bits(seed, i):
@@ -43,6 +44,20 @@ if numba is not None:
         """The two block kernels for one float type. ``s``: a C-contiguous (nq, nk) block of
         q k^T; ``b``: the additive mask's rows, (1 or nq, nk) (ignored unless ``has_bias``);
         row r of the block may attend its first ``lim0 + r`` keys (clipped to [0, nk])."""
+        # the row max as a max of integers: the float bits made monotone (negatives' magnitude
+        # bits flipped). A max of floats does not vectorise in numba (no nnan flag on the loop):
+        # the forward block kernel took 3.6 ns an element with it, 1.? ns with this.
+        itype = np.int32 if ftype is np.float32 else np.int64
+        top, low = itype(8 * np.dtype(itype).itemsize - 1), itype(np.iinfo(itype).max)
+
+        @jit_serial
+        def key(x):
+            i = ftype(x).view(itype)
+            return i ^ ((i >> top) & low)
+
+        @jit_serial
+        def unkey(i):
+            return itype(i ^ ((i >> top) & low)).view(ftype)
 
         @jit_nogil
         def fwd(s, b, has_bias, scale, lim0, m, l, alpha, drop, seed, row0, col0, ncol, cut, inv):
@@ -53,18 +68,21 @@ if numba is not None:
             for r in range(nq):
                 n = min(max(lim0 + r, 0), nk)
                 row = s[r]
-                mx = ftype(-np.inf)
+                mk = key(ftype(-np.inf))
                 if has_bias:
                     br = b[r if b.shape[0] > 1 else 0]
                     for c in range(n):
                         x = row[c] * sc + br[c]
                         row[c] = x
-                        mx = max(mx, x)
+                        kx = key(x)
+                        mk = kx if kx > mk else mk
                 else:
                     for c in range(n):
                         x = row[c] * sc
                         row[c] = x
-                        mx = max(mx, x)
+                        kx = key(x)
+                        mk = kx if kx > mk else mk
+                mx = unkey(mk)
                 mo = m[r]
                 mn = max(mo, mx)
                 ref = mn if mn > -np.inf else ftype(0.0)  # a row masked so far: no NaN from -inf
@@ -123,10 +141,123 @@ if numba is not None:
 
         return fwd, bwd
 
+    def _make_tasks(fwd, bwd, ftype):
+        """Forward and backward over whole tasks, each a (batch, key/value head) pair and the
+        query heads that read it, in one call without the GIL; the products by ``blas.gemm``.
+        Arguments as ``forward``/``backward`` take them (C-contiguous buffers of their own)."""
+        nan, inf = ftype(np.nan), ftype(np.inf)
+
+        @jit_nogil
+        def fwd_tasks(q, k, v, y, lse, b4, has_bias, scale, causal, has_causal, tasks, bq, bk,
+                      drop, seed, cut, inv):  # fmt: skip
+            B, H, L, _ = q.shape
+            K, S, Ev = k.shape[1], k.shape[2], v.shape[3]
+            rep, ncol = H // K, np.uint64(S)
+            sbuf = np.empty(bq * min(bk, S), ftype)
+            acc = np.empty((bq, Ev), ftype)
+            m, l, alpha = np.empty(bq, ftype), np.empty(bq, ftype), np.empty(bq, ftype)
+            for t in range(tasks.shape[0]):
+                bi, g = tasks[t, 0], tasks[t, 1]
+                kh, vh = k[bi, g], v[bi, g]
+                for hi in range(g * rep, (g + 1) * rep):
+                    qh, yh, lh = q[bi, hi], y[bi, hi], lse[bi, hi]
+                    bh = b4[bi if b4.shape[0] > 1 else 0, hi if b4.shape[1] > 1 else 0]
+                    for i0 in range(0, L, bq):
+                        i1 = min(i0 + bq, L)
+                        nq = i1 - i0
+                        kmax = min(S, i1 + causal) if has_causal else S
+                        if kmax <= 0:  # every key masked: NaN, as the softmax gives
+                            yh[i0:i1] = nan
+                            lh[i0:i1] = -inf
+                            continue
+                        mq, lq, aq, a = m[:nq], l[:nq], alpha[:nq], acc[:nq]
+                        mq[:] = -inf
+                        lq[:] = 0
+                        for j0 in range(0, kmax, bk):
+                            j1 = min(j0 + bk, kmax)
+                            nk = j1 - j0
+                            s = sbuf[: nq * nk].reshape((nq, nk))
+                            gemm(False, qh[i0:i1], True, kh[j0:j1], s, 1.0, 0.0)
+                            bb = bh[i0:i1, j0:j1] if bh.shape[0] > 1 else bh[0:1, j0:j1]
+                            lim0 = i0 + causal - j0 + 1 if has_causal else nk
+                            row0 = np.uint64((bi * H + hi) * L + i0)
+                            fwd(s, bb, has_bias, scale, lim0, mq, lq, aq, drop, seed, row0,
+                                np.uint64(j0), ncol, cut, inv)  # fmt: skip
+                            if j0 > 0:
+                                for r in range(nq):
+                                    for e in range(Ev):
+                                        a[r, e] *= aq[r]
+                            gemm(False, s, False, vh[j0:j1], a, 1.0, 0.0 if j0 == 0 else 1.0)
+                        for r in range(nq):
+                            for e in range(Ev):
+                                yh[i0 + r, e] = a[r, e] / lq[r]
+                            lh[i0 + r] = mq[r] + np.log(lq[r])
+
+        @jit_nogil
+        def bwd_tasks(q, k, v, y, lse, gy, gq, gk, gv, b4, has_bias, scale, causal, has_causal,
+                      tasks, bq, bk, drop, seed, cut, inv):  # fmt: skip
+            # gk, gv: zeros, accumulated over a task's query heads
+            B, H, L, E = q.shape
+            K, S = k.shape[1], k.shape[2]
+            rep, ncol = H // K, np.uint64(S)
+            sbuf = np.empty(bq * min(bk, S), ftype)
+            dpbuf = np.empty(bq * min(bk, S), ftype)
+            d = np.empty(L, ftype)
+            for t in range(tasks.shape[0]):
+                bi, g = tasks[t, 0], tasks[t, 1]
+                kh, vh, gkh, gvh = k[bi, g], v[bi, g], gk[bi, g], gv[bi, g]
+                dead = False
+                for hi in range(g * rep, (g + 1) * rep):
+                    qh, gyh, gqh, lh = q[bi, hi], gy[bi, hi], gq[bi, hi], lse[bi, hi]
+                    bh = b4[bi if b4.shape[0] > 1 else 0, hi if b4.shape[1] > 1 else 0]
+                    yh = y[bi, hi]
+                    for r in range(L):  # rowsum(dO * O)
+                        x = ftype(0.0)
+                        for e in range(yh.shape[1]):
+                            x += gyh[r, e] * yh[r, e]
+                        d[r] = x
+                    for i0 in range(0, L, bq):
+                        i1 = min(i0 + bq, L)
+                        nq = i1 - i0
+                        kmax = min(S, i1 + causal) if has_causal else S
+                        for j0 in range(0, max(kmax, 0), bk):
+                            j1 = min(j0 + bk, kmax)
+                            nk = j1 - j0
+                            s = sbuf[: nq * nk].reshape((nq, nk))
+                            dp = dpbuf[: nq * nk].reshape((nq, nk))
+                            gemm(False, qh[i0:i1], True, kh[j0:j1], s, 1.0, 0.0)
+                            gemm(False, gyh[i0:i1], True, vh[j0:j1], dp, 1.0, 0.0)
+                            bb = bh[i0:i1, j0:j1] if bh.shape[0] > 1 else bh[0:1, j0:j1]
+                            lim0 = i0 + causal - j0 + 1 if has_causal else nk
+                            row0 = np.uint64((bi * H + hi) * L + i0)
+                            bwd(s, dp, bb, has_bias, scale, lim0, lh[i0:i1], d[i0:i1], drop,
+                                seed, row0, np.uint64(j0), ncol, cut, inv)  # fmt: skip
+                            gemm(True, s, False, gyh[i0:i1], gvh[j0:j1], 1.0, 1.0)
+                            gemm(True, dp, False, qh[i0:i1], gkh[j0:j1], 1.0, 1.0)
+                            gemm(
+                                False,
+                                dp,
+                                False,
+                                kh[j0:j1],
+                                gqh[i0:i1],
+                                1.0,
+                                0.0 if j0 == 0 else 1.0,
+                            )
+                    for r in range(L):  # no key to attend: NaN, as the softmax path gives
+                        if lh[r] == -inf:
+                            gqh[r] = nan
+                            dead = True
+                if dead:
+                    gkh[:] = nan
+                    gvh[:] = nan
+
+        return fwd_tasks, bwd_tasks
+
     _KERNELS = {
         np.dtype(np.float32): _make(exp32_neg, np.float32),
         np.dtype(np.float64): _make(exp_neg, np.float64),
     }
+    _TASKS = {dt: _make_tasks(*_KERNELS[dt], dt.type) for dt in _KERNELS}
 
 
 def _keep(nq: int, nk: int, lim0: int):
@@ -203,41 +334,19 @@ def _block_kernels(dtype):
     return _fwd_block_np, _bwd_block_np
 
 
-_blas = []  # [(get_num_threads, set_num_threads)] of NumPy's bundled OpenBLAS, or [None]
-
-
-def _blas_threads():
-    if not _blas:
-        from zerograd import tuning as _tuning
-
-        lib, found = _tuning._bundled_openblas(), None
-        for prefix, suffix in (("scipy_", "64_"), ("", "64_"), ("", "")):
-            get = getattr(lib, f"{prefix}openblas_get_num_threads{suffix}", None)
-            put = getattr(lib, f"{prefix}openblas_set_num_threads{suffix}", None)
-            if get is not None and put is not None:
-                found = (get, put)
-                break
-        _blas.append(found)
-    return _blas[0]
+def _fused() -> bool:
+    """Whole tasks in one numba call each (``_make_tasks``), or the loop over blocks here."""
+    return kernels.ENABLED and numba is not None and blas.available()
 
 
 def _run(fn, tasks) -> None:
-    """fn(part) over the (batch, head) pairs, on the pool when the kernels are on. OpenBLAS runs
-    single-threaded meanwhile: a block's products (64 x 512 x 64) are above its threshold for
-    threads, and its threads woken for each of them, next to the pool's, made the blocks 15-20
-    times slower (measured: 920 ms against 42 ms for (1, 4, 1024, 64), forward + backward)."""
-    blas = _blas_threads()
-    n = blas[0]() if blas is not None else 1
-    if n > 1:
-        blas[1](1)
-    try:
+    """fn(part) over the tasks, on the pool when the kernels are on; OpenBLAS on one thread
+    meanwhile (``blas.one_thread``)."""
+    with blas.one_thread():
         if kernels.ENABLED and numba is not None:
             kernels.parallel_parts(fn, tasks)
         else:
             fn(tasks)
-    finally:
-        if n > 1:
-            blas[1](n)
 
 
 def _plan(L: int, S: int, causal: int | None):
@@ -285,11 +394,41 @@ def _dropout_args(dropout, dtype) -> tuple:
     return True, np.uint64(seed), np.uint64(round(p * (1 << 24))), inv
 
 
+def _rows(a: np.ndarray) -> np.ndarray:
+    """``a`` with unit strides along its last axis and rows that do not overlap (what BLAS reads
+    as a matrix with a leading dimension): itself when it has them, else a copy."""
+    size = a.itemsize
+    if a.strides[-1] == size and a.strides[-2] >= a.shape[-1] * size and min(a.strides) >= 0:
+        return a
+    return np.ascontiguousarray(a)
+
+
+def _fused_args(q, k, v, bias4, causal, dropout):
+    """The arguments the task kernels share: inputs as ``_rows``, the mask (a dummy without
+    one) with its key axis spelled out, the causal offset and flag, block sizes, dropout."""
+    S, dtype = k.shape[2], q.dtype
+    b4 = np.zeros((1, 1, 1, 1), dtype) if bias4 is None else bias4
+    b4 = np.broadcast_to(b4, b4.shape[:3] + (S,))
+    bq, bk = tuning.FLASH_ATTENTION_BLOCK_Q, tuning.FLASH_ATTENTION_BLOCK_K
+    return (
+        (_rows(q), _rows(k), _rows(v)),
+        (b4, bias4 is not None),
+        (0 if causal is None else int(causal), causal is not None),
+        (bq, bk, *_dropout_args(dropout, dtype)),
+    )
+
+
+def _tasks(B: int, K: int) -> list:
+    return [(bi, g) for bi in range(B) for g in range(K)]
+
+
 def forward(q, k, v, bias4, scale: float, causal: int | None, dropout: tuple | None = None):
     """softmax(q k^T * scale + bias [+ causal mask]) v, in blocks.
 
     Args:
-        q, k, v: (B, H, L, E), (B, H, S, E), (B, H, S, Ev) float arrays of one dtype, any strides.
+        q, k, v: (B, H, L, E), (B, K, S, E), (B, K, S, Ev) float arrays of one dtype, any
+            strides; K divides H and query head h reads key/value head h // (H / K) (grouped-query
+            attention without repeated copies; K = H: one each).
         bias4: None or a 4-D additive mask from ``as_bias4``.
         scale: multiplies q k^T.
         causal: None, or the offset: query i attends keys j <= i + causal.
@@ -301,10 +440,21 @@ def forward(q, k, v, bias4, scale: float, causal: int | None, dropout: tuple | N
         is free) and the (B, H, L) row log-sum-exp of the masked, scaled scores.
     """
     B, H, L, _ = q.shape
-    S, Ev = k.shape[2], v.shape[3]
+    K, S, Ev = k.shape[1], k.shape[2], v.shape[3]
     dtype = q.dtype
     y = np.empty((B, L, H, Ev), dtype).transpose(0, 2, 1, 3)
     lse = np.empty((B, H, L), dtype)
+    if _fused():
+        (q, k, v), bias, causal_args, rest = _fused_args(q, k, v, bias4, causal, dropout)
+        kern = _TASKS[dtype][0]
+        _run(
+            lambda part: kern(
+                q, k, v, y, lse, *bias, scale, *causal_args, np.array(part, np.int64), *rest
+            ),
+            _tasks(B, K),
+        )
+        return y, lse
+    rep = H // K
     plan = _plan(L, S, causal)
     fwd = _block_kernels(dtype)[0]
     bq, bk = tuning.FLASH_ATTENTION_BLOCK_Q, tuning.FLASH_ATTENTION_BLOCK_K
@@ -316,8 +466,9 @@ def forward(q, k, v, bias4, scale: float, causal: int | None, dropout: tuple | N
         sbuf = np.empty(bq * min(bk, S), dtype)
         acc_buf, tmp_buf = np.empty(bq * Ev, dtype), np.empty(bq * Ev, dtype)
         m_buf, l_buf, a_buf = np.empty(bq, dtype), np.empty(bq, dtype), np.empty(bq, dtype)
-        for bi, hi in tasks:
-            qh, kth, vh, yh, lh = q[bi, hi], kt[bi, hi], v[bi, hi], y[bi, hi], lse[bi, hi]
+        for bi, hi in ((bi, hi) for bi, g in tasks for hi in range(g * rep, (g + 1) * rep)):
+            qh, kth, vh = q[bi, hi], kt[bi, hi // rep], v[bi, hi // rep]
+            yh, lh = y[bi, hi], lse[bi, hi]
             b2 = _bias_rows(bias4, bi, hi, S)
             for i0, i1, keys in plan:
                 nq = i1 - i0
@@ -345,7 +496,7 @@ def forward(q, k, v, bias4, scale: float, causal: int | None, dropout: tuple | N
                     np.divide(acc, l[:, None], out=yh[i0:i1])
                     lh[i0:i1] = m + np.log(l)
 
-    _run(run, [(bi, hi) for bi in range(B) for hi in range(H)])
+    _run(run, _tasks(B, K))
     return y, lse
 
 
@@ -353,9 +504,33 @@ def backward(q, k, v, y, lse, gy, bias4, scale: float, causal: int | None, dropo
     """The gradients (gq, gk, gv) of ``forward``'s output, given its gradient ``gy``; the
     arguments as ``forward`` took them and returned them."""
     B, H, L, E = q.shape
-    S, Ev = k.shape[2], v.shape[3]
+    K, S, Ev = k.shape[1], k.shape[2], v.shape[3]
     dtype = q.dtype
     gq, gk, gv = np.empty(q.shape, dtype), np.zeros(k.shape, dtype), np.zeros(v.shape, dtype)
+    if _fused():
+        (q, k, v), bias, causal_args, rest = _fused_args(q, k, v, bias4, causal, dropout)
+        gy, kern = _rows(gy), _TASKS[dtype][1]
+        _run(
+            lambda part: kern(
+                q,
+                k,
+                v,
+                y,
+                lse,
+                gy,
+                gq,
+                gk,
+                gv,
+                *bias,
+                scale,
+                *causal_args,
+                np.array(part, np.int64),
+                *rest,
+            ),  # fmt: skip
+            _tasks(B, K),
+        )
+        return gq, gk, gv
+    rep = H // K
     plan = _plan(L, S, causal)
     bwd = _block_kernels(dtype)[1]
     bq, bk = tuning.FLASH_ATTENTION_BLOCK_Q, tuning.FLASH_ATTENTION_BLOCK_K
@@ -367,39 +542,48 @@ def backward(q, k, v, y, lse, gy, bias4, scale: float, causal: int | None, dropo
         sbuf, dpbuf = np.empty(bq * min(bk, S), dtype), np.empty(bq * min(bk, S), dtype)
         dq_buf, tq_buf = np.empty(bq * E, dtype), np.empty(bq * E, dtype)
         tk_buf, tv_buf = np.empty(min(bk, S) * E, dtype), np.empty(min(bk, S) * Ev, dtype)
-        for bi, hi in tasks:
-            qh, kh, kth, vth = q[bi, hi], k[bi, hi], kt[bi, hi], vt[bi, hi]
-            gyh, lh = gy[bi, hi], lse[bi, hi]
-            gqh, gkh, gvh = gq[bi, hi], gk[bi, hi], gv[bi, hi]
-            d = np.einsum("ij,ij->i", gyh, y[bi, hi])  # rowsum(dO * O), (L,)
-            b2 = _bias_rows(bias4, bi, hi, S)
-            for i0, i1, keys in plan:
-                nq = i1 - i0
-                if not keys:  # every key masked: NaN (below)
-                    continue
-                dq = dq_buf[: nq * E].reshape(nq, E)
-                for n, (j0, j1, lim0) in enumerate(keys):
-                    nk = j1 - j0
-                    s = sbuf[: nq * nk].reshape(nq, nk)
-                    dp = dpbuf[: nq * nk].reshape(nq, nk)
-                    np.matmul(qh[i0:i1], kth[:, j0:j1], out=s)
-                    np.matmul(gyh[i0:i1], vth[:, j0:j1], out=dp)
-                    bb = None if b2 is None else b2[i0:i1, j0:j1] if len(b2) > 1 else b2[:, j0:j1]
-                    bwd(s, dp, s if bb is None else bb, bb is not None, scale, lim0,
-                        lh[i0:i1], d[i0:i1],
-                        drop, seed, u((bi * H + hi) * L + i0), u(j0), ncol, cut, inv)  # fmt: skip
-                    gvh[j0:j1] += np.matmul(s.T, gyh[i0:i1], out=tv_buf[: nk * Ev].reshape(nk, Ev))
-                    gkh[j0:j1] += np.matmul(dp.T, qh[i0:i1], out=tk_buf[: nk * E].reshape(nk, E))
-                    if n == 0:
-                        np.matmul(dp, kh[j0:j1], out=dq)
-                    else:
-                        dq += np.matmul(dp, kh[j0:j1], out=tq_buf[: nq * E].reshape(nq, E))
-                gqh[i0:i1] = dq
-            dead = np.isneginf(lh)  # rows with no key to attend: NaN, as the softmax path gives
-            if dead.any():
-                gqh[dead] = np.nan
-                gkh.fill(np.nan)
-                gvh.fill(np.nan)
+        for bi, g in tasks:  # one task: a key/value head and the query heads that read it
+            kh, kth, vth, gkh, gvh = k[bi, g], kt[bi, g], vt[bi, g], gk[bi, g], gv[bi, g]
+            for hi in range(g * rep, (g + 1) * rep):
+                qh, gyh, lh, gqh = q[bi, hi], gy[bi, hi], lse[bi, hi], gq[bi, hi]
+                d = np.einsum("ij,ij->i", gyh, y[bi, hi])  # rowsum(dO * O), (L,)
+                b2 = _bias_rows(bias4, bi, hi, S)
+                for i0, i1, keys in plan:
+                    nq = i1 - i0
+                    dq = dq_buf[: nq * E].reshape(nq, E)
+                    for n, (j0, j1, lim0) in enumerate(keys):
+                        nk = j1 - j0
+                        s = sbuf[: nq * nk].reshape(nq, nk)
+                        dp = dpbuf[: nq * nk].reshape(nq, nk)
+                        np.matmul(qh[i0:i1], kth[:, j0:j1], out=s)
+                        np.matmul(gyh[i0:i1], vth[:, j0:j1], out=dp)
+                        bb = (
+                            None
+                            if b2 is None
+                            else b2[i0:i1, j0:j1]
+                            if len(b2) > 1
+                            else b2[:, j0:j1]
+                        )
+                        bwd(s, dp, s if bb is None else bb, bb is not None, scale, lim0,
+                            lh[i0:i1], d[i0:i1],
+                            drop, seed, u((bi * H + hi) * L + i0), u(j0), ncol, cut, inv)  # fmt: skip
+                        gvh[j0:j1] += np.matmul(
+                            s.T, gyh[i0:i1], out=tv_buf[: nk * Ev].reshape(nk, Ev)
+                        )
+                        gkh[j0:j1] += np.matmul(
+                            dp.T, qh[i0:i1], out=tk_buf[: nk * E].reshape(nk, E)
+                        )
+                        if n == 0:
+                            np.matmul(dp, kh[j0:j1], out=dq)
+                        else:
+                            dq += np.matmul(dp, kh[j0:j1], out=tq_buf[: nq * E].reshape(nq, E))
+                    if keys:  # else every key masked: NaN (below)
+                        gqh[i0:i1] = dq
+                dead = np.isneginf(lh)  # rows with no key to attend: NaN, as the softmax path
+                if dead.any():
+                    gqh[dead] = np.nan
+                    gkh.fill(np.nan)
+                    gvh.fill(np.nan)
 
-    _run(run, [(bi, hi) for bi in range(B) for hi in range(H)])
+    _run(run, _tasks(B, K))
     return gq, gk, gv

@@ -250,7 +250,7 @@ class BERT(nn.Module):
                 raise ValueError(
                     f"BERT: expected {name} of the input_ids' shape {ids.shape}, received {tuple(np.shape(a))}"
                 )
-        x = self.embeddings(Tensor(ids), Tensor(types))  # (B, T, C)
+        x = self.embeddings(ids, types)  # (B, T, C); host ids move to the weights' device
         mask = None  # additive, built once for every layer
         if attention_mask is not None:
             B, T = ids.shape
@@ -272,8 +272,9 @@ class BERT(nn.Module):
         return bert_key_map(self.config.num_hidden_layers, self.pooler is not None)
 
     @classmethod
-    def from_pretrained(cls, path, **overrides) -> BERT:
-        """Load config.json + model.safetensors of a Hugging Face BERT directory.
+    def from_pretrained(cls, path, device=None, **overrides) -> BERT:
+        """Load config.json + model.safetensors of a Hugging Face BERT directory; ``device``
+        ('cpu', 'cuda', 'cuda:N') is where the model goes.
 
         Weights may be named with or without the 'bert.' prefix (a BertModel, or the encoder of a
         BertFor... checkpoint, whose heads are skipped).
@@ -285,11 +286,13 @@ class BERT(nn.Module):
             >>> bert = BERT.from_pretrained('all-MiniLM-L6-v2/')
         """
         loader = "BERT.from_pretrained"
+        device = pretrained.check_device(device, loader)
         d = pretrained.read_config(path, "bert", loader)
         config = pretrained.config_from_file(BertConfig, d, path, loader)
         if overrides:  # the caller's values: their errors are the config class's own
             config = BertConfig.from_dict({**d, **overrides})
-        return cls._from_weights(config, pretrained.read_weights(path, loader), path, loader)
+        model = cls._from_weights(config, pretrained.read_weights(path, loader), path, loader)
+        return pretrained.place(model, device)
 
     @classmethod
     def _from_weights(cls, config: BertConfig, weights: dict, path=None, loader=None) -> BERT:
@@ -372,7 +375,7 @@ class BertForSequenceClassification(nn.Module):
         if labels is None:
             return logits
         labels = checks.integer_array("BertForSequenceClassification", "labels", labels)
-        return F.cross_entropy(logits, Tensor(labels)), logits
+        return F.cross_entropy(logits, labels), logits  # host labels move to the logits' device
 
     def key_map(self) -> dict:
         m = bert_key_map(self.config.num_hidden_layers, self.bert.pooler is not None, "bert.")
@@ -383,7 +386,9 @@ class BertForSequenceClassification(nn.Module):
         }
 
     @classmethod
-    def from_pretrained(cls, path, num_labels: int | None = None) -> BertForSequenceClassification:
+    def from_pretrained(
+        cls, path, num_labels: int | None = None, device=None
+    ) -> BertForSequenceClassification:
         """The encoder from ``path``; the head too when the checkpoint has one of the right size,
         otherwise a new one (logged).
 
@@ -394,6 +399,7 @@ class BertForSequenceClassification(nn.Module):
             >>> model = BertForSequenceClassification.from_pretrained('all-MiniLM-L6-v2/', num_labels=6)
         """
         loader = "BertForSequenceClassification.from_pretrained"
+        device = pretrained.check_device(device, loader)
         config = pretrained.config_from_file(
             BertConfig, pretrained.read_config(path, "bert", loader), path, loader
         )
@@ -411,7 +417,7 @@ class BertForSequenceClassification(nn.Module):
                 "BertForSequenceClassification: new classification head (%d labels)",
                 model.num_labels,
             )
-        return model
+        return pretrained.place(model, device)
 
     def save_pretrained(self, path) -> None:
         """Write a directory that Hugging Face's BertForSequenceClassification loads."""

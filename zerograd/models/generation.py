@@ -253,7 +253,9 @@ def generate(
                     logits, past = model(feed, past_key_values=past, use_cache=True, **extra)
                 else:
                     logits = model(ids, **extra)
-                last = logits.numpy()[:, -1, :].astype(np.float64)  # (B, vocab)
+                last = (
+                    logits[:, -1, :].numpy().astype(np.float64)
+                )  # (B, vocab): one row off the device
                 if penalty != 1.0:
                     last = _penalize(last, ids, penalty)
                 if s["do_sample"]:

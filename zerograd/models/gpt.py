@@ -13,7 +13,6 @@ import zerograd.nn.functional as F
 from zerograd.autograd import is_grad_enabled
 from zerograd.models import checks, pretrained
 from zerograd.ops.shape import concat
-from zerograd.tensor import Tensor
 
 
 @dataclass
@@ -167,7 +166,7 @@ class GPT(nn.Module):
                     f"GPT: expected targets of the input_ids' shape {(B, T)}, received {t.shape}"
                 )
             loss = F.cross_entropy(
-                logits.reshape((-1, logits.shape[-1])), Tensor(t.reshape(-1).astype(np.int64))
+                logits.reshape((-1, logits.shape[-1])), t.reshape(-1).astype(np.int64)
             )
             return loss, logits
         return (logits, cache) if use_cache else logits
@@ -178,8 +177,9 @@ class GPT(nn.Module):
         return gpt_key_map(self.config.n_layer)
 
     @classmethod
-    def from_pretrained(cls, path) -> GPT:
-        """Load config.json + model.safetensors of a Hugging Face GPT-2 directory.
+    def from_pretrained(cls, path, device=None) -> GPT:
+        """Load config.json + model.safetensors of a Hugging Face GPT-2 directory; ``device``
+        ('cpu', 'cuda', 'cuda:N') is where the model goes.
 
         Raises:
             FileFormatError: a broken, inconsistent or incomplete file, named in the message.
@@ -188,6 +188,7 @@ class GPT(nn.Module):
             >>> gpt = GPT.from_pretrained('gpt2/')
         """
         loader = "GPT.from_pretrained"
+        device = pretrained.check_device(device, loader)
         config = pretrained.config_from_file(
             GPTConfig, pretrained.read_config(path, "gpt2", loader), path, loader
         )
@@ -215,7 +216,7 @@ class GPT(nn.Module):
             ignore=(".attn.bias", ".attn.masked_bias", "lm_head.weight"),
             source=Path(path) / "model.safetensors",
         )
-        return model
+        return pretrained.place(model, device)
 
     def save_pretrained(self, path) -> None:
         """Write config.json + model.safetensors that Hugging Face's GPT2LMHeadModel loads; LoRA

@@ -46,17 +46,17 @@ class LlamaAttention(nn.Module):
         if past is not None:  # the KV cache: rotated keys and values of earlier tokens
             k = concat([_tensor(past[0]), k], axis=2)  # (B, K, S, D)
             v = concat([_tensor(past[1]), v], axis=2)
-        if bias is None and T > 1:  # causal only: each query head reads its key/value head's copy
-            # with the plain causal mask the blocked (flash) attention skips the keys above the
-            # diagonal and needs no bias; the copies cost less (llama_train's shapes, one layer's
-            # attention forward + backward on one thread: 50 ms stacked with a bias, 42 ms here)
+        if bias is None and T > 1:  # causal only: grouped-query attention without a bias
+            # the blocked (flash) attention skips the keys above the diagonal and reads each
+            # key/value head in place for its H / K query heads; the plain paths repeat them
             y = F.scaled_dot_product_attention(
                 q,
-                _repeat_kv(k, H // K),
-                _repeat_kv(v, H // K),
+                k,
+                v,
                 dropout_p=self.attn_p,
                 is_causal="lower_right",
                 training=self.training,
+                enable_gqa=True,
             )  # (B, H, T, D)
             y = y.swapaxes(1, 2).reshape((B, T, H * D))
             return self.o_proj(y), (k, v)
@@ -211,9 +211,7 @@ class Llama(nn.Module):
             )
         # token t predicts label t + 1; the last has nothing to predict (ignored)
         shifted = np.concatenate([y[:, 1:], np.full((B, 1), -100, np.int64)], axis=1)
-        return F.cross_entropy(
-            logits.reshape((B * T, -1)), Tensor(shifted.reshape(-1)), ignore_index=-100
-        )
+        return F.cross_entropy(logits.reshape((B * T, -1)), shifted.reshape(-1), ignore_index=-100)
 
     def key_map(self) -> dict:
         """{our parameter name: (Hugging Face name, None)}: the same names under ``model.``, the
@@ -224,7 +222,7 @@ class Llama(nn.Module):
         )
 
     @classmethod
-    def from_pretrained(cls, path, dtype=None) -> Llama:
+    def from_pretrained(cls, path, dtype=None, device=None) -> Llama:
         """Load a Hugging Face Llama, Qwen2 or Mistral directory: config.json and model.safetensors,
         or shards listed in model.safetensors.index.json; float32/float16/bfloat16 weights.
 
@@ -232,6 +230,7 @@ class Llama(nn.Module):
             path: the model directory.
             dtype: the model's parameter dtype, 'float32' (default), 'float64' or 'float16'; the
                 weights are cast on loading.
+            device: where the model goes: 'cpu' (default), 'cuda' or 'cuda:N'.
 
         Raises:
             FileFormatError: a broken, inconsistent or incomplete file, named in the message.
@@ -239,7 +238,8 @@ class Llama(nn.Module):
         Example:
             >>> model = Llama.from_pretrained('TinyLlama-1.1B/', dtype='float32')
         """
-        return llama_io.load(cls, path, dtype)
+        device = pretrained.check_device(device, f"{cls.__name__}.from_pretrained")
+        return pretrained.place(llama_io.load(cls, path, dtype), device)
 
     def save_pretrained(self, path) -> None:
         """Write config.json + model.safetensors that transformers' AutoModelForCausalLM loads;
@@ -269,15 +269,6 @@ def _init_weights(std: float):
                 m.weight.data[m.padding_idx] = 0
 
     return init
-
-
-def _repeat_kv(t: Tensor, rep: int) -> Tensor:
-    """(B, K, S, D) -> (B, K * rep, S, D): each key/value head repeated for its ``rep`` query heads
-    (head h reads head h // rep, as transformers' repeat_kv); the gradient sums the copies."""
-    if rep == 1:
-        return t
-    B, K, S, D = t.shape
-    return t.reshape((B, K, 1, S, D)).broadcast_to((B, K, rep, S, D)).reshape((B, K * rep, S, D))
 
 
 def _check_past(past, B: int, c: LlamaConfig) -> int:

@@ -13,6 +13,7 @@ import re
 from dataclasses import fields
 from pathlib import Path
 
+from zerograd import backend
 from zerograd.io import FileFormatError
 
 # model_type -> {architecture: the class zerograd.models.from_pretrained builds}; names only, the
@@ -313,16 +314,34 @@ def load_mapped(
     model.load_state_dict(values)
 
 
-def from_pretrained(path):
+def check_device(device, loader: str):
+    """The canonical device for ``from_pretrained(..., device=)``, checked before any file is read."""
+    if device is None:
+        return None
+    try:
+        return backend.normalize_device(device)
+    except (ValueError, RuntimeError) as e:
+        raise type(e)(f"{loader}: {e}") from None
+
+
+def place(model, device):
+    """``model`` moved to ``device`` (a canonical device or None: left on the CPU)."""
+    return model if device is None or device == "cpu" else model.to(device)
+
+
+def from_pretrained(path, device=None):
     """The model that a Hugging Face directory's config.json names (model_type, architectures).
 
     Raises:
         FileFormatError: an unknown model_type or architecture (the known ones are listed), or a
             broken config.json or model.safetensors.
 
+    ``device='cuda'`` puts the model on the GPU (checked before any file is read).
+
     Example:
         >>> model = zerograd.models.from_pretrained('gpt2/')   # a GPT
     """
+    check_device(device, "from_pretrained")
     import zerograd.models as models
 
     config = read_config(path, None, "from_pretrained")
@@ -335,7 +354,7 @@ def from_pretrained(path):
             f"unknown architecture {_clip(arch)} for model_type {found!r} (known: {', '.join(names)})",
             "from_pretrained",
         )
-    return getattr(models, names[arch]).from_pretrained(path)
+    return getattr(models, names[arch]).from_pretrained(path, device=device)
 
 
 def _merged_state(model) -> dict:

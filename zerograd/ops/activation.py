@@ -7,7 +7,9 @@ import math
 import numpy as np
 
 from zerograd import backend, kernels
+from zerograd.amp import autocast_mode as _autocast
 from zerograd.autograd import Function
+from zerograd.kernels import cuda as cuda_kernels
 from zerograd.kernels import gelu as gelu_kernels
 from zerograd.kernels import softmax as softmax_kernels
 from zerograd.kernels.gelu import ERF_CLAMP, ERF_P, ERF_Q
@@ -198,6 +200,8 @@ class GELU(Function):
 
     def forward(self, x):
         self.save_for_backward(x)
+        if cuda_kernels.gelu_usable(x):  # the GPU: one fused pass
+            return cuda_kernels.gelu(x, self.approximate)
         return _gelu_array(self.xp, x, self.approximate)
 
     def backward(self, gy):
@@ -205,6 +209,8 @@ class GELU(Function):
         xp = self.xp
         if kernels.usable(x, gy):  # arrays only: the one-pass kernel of the same derivative
             return gelu_kernels.gelu_grad(x, gy, self.approximate)
+        if cuda_kernels.gelu_usable(x, gy):
+            return cuda_kernels.gelu_grad(x, gy, self.approximate)
         if self.approximate == "tanh":
             k = math.sqrt(2 / math.pi)
             t = xp.tanh(k * (x + 0.044715 * x * x * x))
@@ -241,6 +247,8 @@ class Softmax(Function):
         last = x.ndim and self.axis in (-1, x.ndim - 1)
         if last and kernels.usable(x, *(() if bias is None else (bias,))):  # size: of x alone
             y = softmax_kernels.softmax_last(x, self.scale, bias)
+        elif last and self.scale > 0 and cuda_kernels.usable(x, *(() if bias is None else (bias,))):
+            y = cuda_kernels.softmax_last(x, self.scale, bias)
         else:  # one fresh buffer, worked on in place
             if self.scale == 1 and bias is None:
                 y = x - x.max(axis=self.axis, keepdims=True)
@@ -258,6 +266,8 @@ class Softmax(Function):
         (y,) = self.saved
         if y.ndim and self.axis in (-1, y.ndim - 1) and kernels.usable(y, gy):
             return softmax_kernels.softmax_grad(y, gy, self.scale)
+        if y.ndim and self.axis in (-1, y.ndim - 1) and cuda_kernels.usable(y, gy):
+            return cuda_kernels.softmax_grad(y, gy, self.scale)
         gx = y * (gy - (gy * y).sum(axis=self.axis, keepdims=True))
         return gx * self.scale if self.scale != 1 else gx
 
@@ -304,6 +314,7 @@ def silu(x: Tensor) -> Tensor:
     return SiLU.apply(float_operand(x))
 
 
+@_autocast.full_precision
 def softmax(x: Tensor, axis: int = -1) -> Tensor:
     """exp(x) / sum(exp(x)) along ``axis``, shifted by the max (no overflow)."""
     x = float_operand(x)
@@ -311,6 +322,7 @@ def softmax(x: Tensor, axis: int = -1) -> Tensor:
     return Softmax.apply(x, axis=axis)
 
 
+@_autocast.full_precision
 def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
     """log(softmax(x)) computed as x - logsumexp(x): stable for large logits."""
     x = float_operand(x)

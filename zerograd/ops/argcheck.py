@@ -15,6 +15,8 @@ import numbers
 
 import numpy as np
 
+from zerograd.amp import autocast_mode as _autocast
+
 
 def show(value) -> str:
     """``value`` for an error message: its repr, and its type unless it is a plain int."""
@@ -147,7 +149,7 @@ def axis(owner: str, value, ndim: int, name: str = "axis") -> int:
 def same_dtype(owner: str, x, weight, what: str = "input") -> None:
     """A TypeError, as PyTorch's 'mat1 and mat2 must have the same dtype', when an input's dtype
     differs from the weight's (no silent up-cast, no int inputs into float layers)."""
-    if x.dtype != weight.dtype:
+    if x.dtype != weight.dtype and not (_autocast._ACTIVE and _autocast.will_cast(x, weight)):
         raise TypeError(
             f"{owner}: expected {what} of dtype {weight.dtype} (the weight's dtype), received "
             f"{x.dtype}; convert it with .astype({str(weight.dtype)!r}) (the input and weight "

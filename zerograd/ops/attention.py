@@ -8,13 +8,15 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from zerograd import tuning
+from zerograd import backend, tuning
+from zerograd.amp import autocast_mode as _autocast
 from zerograd.autograd import is_grad_enabled
 from zerograd.backend import Array
 from zerograd.kernels import attention as attention_kernels
 from zerograd.ops import argcheck
 from zerograd.ops.activation import Softmax, dropout
-from zerograd.ops.flash_attention import flash_attention, flash_usable
+from zerograd.ops.blocked_attention import BlockedAttention
+from zerograd.ops.flash_attention import flash_attention, flash_usable, repeat_heads
 from zerograd.ops.linalg import matmul
 from zerograd.tensor import Tensor
 
@@ -111,6 +113,25 @@ def _as_array(xp, m):
     return m.data if isinstance(m, Tensor) else xp.asarray(m)
 
 
+@_autocast.lower_precision
+def _blocked(q, k, v, shape, masks, is_causal, scale, op) -> Tensor:
+    """``BlockedAttention`` with the masks as one additive bias and the causal mask as an offset."""
+    xp = q.xp
+    if is_causal not in (False, True, "upper_left", "lower_right"):
+        attention_bias(xp, shape, q.dtype, causal=is_causal, op=op)  # raises, naming it
+    bias = attention_bias(
+        xp,
+        shape,
+        q.dtype,
+        allowed={n: m for n, m in masks.items() if m.dtype == bool},
+        additive={n: m for n, m in masks.items() if m.dtype != bool},
+        op=op,
+    )
+    L, S = shape[-2:]
+    causal = None if not is_causal else S - L if is_causal == "lower_right" else 0
+    return BlockedAttention.apply(q, k, v, scale=scale, causal=causal, bias=bias)
+
+
 def scaled_dot_product_attention(
     q: Tensor,
     k: Tensor,
@@ -121,6 +142,7 @@ def scaled_dot_product_attention(
     scale: float | None = None,
     training: bool = True,
     return_weights: bool = False,
+    enable_gqa: bool = False,
 ) -> Tensor | tuple[Tensor, Tensor]:
     """softmax(q k^T * scale + mask) v over (..., L, E) queries and (..., S, E) keys.
 
@@ -135,6 +157,9 @@ def scaled_dot_product_attention(
             keys j <= i; ``"lower_right"``: j <= i + S - L (see ``attention_bias``).
         scale: multiplies the scores; 1/sqrt(E) by default.
         return_weights: also return the attention weights (the softmax, before dropout).
+        enable_gqa: grouped-query attention, as PyTorch's: k and v may have fewer heads (axis
+            -3) than q, a divisor of them; query head h reads key/value head h // (H / K). The
+            blocked path reads the shared head in place; the plain one repeats it.
 
     Returns:
         The (..., L, Ev) output, or ``(output, weights)`` with (..., L, S) weights, both
@@ -166,6 +191,10 @@ def scaled_dot_product_attention(
     L, S = q.shape[-2], k.shape[-2]
     scale = 1 / math.sqrt(q.shape[-1]) if scale is None else scale
     xp = q.xp
+    rep = _gqa_groups(op, q, k, v) if enable_gqa else 1
+    kv = (k, v)  # the key/value heads as given: the blocked path reads them shared
+    if rep > 1:  # the plain paths: each query head's own copy
+        k, v = repeat_heads(k, rep), repeat_heads(v, rep)
     try:
         shape = xp.broadcast_shapes(q.shape[:-2], k.shape[:-2]) + (L, S)
     except ValueError:
@@ -184,6 +213,12 @@ def scaled_dot_product_attention(
         else:
             learned = False
     drop = dropout_p > 0 and training
+    if (
+        backend.is_device_array(q.data)
+        and not (learned or return_weights or drop)
+        and q.shape[:-2] == k.shape[:-2] == v.shape[:-2]
+    ):  # the GPU: blocks of query rows, never the whole (..., L, S) scores
+        return _blocked(q, k, v, shape, masks, is_causal, scale, op)
     needs = q.requires_grad or k.requires_grad or v.requires_grad or learned
     no_grad = not (is_grad_enabled() and needs)
     if (
@@ -191,7 +226,7 @@ def scaled_dot_product_attention(
         and not learned
         and not return_weights
         and S >= tuning.FLASH_ATTENTION_MIN_KEYS
-        and flash_usable(q.data, k.data, v.data)
+        and flash_usable(q.data, kv[0].data, kv[1].data)
     ):  # blocks: memory linear in the context, causal blocks above the diagonal skipped
         if is_causal not in (False, True, "upper_left", "lower_right"):
             attention_bias(xp, shape, q.dtype, causal=is_causal, op=op)  # raises, naming it
@@ -205,7 +240,7 @@ def scaled_dot_product_attention(
         )
         causal = None if not is_causal else S - L if is_causal == "lower_right" else 0
         p = argcheck.probability(op, "dropout_p", dropout_p) if drop else 0.0
-        return flash_attention(q, k, v, bias=mask, scale=scale, causal=causal, dropout_p=p)
+        return flash_attention(q, *kv, bias=mask, scale=scale, causal=causal, dropout_p=p)
     bias = attention_bias(
         xp,
         shape,
@@ -229,3 +264,18 @@ def scaled_dot_product_attention(
     weights = Softmax.apply(scores, axis=-1, scale=scale, bias=bias)  # scaled and masked inside
     y = matmul(dropout(weights, dropout_p) if drop else weights, v)  # (..., L, Ev)
     return (y, weights) if return_weights else y
+
+
+def _gqa_groups(op: str, q: Tensor, k: Tensor, v: Tensor) -> int:
+    """H / K, the query heads that read each key/value head (1 when k and v have q's heads)."""
+    if min(q.ndim, k.ndim) < 3:
+        return 1
+    H, K = q.shape[-3], k.shape[-3]
+    if K == H:
+        return 1
+    if K == 0 or H % K or v.shape[-3] != K:
+        raise ValueError(
+            f"{op}: with enable_gqa the query heads (axis -3) must be a multiple of the key and "
+            f"value heads, received q {q.shape}, k {k.shape}, v {v.shape}"
+        )
+    return H // K

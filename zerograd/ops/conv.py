@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from zerograd import backend, kernels
+from zerograd.amp import autocast_mode as _autocast
 from zerograd.autograd import Function
 from zerograd.kernels import conv as conv_kernels
 from zerograd.ops import argcheck
@@ -290,6 +291,7 @@ def _padding(padding, kernel, dilation, stride, op: str):
     return ((ph, ph), (pw, pw))
 
 
+@_autocast.lower_precision
 def conv2d(
     x: Tensor,
     weight: Tensor,
@@ -367,6 +369,7 @@ def _pad1d(padding):
     return ((0, 0), (p[0], p[-1]))
 
 
+@_autocast.lower_precision
 def conv1d(
     x: Tensor,
     weight: Tensor,

@@ -3,6 +3,7 @@ the input gradient of the convolution it undoes."""
 
 from __future__ import annotations
 
+from zerograd.amp import autocast_mode as _autocast
 from zerograd.autograd import Function
 from zerograd.ops import argcheck
 from zerograd.ops.conv import Conv2dInputGrad, col2im, pair, windows
@@ -59,6 +60,7 @@ class ConvTranspose2d(Function):
         return tuple(out[: len(self.inputs)])
 
 
+@_autocast.lower_precision
 def conv_transpose2d(
     x: Tensor,
     weight: Tensor,

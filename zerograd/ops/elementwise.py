@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from zerograd import backend
+from zerograd.amp import autocast_mode as _autocast
 from zerograd.autograd import Function, _lift, _scalar
 from zerograd.tensor import Tensor
 
@@ -140,6 +141,8 @@ def neg(x: Tensor) -> Tensor:
 
 def pow(a, b) -> Tensor:  # noqa: A001 - NumPy/PyTorch name
     """a ** b; a Python-number exponent keeps ``a``'s dtype."""
+    if _autocast._ACTIVE:  # in an autocast region: half inputs run in float32
+        a, b = _autocast.cast_inputs("fp32", a, b)
     if isinstance(a, Tensor) and isinstance(b, (int, float)) and not isinstance(b, bool):
         if a.dtype.kind != "f" and (isinstance(b, float) or b < 0):
             a = float_operand(a)
@@ -270,11 +273,15 @@ class Clip(Function):
 
 
 def exp(x) -> Tensor:
+    if _autocast._ACTIVE:  # in an autocast region: half inputs run in float32
+        (x,) = _autocast.cast_inputs("fp32", x)
     return Exp.apply(float_operand(x))
 
 
 def log(x) -> Tensor:
     """Natural logarithm."""
+    if _autocast._ACTIVE:  # in an autocast region: half inputs run in float32
+        (x,) = _autocast.cast_inputs("fp32", x)
     return Log.apply(float_operand(x))
 
 

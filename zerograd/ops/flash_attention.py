@@ -16,16 +16,19 @@ from zerograd.tensor import Tensor
 
 def flash_usable(q: Array, k: Array, v: Array) -> bool:
     """True when ``FlashAttention`` may run: NumPy float32/float64 arrays of one dtype, 3-D or 4-D,
-    with the same leading (batch, head) shape (no broadcasting between them)."""
+    with the same leading (batch, head) shape (no broadcasting between them), except that k and v
+    may have fewer heads than q, a divisor of them (grouped-query attention)."""
     d = q.dtype
     if d not in kernels.FLOATS or not all(
         type(a) is np.ndarray and a.dtype == d for a in (q, k, v)
     ):
         return False
+    if not (q.ndim in (3, 4) and k.ndim == v.ndim == q.ndim and k.shape[:-2] == v.shape[:-2]):
+        return False
+    if q.shape[:-2] == k.shape[:-2]:
+        return True
     return (
-        q.ndim in (3, 4)
-        and k.ndim == v.ndim == q.ndim
-        and q.shape[:-2] == k.shape[:-2] == v.shape[:-2]
+        q.ndim == 4 and q.shape[0] == k.shape[0] and 0 < k.shape[1] and q.shape[1] % k.shape[1] == 0
     )
 
 
@@ -73,6 +76,9 @@ class FlashAttention(Function):
         recorded, so it can be differentiated again."""
         q, k, v = self.saved[:3]
         L, S = q.shape[-2], k.shape[-2]
+        rep = q.shape[1] // k.shape[1] if q.ndim == 4 else 1
+        if rep > 1:  # grouped-query: each query head's copy, the gradient summed over the copies
+            k, v = repeat_heads(k, rep), repeat_heads(v, rep)
         bias = self.bias
         if self.causal is not None:
             keep = np.tri(L, S, self.causal, dtype=bool)
@@ -128,3 +134,18 @@ def flash_attention(
     return FlashAttention.apply(
         q, k, v, scale=float(scale), causal=causal, bias=bias, dropout_p=dropout_p, seed=seed or 0
     )
+
+
+def repeat_heads(t: Tensor, rep: int) -> Tensor:
+    """(..., K, S, E) -> (..., K * rep, S, E), each key/value head repeated for its ``rep`` query
+    heads in a row (PyTorch's repeat_interleave on axis -3); the gradient sums the copies.
+
+    Example:
+        >>> repeat_heads(zg.randn(2, 2, 5, 8), 4).shape
+        (2, 8, 5, 8)
+    """
+    if rep == 1:
+        return t
+    *lead, K, S, E = t.shape
+    t = t.reshape((*lead, K, 1, S, E)).broadcast_to((*lead, K, rep, S, E))
+    return t.reshape((*lead, K * rep, S, E))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from zerograd import backend
 from zerograd.autograd import Function
 from zerograd.ops import argcheck
 from zerograd.tensor import Tensor
@@ -13,6 +14,23 @@ def unwrap_index(index):
         return index.data
     if isinstance(index, tuple):
         return tuple(unwrap_index(i) for i in index)
+    return index
+
+
+def index_on_device(x: Tensor, index):
+    """``index`` (already unwrapped) with its arrays on ``x``'s device: NumPy index arrays move to
+    the device as PyTorch moves CPU indices; a device index for a CPU tensor is an error."""
+    if isinstance(index, tuple):
+        return tuple(index_on_device(x, i) for i in index)
+    if backend.is_device_array(index) or isinstance(index, backend.np.ndarray):
+        where = backend.device_of(index)
+        if where != x.device:
+            if where != "cpu":
+                raise ValueError(
+                    f"getitem: the index is on {where} and the tensor on {x.device}; move the "
+                    "index to the tensor's device"
+                )
+            return backend.to_device(index, x.device)
     return index
 
 
@@ -56,6 +74,8 @@ def getitem(x: Tensor, index) -> Tensor:
     index = unwrap_index(index)
     if isinstance(index, list):
         index = x.xp.asarray(index)
+    elif not isinstance(index, (int, slice)):
+        index = index_on_device(x, index)
     return GetItem.apply(x, index=index)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 from zerograd import backend, kernels, tuning
+from zerograd.amp import autocast_mode as _autocast
 from zerograd.autograd import Function
 from zerograd.kernels import conv as conv_kernels
 from zerograd.ops.elementwise import binary_operands
@@ -43,6 +44,8 @@ class MatMul(Function):
 def matmul(a, b) -> Tensor:
     """Matrix product ``a @ b``: batched over leading axes, 1-D operands as in NumPy."""
     a, b = binary_operands(a, b)
+    if _autocast._ACTIVE:  # in an autocast region: float32 operands run in half precision
+        a, b = _autocast.cast_inputs("lower", a, b)
     if a.ndim == 0 or b.ndim == 0:
         raise ValueError(
             f"matmul: expected operands with at least 1 dimension, received shapes {a.shape} and {b.shape}"
@@ -89,6 +92,7 @@ class Linear(Function):
         return (*grads, backend.sum_axes(self.xp, g2, (0,)) if need[2] else None)
 
 
+@_autocast.lower_precision
 def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """y = x @ weight.T + bias, with weight of shape (out_features, in_features), as PyTorch.
 

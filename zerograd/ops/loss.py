@@ -5,7 +5,9 @@ from __future__ import annotations
 import numpy as np
 
 from zerograd import backend
+from zerograd.amp import autocast_mode as _autocast
 from zerograd.autograd import Function
+from zerograd.kernels import cuda as cuda_kernels
 from zerograd.ops import argcheck
 from zerograd.ops.elementwise import abs, clip, exp, float_operand, log, maximum, sqrt, where
 from zerograd.ops.index import take_along_axis
@@ -48,6 +50,7 @@ def _broadcasts(op: str, name: str, t, shape: tuple) -> None:
         )
 
 
+@_autocast.full_precision
 def mse_loss(input: Tensor, target, reduction: str = "mean") -> Tensor:  # noqa: A002
     """Mean squared error."""
     target = _same_shape(input, target, "mse_loss")
@@ -55,11 +58,13 @@ def mse_loss(input: Tensor, target, reduction: str = "mean") -> Tensor:  # noqa:
     return _reduce(d * d, reduction, "mse_loss")
 
 
+@_autocast.full_precision
 def l1_loss(input: Tensor, target, reduction: str = "mean") -> Tensor:  # noqa: A002
     target = _same_shape(input, target, "l1_loss")
     return _reduce(abs(input - target), reduction, "l1_loss")
 
 
+@_autocast.full_precision
 def smooth_l1_loss(input: Tensor, target, reduction: str = "mean", beta: float = 1.0) -> Tensor:  # noqa: A002
     """0.5 d^2 / beta where |d| < beta, else |d| - 0.5 beta."""
     argcheck.number("smooth_l1_loss", "beta", beta, 0.0)
@@ -72,6 +77,7 @@ def smooth_l1_loss(input: Tensor, target, reduction: str = "mean", beta: float =
     )
 
 
+@_autocast.full_precision
 def huber_loss(input: Tensor, target, reduction: str = "mean", delta: float = 1.0) -> Tensor:  # noqa: A002
     """0.5 d^2 where |d| < delta, else delta (|d| - 0.5 delta)."""
     argcheck.number("huber_loss", "delta", delta, 0.0, low_open=True)
@@ -82,6 +88,7 @@ def huber_loss(input: Tensor, target, reduction: str = "mean", delta: float = 1.
     )
 
 
+@_autocast.full_precision
 def binary_cross_entropy(input: Tensor, target, weight=None, reduction: str = "mean") -> Tensor:  # noqa: A002
     """-(y log p + (1 - y) log(1 - p)) on probabilities; logs are clamped at -100 as PyTorch."""
     target = _same_shape(input, target, "binary_cross_entropy")
@@ -98,6 +105,7 @@ def binary_cross_entropy(input: Tensor, target, weight=None, reduction: str = "m
     return _reduce(loss, reduction, "binary_cross_entropy")
 
 
+@_autocast.full_precision
 def binary_cross_entropy_with_logits(
     input: Tensor, target, weight=None, reduction: str = "mean", pos_weight=None
 ) -> Tensor:  # noqa: A002
@@ -117,6 +125,20 @@ def binary_cross_entropy_with_logits(
     if weight is not None:
         loss = loss * weight
     return _reduce(loss, reduction, "binary_cross_entropy_with_logits")
+
+
+def target_on(x: Tensor, target, op: str):
+    """The target's array on the input's device: arrays and lists are moved there; a Tensor on
+    another device is an error naming both."""
+    if isinstance(target, Tensor):
+        if target.device != x.device:
+            raise backend.DeviceMismatchError(
+                f"{op}: expected the target on the input's device {x.device}, received it on "
+                f"{target.device}"
+            )
+        return target.data
+    t = target if backend.is_device_array(target) else np.asarray(target)
+    return backend.to_device(t, x.device)
 
 
 class SoftmaxCrossEntropy(Function):
@@ -140,9 +162,12 @@ class SoftmaxCrossEntropy(Function):
     def forward(self, x):
         self.save_for_backward(x)
         xp = self.xp
-        m = x.max(axis=1, keepdims=True)
-        e = xp.exp(x - m)
-        lse = m[:, 0] + xp.log(e.sum(axis=1))
+        if cuda_kernels.usable(x):  # the GPU: no exponential of the logits kept in memory
+            lse = cuda_kernels.logsumexp_rows(x)
+        else:
+            m = x.max(axis=1, keepdims=True)
+            e = xp.exp(x - m)
+            lse = m[:, 0] + xp.log(e.sum(axis=1))
         self.lse = lse
         if self.coef is not None:
             return -(self.coef * (x - lse[:, None])).sum(axis=1)
@@ -175,9 +200,13 @@ class SoftmaxCrossEntropy(Function):
         xp = self.xp
         if self.recording:  # softmax as an op of x, so the gradient is differentiable again
             p = xp.exp(x - x.logsumexp(axis=1, keepdims=True))
+            p *= (gy * self._row_totals())[:, None]  # a new Tensor
+        elif cuda_kernels.usable(x, self.lse):  # the exponential and the scaling in one pass
+            k = gy * self._row_totals()
+            p = cuda_kernels.exp_shift_scale(x, self.lse, k.astype(x.dtype, copy=False))
         else:  # from the saved log-sum-exp: one pass, in place below
             p = xp.exp(x - self.lse[:, None])
-        p *= (gy * self._row_totals())[:, None]  # in place on arrays; a new Tensor when recording
+            p *= (gy * self._row_totals())[:, None]
         if self.coef is not None or self.recording:
             return p - gy[:, None] * self._dense(x.shape[1])
         p[xp.arange(p.shape[0]), self.idx] -= gy * self.wy  # the targets, without a dense matrix
@@ -194,6 +223,7 @@ def _classes_last(x: Tensor) -> Tensor:
     return x.transpose(axes).reshape((-1, x.shape[1]))
 
 
+@_autocast.full_precision
 def cross_entropy(
     input: Tensor,
     target,
@@ -223,12 +253,14 @@ def cross_entropy(
             else target
         )
         target = (
-            Tensor(target).reshape((-1,))
+            (target if isinstance(target, Tensor) else Tensor(target, device=x.device)).reshape(
+                (-1,)
+            )
             if not (isinstance(target, Tensor) and target.dtype.kind == "f")
             else target
         )
     n_cls = x.shape[1]
-    t = target.data if isinstance(target, Tensor) else np.asarray(target)
+    t = target_on(x, target, "cross_entropy")
     xp = x.xp
     w = (
         None
@@ -304,12 +336,13 @@ def _check_reduction(reduction, op: str, options=REDUCTIONS) -> None:
         raise ValueError(f"{op}: reduction must be one of {options}, received {reduction!r}")
 
 
+@_autocast.full_precision
 def nll_loss(
     input: Tensor, target, weight=None, ignore_index: int = -100, reduction: str = "mean"
 ) -> Tensor:  # noqa: A002
     """Negative log-likelihood of log-probabilities (N, C, ...) at class indices (N, ...)."""
     _check_reduction(reduction, "nll_loss")
-    t = target.data if isinstance(target, Tensor) else np.asarray(target)
+    t = target_on(input, target, "nll_loss")
     if input.ndim == 1:  # one sample (C,) with a scalar target, as PyTorch
         input, t = input.reshape((1, -1)), t.reshape((1,)) if t.ndim == 0 else t
     if input.ndim < 2:
@@ -335,6 +368,7 @@ def nll_loss(
     return _reduce(loss, reduction, "nll_loss")
 
 
+@_autocast.full_precision
 def kl_div(input: Tensor, target, reduction: str = "mean", log_target: bool = False) -> Tensor:  # noqa: A002
     """KL(target || exp(input)) pointwise, with ``input`` log-probabilities (as PyTorch)."""
     target = _same_shape(input, target, "kl_div")
@@ -348,6 +382,7 @@ def kl_div(input: Tensor, target, reduction: str = "mean", log_target: bool = Fa
     return _reduce(loss, reduction, "kl_div")
 
 
+@_autocast.full_precision
 def cosine_similarity(x1: Tensor, x2: Tensor, axis: int = 1, eps: float = 1e-8) -> Tensor:
     """x1 . x2 / max(||x1|| ||x2||, eps) along ``axis``."""
     op = "cosine_similarity"

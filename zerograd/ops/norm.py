@@ -7,7 +7,9 @@ import math
 import numpy as np
 
 from zerograd import kernels
+from zerograd.amp import autocast_mode as _autocast
 from zerograd.autograd import Function
+from zerograd.kernels import cuda as cuda_kernels
 from zerograd.kernels import layer_norm as layer_norm_kernels
 from zerograd.kernels import rms_norm as rms_norm_kernels
 from zerograd.ops import argcheck
@@ -56,10 +58,11 @@ class LayerNorm(Function):
         bias = affine[-1] if self.has_bias else None
         self.save_for_backward(x, weight)
         xp = self.xp
-        if self.axes == (x.ndim - 1,) and kernels.usable(
-            x, *(a for a in (weight, bias) if a is not None)
-        ):
+        affine_arrays = [a for a in (weight, bias) if a is not None]
+        if self.axes == (x.ndim - 1,) and kernels.usable(x, *affine_arrays):
             return layer_norm_kernels.layer_norm(x, weight, bias, self.eps)
+        if self.axes == (x.ndim - 1,) and cuda_kernels.usable(x, *affine_arrays):
+            return cuda_kernels.layer_norm(x, weight, bias, self.eps)
         mu = x.mean(axis=self.axes, keepdims=True)
         xc = x - mu
         var = (xc * xc).mean(axis=self.axes, keepdims=True)
@@ -75,6 +78,10 @@ class LayerNorm(Function):
         ax = self.axes
         if ax == (x.ndim - 1,) and kernels.usable(x, gy):  # arrays: one pass, same derivative
             gx, gw, gb = layer_norm_kernels.layer_norm_grad(x, gy, weight, self.eps)
+        elif ax == (x.ndim - 1,) and cuda_kernels.usable(
+            x, gy, *([] if weight is None else [weight])
+        ):
+            gx, gw, gb = cuda_kernels.layer_norm_grad(x, gy, weight, self.eps)
         else:  # the normalised input again from x, so this is differentiable too
             xc = x - x.mean(axis=ax, keepdims=True)
             rstd = 1 / self.xp.sqrt((xc * xc).mean(axis=ax, keepdims=True) + self.eps)
@@ -92,6 +99,7 @@ class LayerNorm(Function):
         return tuple(grads)
 
 
+@_autocast.full_precision
 def layer_norm(x: Tensor, normalized_shape, weight=None, bias=None, eps: float = 1e-5) -> Tensor:
     """Normalise over the trailing ``normalized_shape`` axes, then scale and shift."""
     axes = _norm_axes(x, normalized_shape, "layer_norm")
@@ -142,6 +150,7 @@ class RMSNorm(Function):
         return (gx, gw) if w is not None else (gx,)
 
 
+@_autocast.full_precision
 def rms_norm(x: Tensor, normalized_shape, weight=None, eps: float | None = None) -> Tensor:
     """x / sqrt(mean(x^2) + eps) * weight over the trailing ``normalized_shape`` axes; ``eps=None``
     uses the dtype's machine epsilon (as PyTorch).
@@ -236,6 +245,7 @@ def batch_norm(
     return y
 
 
+@_autocast.full_precision
 def group_norm(x: Tensor, num_groups: int, weight=None, bias=None, eps: float = 1e-5) -> Tensor:
     """Normalise each group of channels of each sample; then a per-channel scale and shift."""
     _check_channels("group_norm", x)

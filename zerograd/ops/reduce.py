@@ -6,6 +6,7 @@ import math
 import numbers
 
 from zerograd import backend
+from zerograd.amp import autocast_mode as _autocast
 from zerograd.autograd import Function
 from zerograd.ops import argcheck
 from zerograd.ops.elementwise import float_operand, sqrt
@@ -134,6 +135,8 @@ def _reduce(cls, x, axis, keepdims, op, **params) -> Tensor:
 
 def sum(x: Tensor, axis=None, keepdims: bool = False) -> Tensor:  # noqa: A001
     """Sum over ``axis`` (None: all axes; an int; or a tuple)."""
+    if _autocast._ACTIVE:  # in an autocast region: a half input is summed in float32
+        (x,) = _autocast.cast_inputs("fp32", x)
     return _reduce(Sum, x, axis, keepdims, "sum")
 
 

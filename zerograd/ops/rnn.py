@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from zerograd import backend, kernels
+from zerograd.amp import autocast_mode as _autocast
 from zerograd.autograd import Function
 from zerograd.kernels import lstm as lstm_kernels
 from zerograd.ops.elementwise import sigmoid_array
@@ -190,6 +191,7 @@ class RecurrentLayer(Function):
         return tuple(grads)
 
 
+@_autocast.lower_precision  # as PyTorch's CUDA autocast runs its RNNs (cuDNN) in half
 def recurrent_layer(
     mode: str, x: Tensor, h0: Tensor, c0, W_ih, W_hh, b_ih=None, b_hh=None
 ) -> tuple:

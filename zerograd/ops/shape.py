@@ -349,6 +349,10 @@ def repeat(x: Tensor, repeats, axis=None) -> Tensor:
         x, axis = reshape(x, (-1,)), 0
     if isinstance(repeats, Tensor):
         repeats = repeats.data
+    if backend.is_device_array(repeats):  # counts are host ints on every device
+        repeats = backend.to_numpy(repeats)
+    if isinstance(repeats, backend.np.ndarray):
+        repeats = repeats.tolist()
     return Repeat.apply(x, repeats=repeats, axis=axis % x.ndim)
 
 

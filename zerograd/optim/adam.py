@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 from zerograd import backend
+from zerograd.kernels import cuda as cuda_kernels
 from zerograd.optim import _adam_kernel
 from zerograd.optim.optimizer import Optimizer
 
@@ -60,6 +61,10 @@ class Adam(Optimizer):
         if not group["amsgrad"] and _adam_kernel.usable(p.data, g, m, v):  # one fused pass
             eps = group["eps"]
             _adam_kernel.adam_step(p.data, g, m, v, b1, b2, step_size, bc2_sqrt, eps, decay)
+            return
+        if not group["amsgrad"] and cuda_kernels.usable(p.data, g, m, v):  # the GPU: one pass
+            eps = group["eps"]
+            cuda_kernels.adam_step(p.data, g, m, v, b1, b2, step_size, bc2_sqrt, eps, decay)
             return
         if decay != 1.0:
             p.data *= decay

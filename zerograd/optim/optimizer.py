@@ -75,6 +75,8 @@ class Optimizer:
                     state = self.state.get(p)
                     if state is None:
                         state = self.state[p] = {}
+                    elif type(p.data) is not type(_first_array(state, p.data)):
+                        _follow(state, p.data)  # the model moved to another device
                     self.update(p, p.grad.data, state, group)
                     versions.bump(p.data)  # a graph that saved p sees the step (as in PyTorch)
         return loss
@@ -190,3 +192,20 @@ def _like(current, v):
     if isinstance(current, list) and isinstance(v, list) and len(current) == len(v):
         return [_like(c, x) for c, x in zip(current, v)]
     return v
+
+
+def _first_array(state: dict, like):
+    """The first array in a parameter's state (``like`` when it holds none)."""
+    for v in state.values():
+        if isinstance(v, backend.np.ndarray) or backend.is_device_array(v):
+            return v
+    return like
+
+
+def _follow(state: dict, like) -> None:
+    """Move a parameter's state arrays to the device of ``like`` (its data), as the parameter went."""
+    device = backend.device_of(like)
+    for key, v in state.items():
+        is_array = isinstance(v, backend.np.ndarray) or backend.is_device_array(v)
+        if is_array and backend.device_of(v) != device:
+            state[key] = backend.to_device(v, device)

@@ -10,7 +10,7 @@ import numpy as np
 
 import zerograd.nn as nn
 import zerograd.nn.functional as F
-from zerograd import versions
+from zerograd import backend, versions
 from zerograd.autograd import no_grad
 from zerograd.ops import argcheck
 from zerograd.tensor import Tensor
@@ -43,6 +43,8 @@ class LoRALinear(nn.Module):
         self.lora_A = nn.Parameter(np.empty((r, base.in_features), dt))
         self.lora_B = nn.Parameter(np.zeros((base.out_features, r), dt))
         nn.init.kaiming_uniform_(self.lora_A, a=math.sqrt(5))
+        for p in (self.lora_A, self.lora_B):  # beside the base weight, on its device
+            p.data = backend.to_device(p.data, base.weight.device)
         self.lora_dropout = nn.Dropout(dropout)
         self.merged = False
 

@@ -32,6 +32,7 @@ class _GammaBeta:
             shape=shape,
             initializer=getattr(self, f"{w}_initializer"),
             regularizer=getattr(self, f"{w}_regularizer"),
+            autocast=False,  # Keras: normalization computes in float32 under mixed precision
             **({} if constraint is None else {"constraint": constraint}),
         )
 
@@ -48,6 +49,11 @@ class _GammaBeta:
                     else constraint_serialize(v)
                 )
         return cfg
+
+
+def _mixed_float16(layer, inputs) -> bool:
+    """True for float16 inputs of a layer with float32 weights (a "mixed_float16" policy)."""
+    return inputs.dtype == np.float16 and layer.variable_dtype == "float32"
 
 
 def _check_bn_args(layer, axis, momentum, epsilon, renorm_momentum) -> None:
@@ -128,7 +134,9 @@ class BatchNormalization(_GammaBeta, Layer):
             self._add_gamma_beta("beta", (n,))
         for name in ("moving_mean", "moving_variance"):
             init = getattr(self, f"{name}_initializer")
-            self.add_weight(name=name, shape=(n,), initializer=init, trainable=False)
+            self.add_weight(
+                name=name, shape=(n,), initializer=init, trainable=False, autocast=False
+            )
         if self.renorm:  # batch renormalization tracks standard deviations, as Keras
             stddev = np.sqrt(self.moving_variance.numpy())
             for name, start in (
@@ -136,10 +144,14 @@ class BatchNormalization(_GammaBeta, Layer):
                 ("renorm_mean", self.moving_mean.numpy()),
                 ("renorm_stddev", stddev),
             ):
-                self.add_weight(name=name, shape=(n,), initializer="zeros", trainable=False)
+                self.add_weight(
+                    name=name, shape=(n,), initializer="zeros", trainable=False, autocast=False
+                )
                 getattr(self, name).assign(start)
 
     def call(self, inputs, training=None, mask=None):
+        if _mixed_float16(self, inputs):  # Keras: float16 overflows here, compute in float32
+            return self.call(inputs.astype("float32"), training, mask).astype(self.compute_dtype)
         # a frozen BatchNormalization runs in inference mode even in training, as Keras 3's
         training = bool(training) and self.trainable
         n = self.moving_mean.shape[0]
@@ -315,6 +327,8 @@ class LayerNormalization(_GammaBeta, Layer):
             self._add_gamma_beta("beta", shape)
 
     def call(self, inputs, training=None):
+        if _mixed_float16(self, inputs):  # Keras normalizes float16 inputs in float32
+            return self.call(inputs.astype("float32"), training).astype(self.compute_dtype)
         gamma, beta = getattr(self, "gamma", None), getattr(self, "beta", None)
         ndim = inputs.ndim
         want = getattr(self, "_normalized_shape", None)

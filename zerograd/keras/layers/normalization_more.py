@@ -92,15 +92,17 @@ class GroupNormalization(Layer):
         if self.scale:
             self.add_weight(
                 "gamma", (dim,), self.gamma_initializer, self.gamma_regularizer,
-                constraint=self.gamma_constraint,
+                constraint=self.gamma_constraint, autocast=False,
             )  # fmt: skip
         if self.center:
             self.add_weight(
                 "beta", (dim,), self.beta_initializer, self.beta_regularizer,
-                constraint=self.beta_constraint,
+                constraint=self.beta_constraint, autocast=False,
             )  # fmt: skip
 
     def call(self, inputs):
+        if inputs.dtype == "float16" and self.variable_dtype == "float32":  # Keras: in float32
+            return self.call(inputs.astype("float32")).astype(self.compute_dtype)
         a = self._channel_axis
         if inputs.ndim <= a or inputs.shape[a] != self._dim:
             raise ValueError(

@@ -259,7 +259,7 @@ class ActivityRegularization(Layer):
     def call(self, inputs):
         penalty = self._regularizer(inputs)
         if not isinstance(penalty, Tensor):  # l1 == l2 == 0
-            penalty = Tensor(np.zeros((), dtype=inputs.dtype))
+            penalty = Tensor(inputs.xp.zeros((), dtype=inputs.dtype))
         if inputs.ndim > 0 and inputs.shape[0] > 0:
             penalty = penalty / inputs.shape[0]
         self.add_loss(penalty)

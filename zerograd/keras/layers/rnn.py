@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from zerograd.keras import mask_flow
+from zerograd.keras import devices, mask_flow
 from zerograd.keras.base import KerasTensor, Layer, _as_tensors
 from zerograd.keras.layers.rnn_cells import StackedRNNCells, _Cell
 from zerograd.ops.elementwise import where
@@ -106,7 +106,7 @@ class RNN(Layer):
             if isinstance(size, (list, tuple)):
                 return [zeros(s) for s in size]
             size = (size,) if isinstance(size, int) else tuple(size)
-            return Tensor(np.zeros((batch_size, *size), dtype=dtype))
+            return Tensor(np.zeros((batch_size, *size), dtype=dtype), device=devices.current())
 
         return [zeros(s) for s in self.state_size]
 

@@ -10,6 +10,7 @@ import numpy as np
 import zerograd as zg
 from zerograd import backend
 from zerograd.autograd import Function
+from zerograd.keras import devices as keras_device
 from zerograd.keras.base import KerasTensor
 from zerograd.keras.ops.symbolic import symbolic
 from zerograd.tensor import Tensor
@@ -55,7 +56,7 @@ def tensor(x, dtype=None, op: str = "ops") -> Tensor:
                 a = a.astype(backend.get_default_dtype())
             elif a.dtype == np.int64 and (not a.size or np.abs(a).max() < 2**31):
                 a = a.astype(np.int32)
-    return Tensor(a, dtype=dtype)
+    return Tensor(a, dtype=dtype, device=keras_device.current())
 
 
 def operand(x):

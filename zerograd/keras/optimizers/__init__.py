@@ -7,6 +7,7 @@ from zerograd.keras import schedules  # noqa: F401 - keras.optimizers.schedules
 from zerograd.keras.optimizers.adam import Adam, Adamax, AdamW, Nadam
 from zerograd.keras.optimizers.adaptive import Adadelta, Adagrad, Ftrl, RMSprop
 from zerograd.keras.optimizers.base import Optimizer
+from zerograd.keras.optimizers.loss_scale_optimizer import LossScaleOptimizer
 from zerograd.keras.optimizers.sgd import SGD, Lion
 
 NAMES = {
@@ -14,7 +15,13 @@ NAMES = {
     for cls in (SGD, Adam, AdamW, RMSprop, Adagrad, Adadelta, Adamax, Nadam, Lion, Ftrl)
 }
 
-__all__ = ["Optimizer", "get", "schedules", *(cls.__name__ for cls in NAMES.values())]
+__all__ = [
+    "LossScaleOptimizer",
+    "Optimizer",
+    "get",
+    "schedules",
+    *(cls.__name__ for cls in NAMES.values()),
+]
 
 
 def get(identifier) -> Optimizer | None:

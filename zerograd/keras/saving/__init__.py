@@ -157,7 +157,12 @@ def load_model(filepath, custom_objects=None, compile: bool = True, safe_mode: b
             from zerograd.keras.saving.h5io import optimizer_list
             from zerograd.keras.saving.optimizer_state import restore_optimizer
 
-            opt = optimizer_list(arrays, f"{path}/{member}")
+            group = "optimizer/vars"
+            if not hasattr(model.optimizer, "inner_optimizer") and any(
+                k.startswith("optimizer/inner_optimizer/vars/") for k in arrays
+            ):  # a LossScaleOptimizer's file, loaded without one: its inner optimizer's state
+                group = "optimizer/inner_optimizer/vars"
+            opt = optimizer_list(arrays, f"{path}/{member}", group=group)
             restore_optimizer(model.optimizer, model, opt, f"{path}/{member}")
     return model
 

@@ -33,6 +33,10 @@ def entries_with_optimizer(model, include_optimizer: bool) -> list:
 
         arrays = [a for _, a in optimizer_arrays(opt, model)]
         out.append(("optimizer/vars", opt.name, arrays))
+        inner = getattr(opt, "inner_optimizer", None)  # a LossScaleOptimizer: Keras writes both
+        if inner is not None:
+            arrays = [a for _, a in optimizer_arrays(inner, model)]
+            out.append(("optimizer/inner_optimizer/vars", inner.name, arrays))
     return out
 
 
@@ -108,14 +112,16 @@ def read_h5(data: bytes, source: str, loader: str = "load_weights") -> dict:
     return out
 
 
-def optimizer_list(arrays: dict, source: str = "", loader: str = "load_model") -> list:
+def optimizer_list(
+    arrays: dict, source: str = "", loader: str = "load_model", group: str = "optimizer/vars"
+) -> list:
     """The optimizer's variables of a weights dict, in index order."""
-    found = {k: v for k, v in arrays.items() if k.startswith("optimizer/vars/")}
-    want = [f"optimizer/vars/{i}" for i in range(len(found))]
+    found = {k: v for k, v in arrays.items() if k.startswith(group + "/")}
+    want = [f"{group}/{i}" for i in range(len(found))]
     if set(want) != set(found):
         raise FileFormatError(
             source,
-            f"the optimizer's variables must be numbered optimizer/vars/0..{len(found) - 1}, "
+            f"the optimizer's variables must be numbered {group}/0..{len(found) - 1}, "
             f"found {sorted(found)[:10]}",
             loader,
         )

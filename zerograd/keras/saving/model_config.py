@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import inspect
 
+from zerograd.keras import dtype_policies
 from zerograd.keras.saving.serialization import deserialize_keras_object, serialize_keras_object
 
 
@@ -49,7 +50,12 @@ def sequential_config(model) -> dict:
         name = getattr(kt, "name", None) or "input_layer"
         layers.append(_input_layer_config(name, shape, dtype))
     layers += [serialize_keras_object(layer) for layer in model.layers]
-    config = {"name": model.name, "trainable": model.trainable, "layers": layers}
+    config = {
+        "name": model.name,
+        "trainable": model.trainable,
+        "dtype": dtype_policies.serialize(model.dtype_policy),  # Keras writes it, never reads it
+        "layers": layers,
+    }
     if shape is not None:
         config["build_input_shape"] = [None, *shape]
     return config

@@ -5,11 +5,13 @@ from __future__ import annotations
 import math
 
 from zerograd import backend
+from zerograd.amp import autocast_mode as _autocast
 from zerograd.nn import init
 from zerograd.nn.module import Module
 from zerograd.nn.parameter import Parameter
 from zerograd.ops import argcheck
 from zerograd.ops.linalg import Linear as LinearOp
+from zerograd.ops.linalg import linear
 from zerograd.ops.shape import flatten
 from zerograd.tensor import Tensor
 
@@ -131,6 +133,8 @@ class Linear(Module):
             raise ValueError(
                 f"Linear expected input with last axis {self.in_features}, received shape {x.shape}"
             )
+        if _autocast._ACTIVE:  # maybe an autocast region: F.linear casts input and weight
+            return linear(x, self.weight, self.bias)
         argcheck.same_dtype("Linear", x, self.weight)
         # checked here, naming the layer: the op itself, without F.linear's checks a second time
         if self.bias is None:
