@@ -10,9 +10,9 @@
   tokens, float32 inference: sequences per second and the largest absolute output difference.
 
 The PyTorch side is transformers' model where transformers is installed, otherwise a hand-written
-torch twin with the same parameter names (``benchmarks.gpu_twins``). ``--device cpu`` runs the same
-code on the CPU, by default at tiny sizes (``--gpu-size tiny``): that is how it is tested without a
-GPU. Each framework's part runs on its own: an error is recorded in the JSON (``error``) and the
+torch twin with the same parameter names (``benchmarks.gpu_twins``); the device (clocks, memory)
+is ``benchmarks.gpu_device``. ``--device cpu`` runs the same code on the CPU, by default at tiny
+sizes (``--gpu-size tiny``): that is how it is tested without a GPU. Each framework's part runs on its own: an error is recorded in the JSON (``error``) and the
 other side still runs. With ``$OUT`` set (or ``--gpu-json PATH``), the results are written as JSON
 after every case, so a run cut short keeps what it measured. The exit status is 0 when every case
 ran on both sides and its outputs agreed (``ok``), 1 otherwise.
@@ -23,12 +23,13 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import platform
 import sys
 import time
 import traceback
 
 import numpy as np
+
+from benchmarks.gpu_device import Device, versions
 
 SIZES = {
     "full": {
@@ -91,139 +92,6 @@ def add_arguments(parser) -> None:
     g.add_argument("--gpu-json", help="write the results here (default: $OUT/gpu_bench.json)")
 
 
-# --- the device: clocks, memory, names -----------------------------------------------------------
-
-
-class Device:
-    """What differs between 'cuda' and 'cpu': synchronising, peak memory, names. zerograd's side
-    runs on ``name``, PyTorch's on ``torch_name`` (the same, except in the tests, where zerograd's
-    'cuda' is the stand-in device of tests/gpu/fake_cupy.py and PyTorch stays on the CPU). CuPy
-    is reached through ``zerograd.backend``: the module zerograd itself computes with."""
-
-    def __init__(self, name: str, torch_name: str | None = None):
-        from zerograd import backend
-
-        self.name, self.torch_name = name, torch_name or name
-        self.cuda = name == "cuda"
-        self.cp = backend._cupy if self.cuda else None
-        if self.cuda and not backend.cuda_available():
-            raise RuntimeError(
-                "benchmarks.gpu: --device cuda needs CuPy and a GPU it sees; "
-                + ("CuPy is not installed" if self.cp is None else "CuPy sees no GPU")
-            )
-
-    def zg_sync(self) -> None:
-        if self.cuda:
-            self.cp.cuda.Device().synchronize()
-
-    def torch_sync(self) -> None:
-        if self.torch_name == "cuda":
-            import torch
-
-            torch.cuda.synchronize()
-
-    @contextlib.contextmanager
-    def zg_peak(self, out: dict):
-        """Peak bytes in use in CuPy's memory pool while the block runs -> out['peak_mib'] (not
-        measured where zerograd allocates elsewhere than CuPy's default pool)."""
-        cp = self.cp
-        if cp is None:
-            yield
-            return
-        pool = cp.get_default_memory_pool()
-        previous = cp.cuda.get_allocator() if hasattr(cp.cuda, "get_allocator") else None
-        if previous is None or not (
-            getattr(previous, "__self__", None) is pool or previous == pool.malloc
-        ):
-            out["peak_note"] = "not measured: zerograd does not allocate from CuPy's default pool"
-            yield
-            return
-        peak = [pool.used_bytes()]
-
-        def malloc(n):
-            p = pool.malloc(n)
-            peak[0] = max(peak[0], pool.used_bytes())
-            return p
-
-        cp.cuda.set_allocator(malloc)
-        try:
-            yield
-            cp.cuda.Device().synchronize()
-        finally:
-            cp.cuda.set_allocator(previous)
-        out["peak_mib"] = round(peak[0] / 2**20, 1)
-
-    @contextlib.contextmanager
-    def torch_peak(self, out: dict):
-        if self.torch_name != "cuda":
-            yield
-            return
-        import torch
-
-        torch.cuda.synchronize()
-        torch.cuda.reset_peak_memory_stats()
-        yield
-        torch.cuda.synchronize()
-        out["peak_mib"] = round(torch.cuda.max_memory_allocated() / 2**20, 1)
-
-    def zg_release(self, out: dict | None = None) -> None:
-        """Note what CuPy's pool holds (its high water: nothing was given back), then free it."""
-        import gc
-
-        gc.collect()
-        if self.cp is not None:
-            pool = self.cp.get_default_memory_pool()
-            if out is not None and pool.total_bytes():
-                out["reserved_mib"] = round(pool.total_bytes() / 2**20, 1)
-            pool.free_all_blocks()
-
-    def torch_release(self, out: dict | None = None) -> None:
-        import gc
-
-        gc.collect()
-        if self.torch_name == "cuda":
-            import torch
-
-            if out is not None:
-                out["reserved_mib"] = round(torch.cuda.max_memory_reserved() / 2**20, 1)
-            torch.cuda.empty_cache()
-            torch.cuda.reset_peak_memory_stats()
-
-    def describe(self) -> dict:
-        info = {"device": self.name, "device_name": platform.processor() or platform.machine()}
-        if self.cp is not None:
-            rt = self.cp.cuda.runtime
-            props = rt.getDeviceProperties(0)
-            name = props["name"]
-            info["device_name"] = name.decode() if isinstance(name, bytes) else str(name)
-            info["device_memory_mib"] = round(props.get("totalGlobalMem", 0) / 2**20)
-            for key, fn in (
-                ("cuda_runtime", "runtimeGetVersion"),
-                ("cuda_driver", "driverGetVersion"),
-            ):
-                if hasattr(rt, fn):
-                    info[key] = getattr(rt, fn)()
-        if self.torch_name != self.name:
-            info["torch_device"] = self.torch_name
-        return info
-
-
-def versions() -> dict:
-    out = {"python": platform.python_version(), "numpy": np.__version__}
-    for name in ("zerograd", "cupy", "torch", "transformers", "numba"):
-        try:
-            out[name] = __import__(name).__version__
-        except Exception:  # noqa: BLE001 - not installed, or broken: say so
-            out[name] = None
-    if out["torch"]:
-        import torch
-
-        out["torch_cuda"] = torch.version.cuda
-        out["torch_allow_tf32"] = torch.backends.cuda.matmul.allow_tf32
-    out["CUPY_TF32"] = os.environ.get("CUPY_TF32")
-    return out
-
-
 # --- running the steps -----------------------------------------------------------------------
 
 
@@ -266,7 +134,7 @@ def _side(fn, into: dict) -> None:
         fn()
     except Exception as e:  # noqa: BLE001 - reported in the JSON and the table
         into["error"] = f"{type(e).__name__}: {e}"
-        into["traceback"] = traceback.format_exc(limit=-8)
+        into["traceback"] = traceback.format_exc(limit=-12)
 
 
 def _zg_amp(dev: Device, on: bool):
@@ -298,8 +166,9 @@ def batches(steps: int, batch: int, ctx: int, vocab: int, seed: int = 0) -> np.n
     return out.reshape(steps, batch, ctx + 1)
 
 
-def gpt2_train(dev: Device, s: dict, amp: bool, twin: str, limit_s: float) -> dict:
-    """zerograd and PyTorch train the same GPT-2 from the same weights on the same batches."""
+def gpt2_train(dev: Device, s: dict, amp: bool, twin: str, limit_s: float, res: dict, save):
+    """zerograd and PyTorch train the same GPT-2 from the same weights on the same batches; the
+    results go into ``res``, ``save()`` after each side."""
     import zerograd as zg
     from benchmarks.gpu_twins import gpt_state
     from benchmarks.memory import gpt_model
@@ -309,7 +178,7 @@ def gpt2_train(dev: Device, s: dict, amp: bool, twin: str, limit_s: float) -> di
     zg.manual_seed(0)
     model, _ = gpt_model(s)
     state = gpt_state(model)  # the PyTorch twin's weights, taken before any step
-    res = {"case": "gpt2_train", "unit": "tokens/s", "config": s, "amp": amp}
+    res.update(unit="tokens/s", config=s, amp=amp)
     z, t = res["zerograd"], res["torch"] = {}, {}
 
     def run_zerograd():
@@ -332,11 +201,12 @@ def gpt2_train(dev: Device, s: dict, amp: bool, twin: str, limit_s: float) -> di
 
         r = run_steps(step, n, warmup, dev.zg_sync, limit_s, dev.zg_peak(z))
         z["losses"] = [float(zg.backend.to_numpy(v)) for v in r["results"]]
-        _throughput(z, r, B * T)
+        _throughput(z, r, B * T, "tokens_per_s")
         if scaler is not None:
             z["final_scale"] = float(scaler.get_scale())
 
     _side(run_zerograd, z)
+    save()
     model = None
     dev.zg_release(z)
 
@@ -370,11 +240,12 @@ def gpt2_train(dev: Device, s: dict, amp: bool, twin: str, limit_s: float) -> di
 
         r = run_steps(step, n, warmup, dev.torch_sync, limit_s, dev.torch_peak(t))
         t["losses"] = [float(v) for v in torch.stack(r["results"]).float().cpu()]
-        _throughput(t, r, B * T)
+        _throughput(t, r, B * T, "tokens_per_s")
         if scaler is not None:
             t["final_scale"] = float(scaler.get_scale())
 
     _side(run_torch, t)
+    save()
     state = None
     dev.torch_release(t)
     if "losses" in z and "losses" in t:
@@ -384,11 +255,12 @@ def gpt2_train(dev: Device, s: dict, amp: bool, twin: str, limit_s: float) -> di
         res["loss_max_rel_diff"] = float(np.max(np.abs(a - b) / np.abs(b)))
         res["loss_within_1pct"] = bool(res["loss_max_rel_diff"] <= LOSS_RTOL)
     res["ok"] = bool(res.get("loss_within_1pct")) and "error" not in z and "error" not in t
-    return _ratio(res, "tokens_per_s")
+    _ratio(res, "tokens_per_s")
 
 
-def bert_infer(dev: Device, s: dict, amp: bool, twin: str, limit_s: float) -> dict:
-    """zerograd and PyTorch run the same BERT encoder forward on the same batch, float32."""
+def bert_infer(dev: Device, s: dict, amp: bool, twin: str, limit_s: float, res: dict, save):
+    """zerograd and PyTorch run the same BERT encoder forward on the same batch, float32; the
+    results go into ``res``, ``save()`` after each side."""
     import zerograd as zg
     from benchmarks.gpu_twins import bert_state
     from zerograd.models import BERT
@@ -408,22 +280,23 @@ def bert_infer(dev: Device, s: dict, amp: bool, twin: str, limit_s: float) -> di
     state = bert_state(model)
     ids = np.random.default_rng(0).integers(1, s["vocab"], (B, T))
     mask = np.ones_like(ids)
-    res = {"case": "bert_infer", "unit": "seqs/s", "config": s, "amp": False}
+    res.update(unit="seqs/s", config=s, amp=False)
     z, t = res["zerograd"], res["torch"] = {}, {}
     outs = {}
 
     def run_zerograd():
         model.to(dev.name)
 
-        def step(i):
+        def step(i):  # only the last output is kept: not one per step in device memory
             with zg.no_grad():
-                return model(ids, mask)
+                outs["zerograd"] = model(ids, mask)
 
         r = run_steps(step, n, warmup, dev.zg_sync, limit_s, dev.zg_peak(z))
-        outs["zerograd"] = [zg.backend.to_numpy(a.data) for a in r["results"][-1]]
-        _throughput(z, r, B)
+        outs["zerograd"] = [zg.backend.to_numpy(a.data) for a in outs["zerograd"]]
+        _throughput(z, r, B, "seqs_per_s")
 
     _side(run_zerograd, z)
+    save()
     model = None
     dev.zg_release(z)
 
@@ -438,39 +311,36 @@ def bert_infer(dev: Device, s: dict, amp: bool, twin: str, limit_s: float) -> di
 
         def step(i):
             with torch.no_grad():
-                return forward(tids, tmask)
+                outs["torch"] = forward(tids, tmask)
 
         r = run_steps(step, n, warmup, dev.torch_sync, limit_s, dev.torch_peak(t))
-        outs["torch"] = [a.float().cpu().numpy() for a in r["results"][-1]]
-        _throughput(t, r, B)
+        outs["torch"] = [a.float().cpu().numpy() for a in outs["torch"]]
+        _throughput(t, r, B, "seqs_per_s")
 
     _side(run_torch, t)
+    save()
     dev.torch_release(t)
-    if len(outs) == 2:
+    if "error" not in z and "error" not in t:
         diffs = [float(np.max(np.abs(a - b))) for a, b in zip(outs["zerograd"], outs["torch"])]
         res["max_abs_diff"] = max(diffs)  # over the last hidden state and the pooled output
         res["outputs_agree"] = bool(res["max_abs_diff"] <= BERT_ATOL)
     res["ok"] = bool(res.get("outputs_agree")) and "error" not in z and "error" not in t
-    return _ratio(res, "seqs_per_s")
+    _ratio(res, "seqs_per_s")
 
 
-def _throughput(side: dict, r: dict, per_step: int) -> None:
+def _throughput(side: dict, r: dict, per_step: int, key: str) -> None:
     side["steps_done"] = len(r["results"])
     side["timed_steps"] = r["timed_steps"]
     side["first_step_s"] = r["first_step_s"]  # with the device kernels' compilation
     if r["seconds"]:
         side["seconds"] = round(r["seconds"], 4)
-        side["per_s"] = round(r["timed_steps"] * per_step / r["seconds"], 2)
+        side[key] = round(r["timed_steps"] * per_step / r["seconds"], 2)
 
 
-def _ratio(res: dict, key: str) -> dict:
+def _ratio(res: dict, key: str) -> None:
     z, t = res["zerograd"], res["torch"]
-    for side in (z, t):
-        if "per_s" in side:
-            side[key] = side.pop("per_s")
     if z.get(key) and t.get(key):
         res["speed_ratio"] = round(z[key] / t[key], 3)  # zerograd / PyTorch: 1.0 = as fast
-    return res
 
 
 RUNNERS = {"gpt2_train": gpt2_train, "bert_infer": bert_infer}
@@ -497,20 +367,26 @@ def run(device: str, names, args, torch_device: str | None = None) -> dict:
     path = args.gpu_json or (
         os.path.join(os.environ["OUT"], "gpu_bench.json") if os.environ.get("OUT") else None
     )
-    for name in names:
-        t0 = time.perf_counter()
-        try:
-            r = RUNNERS[name](dev, shapes[name], amp, args.gpu_twin, args.gpu_time_limit)
-        except Exception as e:  # noqa: BLE001 - building the case failed: recorded, next case
-            r = {"case": name, "ok": False, "error": f"{type(e).__name__}: {e}",
-                 "traceback": traceback.format_exc(limit=-8)}  # fmt: skip
-        r["wall_s"] = round(time.perf_counter() - t0, 2)
-        report["cases"].append(r)
-        print(row(r), flush=True)
+
+    def save():
         if path:
             os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
             with open(path, "w") as f:
                 json.dump(report, f, indent=1)
+
+    for name in names:
+        t0 = time.perf_counter()
+        r = {"case": name}
+        report["cases"].append(r)  # in the file from the start: a run cut short shows where
+        try:
+            RUNNERS[name](dev, shapes[name], amp, args.gpu_twin, args.gpu_time_limit, r, save)
+        except Exception as e:  # noqa: BLE001 - building the case failed: recorded, next case
+            r["error"] = f"{type(e).__name__}: {e}"
+            r["traceback"] = traceback.format_exc(limit=-12)
+        r.setdefault("ok", False)
+        r["wall_s"] = round(time.perf_counter() - t0, 2)
+        print(row(r), flush=True)
+        save()
     report["json"] = path
     return report
 

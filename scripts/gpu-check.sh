@@ -62,7 +62,7 @@ fi
 START=$(date +%s)
 BUDGET=${GPU_CHECK_BUDGET:-450}
 MODE=${GPU_CHECK_DEVICE:-cuda}
-STEPS=${GPU_CHECK_STEPS:-smi tests bench}
+STEPS=${GPU_CHECK_STEPS-smi tests bench}  # set but empty: the probe and env.txt only
 if [ -z "${OUT:-}" ]; then
     OUT=$(mktemp -d /tmp/gpu-check.XXXXXX)
 fi
@@ -81,7 +81,7 @@ export MPLCONFIGDIR="${MPLCONFIGDIR:-$CACHE/matplotlib}"
 export XDG_CACHE_HOME="${XDG_CACHE_HOME:-$CACHE/xdg}"
 export HF_HOME="${HF_HOME:-$CACHE/huggingface}"
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 HF_DATASETS_OFFLINE=1
-export PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
+export PYTHONUNBUFFERED=1
 export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}"
 
 SUMMARY=()
@@ -220,7 +220,12 @@ if [[ " $STEPS " == *" tests "* ]]; then
             ${GPU_CHECK_TESTS:-tests/gpu} "${WORKERS[@]}" -p no:cacheprovider -rfE \
             --durations=10 --junitxml="$OUT/gpu-tests.xml" >"$OUT/gpu-tests.log" 2>&1
         rc=$?
-        tail -n 40 "$OUT/gpu-tests.log"
+        if [ $rc = 0 ]; then
+            tail -n 14 "$OUT/gpu-tests.log"  # the slowest tests and the count
+        else  # every failure on one line (the tracebacks are in gpu-tests.log), then the count
+            grep -E "^(FAILED|ERROR) " "$OUT/gpu-tests.log" | cut -c 1-300 | head -n 80
+            tail -n 3 "$OUT/gpu-tests.log"
+        fi
         last=$(grep -E "passed|failed|error|no tests ran" "$OUT/gpu-tests.log" | tail -n 1)
         case $rc in
             0) record tests passed $(($(date +%s) - t0)) "$last" ;;

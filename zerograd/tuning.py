@@ -57,22 +57,23 @@ ATTENTION_BLOCK = 1 << 16
 ATTENTION_MAX_HEAD = 1 << 18
 
 # Attention with gradients in blocks (``kernels.flash_attention``): blocks of this many queries
-# by this many keys; one block of scores and one of their gradients per thread (256 KiB each in
-# float32, in a core's 2 MiB L2). Measured (one thread, causal forward + backward, ms):
-#   (1, 4, 1024, 64)  32x256 82, 64x256 66, 64x512 62, 128x256 54, 128x512 50, 128x1024 54,
-#                     256x256 54, 256x1024 52
-#   (8, 4, 256, 64)   flat, 68 to 80 (128x512 71)
-FLASH_ATTENTION_BLOCK_Q = 128
+# by this many keys; one block of scores and one of their gradients per thread (128 KiB each in
+# float32). Measured with the task kernels (issue 17: each task one numba call, BLAS products
+# inside), one thread, causal forward + backward, ms (q block x key block):
+#   llama_train's (8, 8 / 2 kv, 256, 32)  128x512 22.3, 64x512 19.0, 64x256 19.5, 32x256 19.8
+#   (2, 4, 512, 64)                        128x512 15.4, 64x512 14.8, 64x256 14.7, 32x256 15.8
+#   (1, 4, 1024, 64)                       128x512 24.0, 64x512 24.8, 64x256 24.9, 32x256 26.9
+# Smaller query blocks follow the causal diagonal closer (fewer masked scores computed).
+FLASH_ATTENTION_BLOCK_Q = 64
 FLASH_ATTENTION_BLOCK_K = 512
 
 # Keys (S) from which attention that needs gradients takes the blocked path (memory linear in the
 # context) rather than the one built from differentiable ops (scores and weights kept for backward).
 # Measured on GPT's attention (2048 tokens a batch, 4 heads of 64, causal, forward + backward,
-# blocked / plain), one thread: T 64 1.38, 128 1.06, 192 0.99, 256 0.94, 512 0.76, 1024 0.69. On
-# both cores of a machine busy with other work the plain path's batched products (OpenBLAS's
-# threads) slowed 5 to 20 times and the blocked one (one BLAS thread per pool thread) did not:
-# 0.05 to 0.3 from T 128 up; 1.5 at T 64.
-FLASH_ATTENTION_MIN_KEYS = 256
+# blocked / plain) with the task kernels: one thread (CPU time) T 64 1.01, 128 0.76, 192 0.62,
+# 256 0.57; two threads on a machine busy with other work (wall) 0.97, 0.45, 0.15, 0.34. (The
+# block loop in Python before them broke even at 192 and was 0.94 at 256: the switch was 256.)
+FLASH_ATTENTION_MIN_KEYS = 128
 
 # Elements from which ``backend.sum_axes`` sums leading axes as one matrix-vector product (a bias
 # gradient): NumPy's column sums walk the array row by row and are several times slower, and less

@@ -400,3 +400,27 @@ def test_gradient_accumulation_inside_one_region():
             lin(x).float().sum().backward()
     expect = 3 * x.numpy().sum(0)
     np.testing.assert_allclose(lin.weight.grad.numpy()[0], expect, rtol=3e-3, atol=3e-3)
+
+
+@pytest.mark.parametrize(
+    "fn",
+    [
+        F.linear, F.conv1d, F.conv2d, F.conv_transpose2d, F.scaled_dot_product_attention,
+        F.softmax, F.log_softmax, F.layer_norm, F.rms_norm, F.group_norm, F.cross_entropy,
+        F.nll_loss, F.mse_loss, F.l1_loss, F.smooth_l1_loss, F.huber_loss, F.kl_div,
+        F.binary_cross_entropy, F.binary_cross_entropy_with_logits, F.cosine_similarity,
+    ],
+    ids=lambda f: f.__name__,
+)  # fmt: skip
+def test_public_entry_points_carry_the_autocast_hook(fn):
+    # the hook must sit on the public function itself, not on a helper it calls
+    assert hasattr(fn, "__wrapped__") and fn.__wrapped__.__name__ == fn.__name__
+
+
+def test_long_context_attention_runs_in_half():
+    q = zg.randn(1, 2, 256, 8, requires_grad=True)  # past the flash-attention threshold
+    with zg.autocast("cpu", dtype="float16"):
+        y = F.scaled_dot_product_attention(q, q, q, is_causal=True)
+    assert y.dtype == np.float16
+    y.float().sum().backward()
+    assert q.grad.dtype == np.float32 and np.isfinite(q.grad.numpy()).all()

@@ -4,7 +4,8 @@ It keeps CuPy's rules, so the device code paths run and are checked on any CPU:
 
 - only the names CuPy 14 has exist (``gpu_cupy_names.json``, the public names of ``cupy``,
   ``cupy.ndarray``, ``cupy.linalg``, ``cupy.random``, ``cupy.fft`` and
-  ``cupy.lib.stride_tricks``, listed from the installed wheel);
+  ``cupy.lib.stride_tricks``, listed from the installed wheel), and its functions take only
+  their own keyword arguments (``keywords``: the signatures of that wheel's Python functions);
 - a device array never turns into a NumPy array implicitly: ``np.asarray(x)`` raises, as CuPy's
   ``__array__`` does; ``x.get()`` and ``cupy.asnumpy(x)`` copy it to the host;
 - a NumPy array never enters a device operation: ``x + host``, ``cupy.concatenate([x, host])``
@@ -12,7 +13,10 @@ It keeps CuPy's rules, so the device code paths run and are checked on any CPU:
   ``cupy.asarray``/``cupy.array`` copy a host array to the device;
 - reductions give 0-d device arrays, not scalars; NumPy functions and ufuncs called on device
   arrays dispatch to the device, as CuPy's ``__array_function__``/``__array_ufunc__`` do;
-- a numba kernel handed a device array fails to compile: it is not a NumPy array.
+- a numba kernel handed a device array fails to compile: it is not a NumPy array;
+- ``ElementwiseKernel`` and ``ReductionKernel`` compile their CUDA C bodies as C++ with the host
+  compiler (``fake_kernels``) for float32 and float64, so the GPU kernels' arithmetic is tested
+  on the CPU; ``KERNEL_DTYPES`` says which dtypes compile.
 
 ``install()`` puts it in ``zerograd.backend`` in place of CuPy; ``uninstall(previous)`` undoes it.
 """
@@ -26,6 +30,9 @@ import weakref
 
 import numpy as np
 
+from tests.gpu import fake_kernels
+
+_CXX = fake_kernels.available()  # user kernels compile as C++ on the CPU
 NAMES = json.loads((pathlib.Path(__file__).with_name("gpu_cupy_names.json")).read_text())
 _NDARRAY_NAMES = set(NAMES["ndarray"]) - {"data", "device", "get", "set", "base"}
 _PASS = (type, np.dtype, int, float, bool, complex, str, type(None))
@@ -72,6 +79,15 @@ def _unwrap(v, where: str):
     if isinstance(v, dict):
         return {k: _unwrap(x, where) for k, x in v.items()}
     return v
+
+
+def _check_keywords(key: str, kwargs: dict) -> None:
+    """CuPy's own keyword arguments only (``keywords``: from the installed wheel's signatures)."""
+    known = NAMES["keywords"].get(key)
+    if known is not None:
+        extra = sorted(set(kwargs) - set(known))
+        if extra:
+            raise TypeError(f"stand-in CuPy: {key}() has no keyword argument(s) {extra}")
 
 
 def _call(fn, args, kwargs, where: str):
@@ -157,6 +173,7 @@ class ndarray:  # noqa: N801 - CuPy's name
     def __array_function__(self, func, types, args, kwargs):
         if func.__name__ not in NAMES["cupy"]:
             return NotImplemented
+        _check_keywords(f"cupy.{func.__name__}", kwargs)
         return _call(func, args, kwargs, f"numpy.{func.__name__}")
 
     def __getattr__(self, name):
@@ -248,7 +265,10 @@ class _Namespace:
             return attr
         fn = attr
 
+        key = f"{self._label.split('.')[-1]}.{name}"
+
         def call(*a, **k):
+            _check_keywords(key, k)
             return _call(fn, a, k, f"{self._label}.{name}")
 
         call.__name__ = name
@@ -297,8 +317,8 @@ def _fuse(*args, **kwargs):
 
 def _no_raw_kernel(*args, **kwargs):
     raise NotImplementedError(
-        "stand-in CuPy: ElementwiseKernel/ReductionKernel/RawKernel compile CUDA C and cannot run "
-        "without a GPU; write device code with cupy.fuse or array expressions"
+        "stand-in CuPy: RawKernel (and, without a C++ compiler, ElementwiseKernel and "
+        "ReductionKernel) cannot run without a GPU"
     )
 
 
@@ -356,9 +376,10 @@ module = _Namespace(
         "asnumpy": _asnumpy,
         "get_array_module": _get_array_module,
         "fuse": _fuse,
-        "ElementwiseKernel": _no_raw_kernel,
-        "ReductionKernel": _no_raw_kernel,
+        "ElementwiseKernel": fake_kernels.ElementwiseKernel if _CXX else _no_raw_kernel,
+        "ReductionKernel": fake_kernels.ReductionKernel if _CXX else _no_raw_kernel,
         "RawKernel": _no_raw_kernel,
+        "KERNEL_DTYPES": fake_kernels.DTYPES if _CXX else (),
         "get_default_memory_pool": lambda: _POOL,
         "get_default_pinned_memory_pool": lambda: _POOL,
         "cuda": cuda,

@@ -1,6 +1,6 @@
 """Llama's speed paths against transformers: a causal-only batch (no padding, no window cutting
-in) of 300 tokens takes the blocked (flash) attention with the key/value heads repeated, and the
-MLP the fused swiglu; the loss and every gradient equal transformers' in float64, the logits in
+in) of 300 tokens takes the blocked (flash) attention, which reads each key/value head in place
+for its query heads (no repeated copies), and the MLP the fused swiglu; the loss and every gradient equal transformers' in float64, the logits in
 float32, with the fused kernels and without them (``path``)."""
 
 import numpy as np
@@ -76,3 +76,24 @@ def test_cached_chunk_after_a_prompt_matches_one_pass(saved):
     rest = model(IDS[:, 200:], past_key_values=past).numpy()
     np.testing.assert_allclose(rest, whole[:, 200:], atol=1e-10, rtol=0)
     np.testing.assert_allclose(first.numpy(), whole[:, :200], atol=1e-10, rtol=0)
+
+
+def test_blocked_attention_reads_the_key_value_heads_unrepeated(saved, monkeypatch):
+    """Training on the causal-only batch: each layer's blocked attention gets the 2 key/value
+    heads as they are (grouped-query), not 4 repeated copies."""
+    from zerograd.ops.flash_attention import FlashAttention
+
+    _, where = saved
+    seen = []
+    forward = FlashAttention.forward
+
+    def record(self, q, k, v):
+        seen.append((q.shape, k.shape, v.shape))
+        return forward(self, q, k, v)
+
+    monkeypatch.setattr(FlashAttention, "forward", record)
+    model = Llama.from_pretrained(where).train()
+    loss, _ = model(IDS, labels=IDS)
+    loss.backward()
+    assert seen == [((2, 4, T, 8), (2, 2, T, 8), (2, 2, T, 8))] * 2
+    assert all(p.grad is not None for p in model.parameters())

@@ -281,3 +281,135 @@ def test_gpt_uses_the_blocked_path_and_matches_the_plain_one(monkeypatch):
         grads.append([loss.numpy()] + [p.grad.numpy() for p in model.parameters()])
     for a, b in zip(*grads):
         np.testing.assert_allclose(b, a, rtol=2e-4, atol=2e-6)
+
+
+# --- grouped-query attention and the task kernels (issue 17) ---
+
+
+@pytest.fixture(params=["tasks", "blocks", "numpy"])
+def driver(request, monkeypatch):
+    """The blocked attention three ways: numba task kernels with their BLAS products, the block
+    loop in Python with the numba block kernels, and the block loop with the NumPy twins."""
+    from zerograd import kernels
+    from zerograd.kernels import blas
+    from zerograd.kernels import flash_attention as fk
+
+    if request.param != "numpy" and kernels.numba is None:
+        pytest.skip("numba is not installed")
+    if request.param == "tasks" and not blas.available():
+        pytest.skip("NumPy's bundled OpenBLAS not found")
+    monkeypatch.setattr(kernels, "ENABLED", request.param != "numpy")
+    if request.param == "blocks":
+        monkeypatch.setattr(fk, "_fused", lambda: False)
+    return request.param
+
+
+def _gqa_compare(q, k, v, dtype, causal=False, mask=None, flash=True):
+    """sdpa with enable_gqa against torch's (the keys and values shared by H / K query heads)."""
+    zs = [zg.tensor(a, requires_grad=True) for a in (q, k, v)]
+    ts = [torch.from_numpy(a).requires_grad_() for a in (q, k, v)]
+    L, S = q.shape[-2], k.shape[-2]
+    tmask = None if mask is None else torch.from_numpy(mask)
+    if causal:
+        tri = torch.from_numpy(_tri(L, S, causal))
+        tmask = tri if tmask is None else tmask & tri if tmask.dtype == torch.bool else (
+            tmask.masked_fill(~tri, -np.inf))  # fmt: skip
+    zy = F.scaled_dot_product_attention(*zs, attn_mask=mask, is_causal=causal, enable_gqa=True)
+    ty = TF.scaled_dot_product_attention(*ts, attn_mask=tmask, enable_gqa=True)
+    assert isinstance(zy.creator, FlashAttention) == flash, "routed to the wrong path"
+    t = tol(dtype)
+    np.testing.assert_allclose(zy.numpy(), ty.detach().numpy(), **t, err_msg="forward")
+    w = rng.standard_normal(ty.shape).astype(dtype)
+    (zy * zg.tensor(w)).sum().backward()
+    (ty * torch.from_numpy(w)).sum().backward()
+    for name, z, tt in zip("qkv", zs, ts):
+        assert z.grad.shape == z.shape and z.grad.dtype == dtype
+        np.testing.assert_allclose(z.grad.numpy(), tt.grad.numpy(), **t, err_msg=f"grad {name}")
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("causal", [False, "lower_right"])
+@pytest.mark.parametrize("kind", [None, "padding", "additive"])
+def test_gqa_against_torch(driver, small_blocks, dtype, causal, kind):
+    """6 query heads over 2 key/value heads (and over 1): forward and gradients as torch's
+    enable_gqa, with causal, padding and per-head additive masks; partial blocks."""
+    for kv_heads in (2, 1):
+        q = rng.standard_normal((2, 6, 37, 8)).astype(dtype)
+        k = rng.standard_normal((2, kv_heads, 45, 8)).astype(dtype)
+        v = rng.standard_normal((2, kv_heads, 45, 5)).astype(dtype)
+        mask = _mask(kind, 2, 6, 37, 45, dtype)[0]
+        _gqa_compare(q, k, v, dtype, causal=causal, mask=mask)
+
+
+def test_gqa_plain_path_and_errors(monkeypatch):
+    """Short contexts, no gradients, or a head count that does not divide: the plain path with
+    repeated heads (as torch), and a clear error."""
+    q, k, v = (rng.standard_normal(s) for s in ((1, 4, 9, 6), (1, 2, 11, 6), (1, 2, 11, 3)))
+    _gqa_compare(q, k, v, np.float64, causal="lower_right", flash=False)
+    y = F.scaled_dot_product_attention(*(zg.tensor(a) for a in (q, k, v)), enable_gqa=True)
+    ty = TF.scaled_dot_product_attention(*(torch.from_numpy(a) for a in (q, k, v)), enable_gqa=True)
+    np.testing.assert_allclose(y.numpy(), ty.numpy(), rtol=1e-10, atol=1e-12)
+    with pytest.raises(ValueError, match="enable_gqa the query heads .* multiple of the key"):
+        F.scaled_dot_product_attention(zg.tensor(q[:, :3]), zg.tensor(k), zg.tensor(v),
+                                       enable_gqa=True)  # fmt: skip
+    with pytest.raises(ValueError, match="do not broadcast"):  # heads differ, no enable_gqa
+        F.scaled_dot_product_attention(zg.tensor(q), zg.tensor(k), zg.tensor(v))
+
+
+def test_drivers_agree_with_gqa_masks_and_dropout(monkeypatch, small_blocks):
+    """The task kernels, the Python block loop and the NumPy twins: the same output and
+    gradients (float64), for grouped-query heads with a mask, the causal offset and dropout."""
+    from zerograd import kernels
+    from zerograd.kernels import blas
+    from zerograd.kernels import flash_attention as fk
+
+    if kernels.numba is None or not blas.available():
+        pytest.skip("numba or NumPy's bundled OpenBLAS missing")
+    q = rng.standard_normal((2, 4, 33, 6))
+    k, v = rng.standard_normal((2, 2, 41, 6)), rng.standard_normal((2, 2, 41, 7))
+    bias = np.where(rng.random((2, 1, 33, 41)) > 0.2, 0.0, -np.inf)
+    bias[..., 0] = 0
+    results = {}
+    for name, enabled, fused in (("tasks", True, True), ("blocks", True, False),
+                                 ("numpy", False, False)):  # fmt: skip
+        monkeypatch.setattr(kernels, "ENABLED", enabled)
+        monkeypatch.setattr(fk, "_fused", lambda fused=fused: fused)
+        zs = [zg.tensor(a, requires_grad=True) for a in (q, k, v)]
+        y = flash_attention(*zs, bias=bias, scale=0.3, causal=41 - 33, dropout_p=0.25, seed=9)
+        (y * y).sum().backward()
+        results[name] = [y.numpy()] + [z.grad.numpy() for z in zs]
+    for name in ("blocks", "numpy"):
+        for a, b in zip(results["tasks"], results[name]):
+            np.testing.assert_allclose(a, b, rtol=1e-11, atol=1e-12, err_msg=name)
+
+
+def test_gqa_gradcheck_and_second_order(small_blocks):
+    """Grouped-query heads: gradcheck in float64 (with dropout), and create_graph's recorded
+    backward (the heads repeated as ops) equal to torch's second derivatives."""
+    q, k, v = (zg.tensor(rng.standard_normal(s), requires_grad=True)
+               for s in ((1, 4, 13, 4), (1, 2, 17, 4), (1, 2, 17, 3)))  # fmt: skip
+    assert gradcheck(lambda a, b, c: flash_attention(a, b, c, None, 0.5, 4, 0.2, seed=3), q, k, v)
+    zs = [zg.tensor(t.numpy(), requires_grad=True) for t in (q, k, v)]
+    ts = [torch.from_numpy(t.numpy()).requires_grad_() for t in (q, k, v)]
+    zy = F.scaled_dot_product_attention(*zs, is_causal="lower_right", enable_gqa=True)
+    assert isinstance(zy.creator, FlashAttention)
+    tri = torch.from_numpy(_tri(13, 17, "lower_right"))
+    ty = TF.scaled_dot_product_attention(*ts, attn_mask=tri, enable_gqa=True)
+    zg_grads = zg.autograd.grad((zy * zy).sum(), zs, create_graph=True)
+    t_grads = torch.autograd.grad((ty * ty).sum(), ts, create_graph=True)
+    zg2 = zg.autograd.grad(sum((g * g).sum() for g in zg_grads), zs)
+    t2 = torch.autograd.grad(sum((g * g).sum() for g in t_grads), ts)
+    for a, b in zip(zg2, t2):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-8, atol=1e-10)
+
+
+def test_strided_inputs(driver, small_blocks):
+    """Inputs as views: heads split from (B, L, H, E) (rows strided, as the models make them)
+    and a last axis with a stride (copied for the products): the same as contiguous ones."""
+    base = rng.standard_normal((2, 29, 4, 16)).astype(np.float32)
+    q = base.swapaxes(1, 2)[..., ::2]  # (2, 4, 29, 8), last axis strided
+    k = base[:, :, :2].swapaxes(1, 2)[..., 8:]  # (2, 2, 29, 8), rows strided
+    v = base[:, :, 2:].swapaxes(1, 2)[..., :5]
+    ys = [flash_attention(*(zg.tensor(a) for a in arrays), scale=0.4, causal=0).numpy()
+          for arrays in ((q, k, v), tuple(np.ascontiguousarray(a) for a in (q, k, v)))]  # fmt: skip
+    np.testing.assert_allclose(ys[0], ys[1], rtol=1e-6, atol=1e-7)

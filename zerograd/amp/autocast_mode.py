@@ -97,7 +97,8 @@ class autocast:  # noqa: N801 - PyTorch's name
     Casts are differentiable: float32 parameters receive float32 gradients. Regions nest (an
     inner ``enabled=False`` region turns autocast off), the settings are per thread, and with
     ``cache_enabled`` each float32 parameter is cast once per outermost region. Wrap the forward
-    pass and the loss, not ``backward()``.
+    pass and the loss, not ``backward()``. On the CPU it is for testing a mixed-precision script:
+    NumPy has no float16 BLAS (a 64x512x512 matmul takes 80 ms in float16, 3 ms in float32).
 
     Args:
         device_type: 'cuda' or 'cpu', the tensors it applies to.

@@ -19,6 +19,8 @@ from zerograd.keras.layer_state import layer_scope
 from zerograd.keras.training import TrainingMixin
 from zerograd.tensor import Tensor
 
+__all__ = ["Model", "Sequential", "clone_model", "load_model", "model_from_json", "save_model"]
+
 
 class UnknownArgumentError(TypeError, ValueError):
     """An unrecognized keyword argument (a TypeError; a ValueError too, as Keras raises)."""

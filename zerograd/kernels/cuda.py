@@ -11,6 +11,8 @@ expressions does in several, each pass writing a temporary the size of the input
   its gradient's exponential and scaling in one pass.
 - the Adam/AdamW update of a parameter and its two moments: one pass (the expressions: 11).
 
+``ZEROGRAD_CUDA_KERNELS=0`` in the environment turns them off.
+
 Each runs only on CuPy arrays of float32 or float64 (``usable``); the calling op keeps its
 array code for everything else, and the GPU tests compare both paths with PyTorch. Arithmetic is
 done in the array's own precision, as the array code does.
@@ -18,20 +20,33 @@ done in the array's own precision, as the array code does.
 
 from __future__ import annotations
 
+import os
+
 from zerograd import backend
 
+ENABLED = os.environ.get("ZEROGRAD_CUDA_KERNELS", "1") != "0"  # 0: the CuPy expressions only
 _FLOATS = ("float32", "float64")
 _compiled: dict = {}
+
+
+def _compiles(cp) -> tuple:
+    """The dtypes CuPy's kernels compile for: all, unless the module says otherwise (the test
+    suite's stand-in device compiles them as C++ for float32 and float64 only)."""
+    return getattr(cp, "KERNEL_DTYPES", ("float16", "float32", "float64"))
 
 
 def usable(*arrays) -> bool:
     """True when the kernels may run: CuPy that compiles kernels, and CuPy float32/float64 arrays
     of one dtype."""
     cp = backend.cupy_module()
-    if cp is None or getattr(cp, "STAND_IN", False) or not arrays:
-        return False  # the test stand-in has no CUDA compiler
+    if not ENABLED or cp is None or not arrays:
+        return False
     d = arrays[0].dtype
-    return d.name in _FLOATS and all(isinstance(a, cp.ndarray) and a.dtype == d for a in arrays)
+    return (
+        d.name in _FLOATS
+        and d.name in _compiles(cp)
+        and all(isinstance(a, cp.ndarray) and a.dtype == d for a in arrays)
+    )
 
 
 def _kernel(kind: str, name: str, *args):
@@ -50,8 +65,8 @@ def _kernel(kind: str, name: str, *args):
 
 _K = "0.7978845608028654"  # sqrt(2 / pi)
 _GELU = {
-    "none": "C v = (C)x; y = (T)((C)0.5 * v * ((C)1 + erf(v * (C)0.7071067811865476)))",
-    "tanh": f"C v = (C)x; y = (T)((C)0.5 * v * ((C)1 + tanh((C){_K} * (v + (C)0.044715 * v * v * v))))",
+    "none": "C v = (C)x; y = (T)((C)0.5 * v * ((C)1 + erf(v * (C)0.7071067811865476)));",
+    "tanh": f"C v = (C)x; y = (T)((C)0.5 * v * ((C)1 + tanh((C){_K} * (v + (C)0.044715 * v * v * v))));",
 }
 _GELU_GRAD = {
     "none": """
@@ -74,14 +89,16 @@ def _compute(dtype) -> str:
     return "double" if dtype.name == "float64" else "float"
 
 
-def gelu_usable(*arrays) -> bool:
-    """``usable``, float16 included (GELU computes in float and stores half)."""
+def usable_with_half(*arrays) -> bool:
+    """``usable``, float16 included (GELU and dropout compute in float and store half)."""
     cp = backend.cupy_module()
-    if cp is None or getattr(cp, "STAND_IN", False) or not arrays:
+    if not ENABLED or cp is None or not arrays:
         return False
     d = arrays[0].dtype
-    return d.name in ("float16", *_FLOATS) and all(
-        isinstance(a, cp.ndarray) and a.dtype == d for a in arrays
+    return (
+        d.name in ("float16", *_FLOATS)
+        and d.name in _compiles(cp)
+        and all(isinstance(a, cp.ndarray) and a.dtype == d for a in arrays)
     )
 
 
@@ -115,22 +132,22 @@ def softmax_last(x, scale: float, bias):
         z, k = x, scale  # exp((x - max x) * scale): the scale folded into the exponent
         y = cp.empty_like(x)
     else:
-        y = _kernel("map", "scale_add", "T x, T b, T k", "T z", "z = x * k + b")(
+        y = _kernel("map", "scale_add", "T x, T b, T k", "T z", "z = x * k + b;")(
             x, bias, x.dtype.type(scale), cp.empty_like(x)
         )
         z, k = y, 1.0
     m = z.max(axis=-1, keepdims=True)
     s = _sum_exp(z, m, k)
-    normalize = _kernel("map", "exp_div", "T z, T m, T s, T k", "T y", "y = exp((z - m) * k) / s")
+    normalize = _kernel("map", "exp_div", "T z, T m, T s, T k", "T y", "y = exp((z - m) * k) / s;")
     return normalize(z, m, s, x.dtype.type(k), y)  # in place over z when a bias made it
 
 
 def softmax_grad(y, gy, scale: float):
     """(gy - sum(gy * y)) * y * scale over the last axis."""
-    dot = _kernel("reduce", "dot", "T a, T b", "T s", "a * b", "a + b", "s = a", "0")(
+    dot = _kernel("reduce", "dot", "T u, T w", "T s", "u * w", "a + b", "s = a", "0")(
         y, gy, axis=-1, keepdims=True
     )
-    k = _kernel("map", "softmax_grad", "T y, T gy, T d, T k", "T gx", "gx = (gy - d) * y * k")
+    k = _kernel("map", "softmax_grad", "T y, T gy, T d, T k", "T gx", "gx = (gy - d) * y * k;")
     return k(y, gy, dot, y.dtype.type(scale))
 
 
@@ -146,7 +163,9 @@ def layer_norm(x, weight, bias, eps: float):
     rstd = 1 / cp.sqrt(sq(x, mean, axis=-1, keepdims=True) / n + eps)
     w = weight if weight is not None else cp.ones(n, x.dtype)
     b = bias if bias is not None else cp.zeros(n, x.dtype)
-    norm = _kernel("map", "layer_norm", "T x, T m, T r, T w, T b", "T y", "y = (x - m) * r * w + b")
+    norm = _kernel(
+        "map", "layer_norm", "T x, T m, T r, T w, T b", "T y", "y = (x - m) * r * w + b;"
+    )
     return norm(x, mean, rstd, w, b)
 
 
@@ -178,7 +197,7 @@ def layer_norm_grad(x, gy, weight, eps: float):
         "ln_grad",
         "T x, T m, T r, T gy, T w, T a, T c",
         "T gx",
-        "gx = r * (gy * w - a - (x - m) * r * c)",
+        "gx = r * (gy * w - a - (x - m) * r * c);",
     )(x, mean, rstd, gy, w, a, c)
     if weight is None:
         return gx, None, None
@@ -201,7 +220,7 @@ def logsumexp_rows(x):
 
 def exp_shift_scale(x, lse, k):
     """exp(x - lse[:, None]) * k[:, None] in one pass (the cross-entropy gradient's bulk)."""
-    kern = _kernel("map", "exp_shift_scale", "T x, T l, T k", "T p", "p = exp(x - l) * k")
+    kern = _kernel("map", "exp_shift_scale", "T x, T l, T k", "T p", "p = exp(x - l) * k;")
     return kern(x, lse[:, None], k[:, None])
 
 
@@ -209,10 +228,10 @@ def exp_shift_scale(x, lse, k):
 
 _ADAM = """
     p = p * decay;
-    m = b1 * m + (1 - b1) * g;
-    v = b2 * v + (1 - b2) * g * g;
-    p = p - step_size * m / (sqrt(v) / bc2_sqrt + eps);
-"""
+    m = m * b1 + g * omb1;
+    v = v * b2 + (g * g) * omb2;
+    p = p - (m / (sqrt(v) / bc2_sqrt + eps)) * step_size;
+"""  # the array code's order of operations, so both round alike
 
 
 def adam_step(p, g, m, v, b1, b2, step_size, bc2_sqrt, eps, decay=1.0) -> None:
@@ -221,8 +240,34 @@ def adam_step(p, g, m, v, b1, b2, step_size, bc2_sqrt, eps, decay=1.0) -> None:
     kern = _kernel(
         "map",
         "adam",
-        "T g, T b1, T b2, T step_size, T bc2_sqrt, T eps, T decay",
+        "T g, T b1, T omb1, T b2, T omb2, T step_size, T bc2_sqrt, T eps, T decay",
         "T p, T m, T v",
         _ADAM,
     )
-    kern(g, t(b1), t(b2), t(step_size), t(bc2_sqrt), t(eps), t(decay), p, m, v)
+    args = (b1, 1 - b1, b2, 1 - b2, step_size, bc2_sqrt, eps, decay)
+    kern(g, *(t(a) for a in args), p, m, v)
+
+
+# --- dropout -------------------------------------------------------------------------------------
+
+_DROPOUT = """
+    unsigned long long z = seed + (unsigned long long)i * 0x9E3779B97F4A7C15ULL;
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    z ^= z >> 31;
+    double u = (double)(z >> 11) * 1.1102230246251565e-16;
+    mask = u >= p ? (T)scale : (T)0;
+"""
+
+
+def dropout_mask(shape, p: float, seed: int, dtype):
+    """A keep mask scaled by 1 / (1 - p), drawn on the GPU from ``seed`` (the splitmix64 hash of
+    seed + element index): the same seed gives the same mask, so a recomputation (gradient
+    checkpointing) replays it."""
+    cp = backend.cupy_module()
+    out = cp.empty(shape, dtype)
+    scale = 0.0 if p == 1 else 1.0 / (1 - p)
+    kern = _kernel(
+        "map", "dropout_mask", "uint64 seed, float64 p, float64 scale", "T mask", _DROPOUT
+    )
+    return kern(cp.uint64(seed), p, scale, out)

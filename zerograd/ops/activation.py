@@ -200,7 +200,7 @@ class GELU(Function):
 
     def forward(self, x):
         self.save_for_backward(x)
-        if cuda_kernels.gelu_usable(x):  # the GPU: one fused pass
+        if cuda_kernels.usable_with_half(x):  # the GPU: one fused pass
             return cuda_kernels.gelu(x, self.approximate)
         return _gelu_array(self.xp, x, self.approximate)
 
@@ -209,7 +209,7 @@ class GELU(Function):
         xp = self.xp
         if kernels.usable(x, gy):  # arrays only: the one-pass kernel of the same derivative
             return gelu_kernels.gelu_grad(x, gy, self.approximate)
-        if cuda_kernels.gelu_usable(x, gy):
+        if cuda_kernels.usable_with_half(x, gy):
             return cuda_kernels.gelu_grad(x, gy, self.approximate)
         if self.approximate == "tanh":
             k = math.sqrt(2 / math.pi)
@@ -353,6 +353,9 @@ def dropout(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
             f"dropout: expected a floating-point input in training, received dtype {x.dtype}; "
             "convert it with .astype('float32')"
         )
+    if cuda_kernels.usable_with_half(x.data):  # the GPU draws the mask, from a seed drawn here
+        seed = int(backend.rng().integers(1 << 63))
+        return Dropout.apply(x, mask=cuda_kernels.dropout_mask(x.shape, p, seed, x.dtype))
     keep = backend.rng().random(x.shape) >= p
     scale = 0.0 if p == 1 else 1.0 / (1 - p)
     mask = backend.to_device((keep * scale).astype(x.dtype), x.device)

@@ -113,7 +113,6 @@ def _as_array(xp, m):
     return m.data if isinstance(m, Tensor) else xp.asarray(m)
 
 
-@_autocast.lower_precision
 def _blocked(q, k, v, shape, masks, is_causal, scale, op) -> Tensor:
     """``BlockedAttention`` with the masks as one additive bias and the causal mask as an offset."""
     xp = q.xp
@@ -132,6 +131,7 @@ def _blocked(q, k, v, shape, masks, is_causal, scale, op) -> Tensor:
     return BlockedAttention.apply(q, k, v, scale=scale, causal=causal, bias=bias)
 
 
+@_autocast.lower_precision
 def scaled_dot_product_attention(
     q: Tensor,
     k: Tensor,

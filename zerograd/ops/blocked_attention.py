@@ -63,7 +63,7 @@ class BlockedAttention(Function):
             s += b[..., rows, cols]
         if self.causal is not None and i0 + self.causal < end:  # some key above the diagonal
             above = xp.arange(end)[None, :] > (xp.arange(i0, i1) + self.causal)[:, None]
-            s[..., above] = -math.inf
+            s += xp.where(above, s.dtype.type(-math.inf), s.dtype.type(0))
         return s
 
     def forward(self, q, k, v):

@@ -92,7 +92,12 @@ class FlashAttention(Function):
             z = flash_kernels.dropout_mask(shape, *self._dropout, q.dtype).reshape(p.shape)
             dp, pz = dp * Tensor(z), p * Tensor(z)
         ds = p * (dp - (dp * p).sum(axis=-1, keepdims=True)) * self.scale
-        return matmul(ds, k), matmul(ds.swapaxes(-1, -2), q), matmul(pz.swapaxes(-1, -2), gy)
+        gk, gv = matmul(ds.swapaxes(-1, -2), q), matmul(pz.swapaxes(-1, -2), gy)
+        if rep > 1:  # (B, H, S, E) -> (B, K, S, E): summed over each head's copies
+            B, H = gk.shape[:2]
+            gk = gk.reshape((B, H // rep, rep) + gk.shape[2:]).sum(axis=2)
+            gv = gv.reshape((B, H // rep, rep) + gv.shape[2:]).sum(axis=2)
+        return matmul(ds, k), gk, gv
 
 
 def flash_attention(

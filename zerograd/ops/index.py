@@ -100,7 +100,11 @@ class PutAlongAxisAdd(Function):
         xp = self.xp
         gx = xp.zeros(self.shape, dtype=gy.dtype)
         idx = xp.broadcast_to(self.indices, gy.shape)
-        grids = xp.indices(gy.shape, sparse=True)
+        nd = gy.ndim  # open grids, as indices(sparse=True), which CuPy lacks
+        grids = [
+            xp.arange(n).reshape([n if j == i else 1 for j in range(nd)])
+            for i, n in enumerate(gy.shape)
+        ]
         full = tuple(idx if i == self.axis else g for i, g in enumerate(grids))
         xp.add.at(gx, full, gy)
         return gx

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from zerograd.keras.base import snake_case
+from zerograd.keras.base import snake_case as _snake_case
 from zerograd.keras.losses import (  # Keras exports the loss functions as metric functions too
     binary_crossentropy,
     binary_focal_crossentropy,
@@ -136,7 +136,7 @@ ALL = (
 
 # Keras's names: the class name, its snake_case form, and the short aliases
 NAMES = {cls.__name__: cls for cls in ALL}
-NAMES.update({snake_case(cls.__name__): cls for cls in ALL})
+NAMES.update({_snake_case(cls.__name__): cls for cls in ALL})
 NAMES.update(
     {
         "auc": AUC,
