@@ -259,13 +259,14 @@ def expand(markdown: str) -> str:
 
 
 CJK = "\u3000-\u303f\u4e00-\u9fff\uff00-\uffef"
-CJK_BREAK = re.compile(f"(?<=[{CJK}])\n(?=[{CJK}])")
+CJK_BREAK = re.compile(f"(?<=[{CJK}])\n[ \t]*(?=[{CJK}])")  # indented: list items, admonitions
 FENCED = re.compile(r"^(```|~~~).*?^\1", re.M | re.S)
 
 
 def join_cjk_lines(markdown: str) -> str:
-    """Join prose lines wrapped between two CJK characters: a newline there renders as a space,
-    which Chinese text does not have. Code blocks are left as they are."""
+    """Join prose lines wrapped between two CJK characters (with the indentation of a list item's
+    or an admonition's next line): a newline there renders as a space, which Chinese text does
+    not have. Code blocks are left as they are."""
     out, last = [], 0
     for m in FENCED.finditer(markdown):
         out.append(CJK_BREAK.sub("", markdown[last : m.start()]))

@@ -288,6 +288,10 @@ def test_chinese_lines_are_joined_outside_code():
     assert docs_hooks.join_cjk_lines(text) == (
         "张量几乎就是数组。\n\n```python\n# 注释\n# 中文\n```\n数组（在 GPU 上）\nzerograd\n"
     )
+    items = "- 列表的第一行\n  接着写\n- 新的条目\n\n!!! note\n    提示的\n    第二行\n"
+    assert docs_hooks.join_cjk_lines(items) == (
+        "- 列表的第一行接着写\n- 新的条目\n\n!!! note\n    提示的第二行\n"
+    )
 
 
 # The API reference covers every public name of these packages (and of zerograd.keras's

@@ -271,3 +271,16 @@ def test_cuda_module_reports_the_device():
     assert zg.cuda.memory_reserved() >= zg.cuda.memory_allocated() >= 0
     del x
     zg.cuda.empty_cache()
+
+
+def test_keras_layers_called_on_arrays_use_the_current_device():
+    from zerograd import keras
+
+    with keras.device("gpu"):
+        layer = keras.layers.Dense(2)
+        y = layer(np.ones((1, 3), "float32"))
+        model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(4)])
+        z = model(np.ones((2, 3), "float32"))
+    assert y.device == z.device == "cuda:0" and layer.kernel.device == "cuda:0"
+    with keras.device("cpu"):
+        assert keras.layers.Dense(2)(np.ones((1, 3), "float32")).device == "cpu"

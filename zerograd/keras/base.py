@@ -12,7 +12,7 @@ import numpy as np
 
 from zerograd import backend
 from zerograd.autograd import no_grad
-from zerograd.keras import dtype_policies, mask_flow
+from zerograd.keras import devices, dtype_policies, mask_flow
 from zerograd.keras.autocast_scope import VariablesInComputeDtype
 from zerograd.keras.keras_tensor import (  # noqa: F401 - KerasTensor and helpers live there
     FREE_AXIS,
@@ -356,10 +356,10 @@ def _as_tensors(x, float_dtype=None):
         return {k: _as_tensors(v, float_dtype) for k, v in x.items()}
     if isinstance(x, Tensor):
         return x
-    a = np.asarray(x)
+    a = x if backend.is_device_array(x) else np.asarray(x)
     if a.dtype == np.float64:
         a = a.astype(float_dtype or backend.get_default_dtype())
-    return Tensor(a)
+    return Tensor(a, device=devices.current())  # as Keras: on the current device
 
 
 def _dtype_name(who: str, dtype) -> DTypeName:

@@ -9,12 +9,15 @@ scores per thread: linear in the context. Dropout on the weights draws no stored
 weight's keep bit is a hash of the call's seed and its position (``_bits``), computed again in the
 backward's blocks.
 
-Work is split over (batch, head) pairs on the thread pool of ``kernels.parallel_parts`` (NumPy's
-matrix products release the GIL; so do the numba block kernels). A causal mask (key j allowed for
-query i when j <= i + offset) skips the key blocks above the diagonal. The elementwise work of a
-block is one numba pass (``_fwd_block``, ``_bwd_block``), or NumPy's operations when numba is off
-(``_fwd_block_np``, ``_bwd_block_np``, the twins the tests compare). Block sizes:
-``tuning.FLASH_ATTENTION_BLOCK_Q`` and ``FLASH_ATTENTION_BLOCK_K``.
+Work is split into tasks, one per (batch, key/value head) pair with the query heads that read it
+(grouped-query attention: query head h reads key/value head h // (H / K), no repeated copies), on
+the thread pool of ``kernels.parallel_parts``. With numba and NumPy's bundled OpenBLAS a task is
+one numba call without the GIL, its products by ``blas.gemm`` (``flash_attention_tasks``);
+otherwise the block loop below runs in Python (NumPy's products release the GIL, so do the numba
+block kernels). A causal mask (key j allowed for query i when j <= i + offset) skips the key
+blocks above the diagonal. The elementwise work of a block is one numba pass (``_make``: fwd,
+bwd), or NumPy's operations when numba is off (``_fwd_block_np``, ``_bwd_block_np``, the twins
+the tests compare). Block sizes: ``tuning.FLASH_ATTENTION_BLOCK_Q`` and ``FLASH_ATTENTION_BLOCK_K``.
 """
 
 from __future__ import annotations
@@ -390,11 +393,16 @@ def forward(q, k, v, bias4, scale: float, causal: int | None, dropout: tuple | N
 
 def backward(q, k, v, y, lse, gy, bias4, scale: float, causal: int | None, dropout=None):
     """The gradients (gq, gk, gv) of ``forward``'s output, given its gradient ``gy``; the
-    arguments as ``forward`` took them and returned them."""
+    arguments as ``forward`` took them and returned them. The gradients are views of (B, L, H, E)
+    and (B, S, K, E) arrays."""
     B, H, L, E = q.shape
     K, S, Ev = k.shape[1], k.shape[2], v.shape[3]
     dtype = q.dtype
-    gq, gk, gv = np.empty(q.shape, dtype), np.zeros(k.shape, dtype), np.zeros(v.shape, dtype)
+    # laid out (B, L, H, E) and (B, S, K, E) in memory, as the heads were split from the
+    # projections: merging the heads of the gradients back is free (as ``forward``'s y)
+    gq = np.empty((B, L, H, E), dtype).transpose(0, 2, 1, 3)
+    gk = np.zeros((B, S, K, E), dtype).transpose(0, 2, 1, 3)
+    gv = np.zeros((B, S, K, Ev), dtype).transpose(0, 2, 1, 3)
     if _fused():
         (q, k, v), bias, causal_args, rest = _fused_args(q, k, v, bias4, causal, dropout)
         gy, kern = _rows(gy), _TASKS[dtype][1]

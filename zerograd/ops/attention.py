@@ -193,10 +193,11 @@ def scaled_dot_product_attention(
     xp = q.xp
     rep = _gqa_groups(op, q, k, v) if enable_gqa else 1
     kv = (k, v)  # the key/value heads as given: the blocked path reads them shared
-    if rep > 1:  # the plain paths: each query head's own copy
+    if rep > 1 and backend.is_device_array(q.data):  # the GPU's blocks: each query head's copy
         k, v = repeat_heads(k, rep), repeat_heads(v, rep)
+    lead = k.shape[:-2] if k is not kv[0] or rep == 1 else k.shape[:-3] + (k.shape[-3] * rep,)
     try:
-        shape = xp.broadcast_shapes(q.shape[:-2], k.shape[:-2]) + (L, S)
+        shape = xp.broadcast_shapes(q.shape[:-2], lead) + (L, S)
     except ValueError:
         raise ValueError(
             f"{op}: the leading (batch, head) axes of q {q.shape} and k {k.shape} do not broadcast"
@@ -241,6 +242,8 @@ def scaled_dot_product_attention(
         causal = None if not is_causal else S - L if is_causal == "lower_right" else 0
         p = argcheck.probability(op, "dropout_p", dropout_p) if drop else 0.0
         return flash_attention(q, *kv, bias=mask, scale=scale, causal=causal, dropout_p=p)
+    if k is kv[0] and rep > 1:  # the plain paths: each query head's own copy
+        k, v = repeat_heads(k, rep), repeat_heads(v, rep)
     bias = attention_bias(
         xp,
         shape,

@@ -116,8 +116,9 @@ def flash_attention(
     enough (``tuning.FLASH_ATTENTION_MIN_KEYS``); inputs as ``flash_usable`` accepts them.
 
     Args:
-        q, k, v: (B, H, L, E) queries, (B, H, S, E) keys and (B, H, S, Ev) values (or 3-D,
-            without H), NumPy float32/float64 of one dtype.
+        q, k, v: (B, H, L, E) queries, (B, K, S, E) keys and (B, K, S, Ev) values (or 3-D,
+            without heads), NumPy float32/float64 of one dtype; K = H, or a divisor of H
+            (grouped-query attention: query head h reads key/value head h // (H / K)).
         bias: an additive float mask broadcastable to (B, H, L, S) (-inf where masked), a constant.
         scale: multiplies q k^T.
         causal: None, or the offset of a causal mask: query i attends keys j <= i + causal (0 as
