@@ -74,7 +74,7 @@ def test_gradcheck_float64(path):
         w = zg.tensor(rng.standard_normal(c), requires_grad=True)
         b = zg.tensor(rng.standard_normal(c), requires_grad=True)
         assert gradcheck(
-            lambda a, g, h: F.batch_norm(a, None, None, g, h, True, axis=axis), x, w, b
+            lambda a, g, h, axis=axis: F.batch_norm(a, None, None, g, h, True, axis=axis), x, w, b
         )
 
 

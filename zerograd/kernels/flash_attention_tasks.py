@@ -20,7 +20,9 @@ from zerograd.kernels.blas import gemm
 def make(fwd, bwd, ftype):
     """Forward and backward over whole tasks, each a (batch, key/value head) pair and the
     query heads that read it, in one call without the GIL; the products by ``blas.gemm``.
-    Arguments as ``forward``/``backward`` take them (C-contiguous buffers of their own)."""
+    Arguments as ``kernels.flash_attention``'s forward and backward pass them: inputs with a
+    unit stride along their last axis (``_rows``), ``tasks`` an (n, 2) array of (batch, key/value
+    head), the mask 4-D with its key axis spelled out (a dummy when ``has_bias`` is False)."""
     nan, inf = ftype(np.nan), ftype(np.inf)
 
     @jit_nogil

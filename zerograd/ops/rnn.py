@@ -50,17 +50,18 @@ class RecurrentLayer(Function):
         cache = []
         if self.mode == "lstm":
             self._lstm_forward(xw, hs, c0, W_hh)
+        W_hhT = xp.ascontiguousarray(W_hh.T) if self.mode != "lstm" else None  # row-major GEMMs
         for t in range(T if self.mode != "lstm" else 0):
             h = hs[t]
             if self.mode == "gru":
-                hh = h @ W_hh.T + b_hh
+                hh = h @ W_hhT + b_hh
                 r = sigmoid_array(xw[t, :, :H] + hh[:, :H])
                 z = sigmoid_array(xw[t, :, H : 2 * H] + hh[:, H : 2 * H])
                 n = xp.tanh(xw[t, :, 2 * H :] + r * hh[:, 2 * H :])
                 hs[t + 1] = (1 - z) * n + z * h
                 cache.append((r, z, n, hh[:, 2 * H :]))
             else:
-                a = xw[t] + h @ W_hh.T
+                a = xw[t] + h @ W_hhT
                 hs[t + 1] = xp.tanh(a) if self.mode == "rnn_tanh" else xp.maximum(a, 0)
         self.hs, self.cache = hs, cache
         if self.mode == "lstm":
@@ -76,7 +77,9 @@ class RecurrentLayer(Function):
         xp = self.xp
         T, B, G = xw.shape
         H = G // 4
-        W_hhT = xp.ascontiguousarray(W_hh.T)  # row-major: a third faster per small GEMM than the view
+        W_hhT = xp.ascontiguousarray(
+            W_hh.T
+        )  # row-major: a third faster per small GEMM than the view
         gates = xp.empty((T, B, G), dtype=xw.dtype)
         cs = xp.empty((T + 1, B, H), dtype=xw.dtype)
         tcs = xp.empty((T, B, H), dtype=xw.dtype)
