@@ -154,13 +154,19 @@ def softmax_grad(y, gy, scale: float):
 # --- layer norm over the last axis ---------------------------------------------------------------
 
 
+def _mean_rstd(x, eps: float):
+    """Each row's mean and 1 / sqrt(var + eps) over the last axis, kept as (..., 1)."""
+    mean = x.mean(axis=-1, keepdims=True)
+    sq = _kernel("reduce", "sq_dev", "T x, T m", "T s", "(x - m) * (x - m)", "a + b", "s = a", "0")
+    var = sq(x, mean, axis=-1, keepdims=True) / x.shape[-1]
+    return mean, 1 / backend.cupy_module().sqrt(var + eps)
+
+
 def layer_norm(x, weight, bias, eps: float):
     """(x - mean) * rstd * weight + bias over the last axis; weight and bias may be None."""
     cp = backend.cupy_module()
     n = x.shape[-1]
-    mean = x.mean(axis=-1, keepdims=True)
-    sq = _kernel("reduce", "sq_dev", "T x, T m", "T s", "(x - m) * (x - m)", "a + b", "s = a", "0")
-    rstd = 1 / cp.sqrt(sq(x, mean, axis=-1, keepdims=True) / n + eps)
+    mean, rstd = _mean_rstd(x, eps)
     w = weight if weight is not None else cp.ones(n, x.dtype)
     b = bias if bias is not None else cp.zeros(n, x.dtype)
     norm = _kernel(
@@ -173,9 +179,7 @@ def layer_norm_grad(x, gy, weight, eps: float):
     """(gx, gw, gb) of ``layer_norm`` over the last axis; gw and gb None without a weight."""
     cp = backend.cupy_module()
     n = x.shape[-1]
-    mean = x.mean(axis=-1, keepdims=True)
-    sq = _kernel("reduce", "sq_dev", "T x, T m", "T s", "(x - m) * (x - m)", "a + b", "s = a", "0")
-    rstd = 1 / cp.sqrt(sq(x, mean, axis=-1, keepdims=True) / n + eps)
+    mean, rstd = _mean_rstd(x, eps)
     w = weight if weight is not None else cp.ones(n, x.dtype)
     sums = _kernel(
         "reduce", "ln_sums", "T x, T m, T r, T gy, T w", "T s", "gy * w", "a + b", "s = a", "0"

@@ -113,21 +113,26 @@ def _as_array(xp, m):
     return m.data if isinstance(m, Tensor) else xp.asarray(m)
 
 
-def _blocked(q, k, v, shape, masks, is_causal, scale, op) -> Tensor:
-    """``BlockedAttention`` with the masks as one additive bias and the causal mask as an offset."""
-    xp = q.xp
+def _bias_and_offset(xp, shape, dtype, masks, is_causal, op):
+    """The blocked paths' masks: one additive bias (or None) and the causal mask as an offset
+    (query i sees keys j <= i + offset; None: not causal)."""
     if is_causal not in (False, True, "upper_left", "lower_right"):
-        attention_bias(xp, shape, q.dtype, causal=is_causal, op=op)  # raises, naming it
+        attention_bias(xp, shape, dtype, causal=is_causal, op=op)  # raises, naming it
     bias = attention_bias(
         xp,
         shape,
-        q.dtype,
+        dtype,
         allowed={n: m for n, m in masks.items() if m.dtype == bool},
         additive={n: m for n, m in masks.items() if m.dtype != bool},
         op=op,
     )
     L, S = shape[-2:]
-    causal = None if not is_causal else S - L if is_causal == "lower_right" else 0
+    return bias, None if not is_causal else S - L if is_causal == "lower_right" else 0
+
+
+def _blocked(q, k, v, shape, masks, is_causal, scale, op) -> Tensor:
+    """``BlockedAttention`` with the masks as one additive bias and the causal mask as an offset."""
+    bias, causal = _bias_and_offset(q.xp, shape, q.dtype, masks, is_causal, op)
     return BlockedAttention.apply(q, k, v, scale=scale, causal=causal, bias=bias)
 
 
@@ -229,17 +234,7 @@ def scaled_dot_product_attention(
         and S >= tuning.FLASH_ATTENTION_MIN_KEYS
         and flash_usable(q.data, kv[0].data, kv[1].data)
     ):  # blocks: memory linear in the context, causal blocks above the diagonal skipped
-        if is_causal not in (False, True, "upper_left", "lower_right"):
-            attention_bias(xp, shape, q.dtype, causal=is_causal, op=op)  # raises, naming it
-        mask = attention_bias(
-            xp,
-            shape,
-            q.dtype,
-            allowed={n: m for n, m in masks.items() if m.dtype == bool},
-            additive={n: m for n, m in masks.items() if m.dtype != bool},
-            op=op,
-        )
-        causal = None if not is_causal else S - L if is_causal == "lower_right" else 0
+        mask, causal = _bias_and_offset(xp, shape, q.dtype, masks, is_causal, op)
         p = argcheck.probability(op, "dropout_p", dropout_p) if drop else 0.0
         return flash_attention(q, *kv, bias=mask, scale=scale, causal=causal, dropout_p=p)
     if k is kv[0] and rep > 1:  # the plain paths: each query head's own copy
