@@ -12,7 +12,9 @@ folds the mapped values with ``reduce_expr`` over ``a`` and ``b`` from ``identit
 from __future__ import annotations
 
 import ctypes
+import functools
 import hashlib
+import os
 import pathlib
 import shutil
 import subprocess
@@ -33,8 +35,16 @@ _CACHE = pathlib.Path(tempfile.gettempdir()) / "zerograd-fake-kernels"
 _loaded: dict = {}
 
 
+@functools.cache
 def available() -> bool:
-    return shutil.which("g++") is not None
+    """A host C++ compiler that builds a shared library with <cmath> (tried once)."""
+    if shutil.which("g++") is None:
+        return False
+    try:
+        _compile(_HEADER + 'extern "C" double probe(double x) { return erf(x); }\n')
+    except (OSError, subprocess.CalledProcessError):
+        return False
+    return True
 
 
 def _params(text: str):
@@ -53,9 +63,9 @@ def _compile(source: str):
     _CACHE.mkdir(exist_ok=True)
     so = _CACHE / f"k{key}.so"
     if not so.exists():
-        cpp = _CACHE / f"k{key}.cpp"
+        cpp = _CACHE / f"k{key}.{os.getpid()}.cpp"  # per process: test workers compile at once
         cpp.write_text(source)
-        tmp = so.with_suffix(".tmp.so")
+        tmp = _CACHE / f"k{key}.{os.getpid()}.so"
         subprocess.run(
             ["g++", "-O1", "-shared", "-fPIC", "-o", str(tmp), str(cpp)],
             check=True,
