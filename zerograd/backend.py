@@ -73,14 +73,20 @@ def result_type(*dtypes) -> np.dtype:
 # --- devices -------------------------------------------------------------------------------------
 
 
+_seen: list = [None, False]  # (the CuPy module asked, its answer): a process's GPUs do not change
+
+
 def cuda_available() -> bool:
-    """True when CuPy is installed and sees at least one GPU."""
+    """True when CuPy is installed and sees at least one GPU (asked once per CuPy module)."""
     if _cupy is None:
         return False
-    try:
-        return _cupy.cuda.runtime.getDeviceCount() > 0
-    except Exception:  # noqa: BLE001
-        return False
+    if _seen[0] is not _cupy:
+        try:
+            found = _cupy.cuda.runtime.getDeviceCount() > 0
+        except Exception:  # noqa: BLE001
+            found = False
+        _seen[:] = [_cupy, found]
+    return _seen[1]
 
 
 def cupy_module():
@@ -153,6 +159,21 @@ def check_one_device(op: str, arrays) -> None:
             f"{op}: expected all inputs on one device, received inputs on {' and '.join(devices)} "
             "(move them with .to(device))"
         )
+
+
+def moved_to(array, device: str, op: str, what: str, owner: str = "the tensor"):
+    """An input ``array`` on ``device``: a NumPy array is copied there (as PyTorch takes CPU
+    indices for a GPU tensor); an array on another GPU, or a GPU array for the CPU, is an error
+    naming both devices."""
+    where = device_of(array)
+    if where == device:
+        return array
+    if where != "cpu":
+        raise DeviceMismatchError(
+            f"{op}: the {what} is on {where} and {owner} on {device}; move the {what} to "
+            f"{owner}'s device"
+        )
+    return to_device(array, device)
 
 
 def xp_for(device: str):

@@ -284,3 +284,13 @@ def test_keras_layers_called_on_arrays_use_the_current_device():
     assert y.device == z.device == "cuda:0" and layer.kernel.device == "cuda:0"
     with keras.device("cpu"):
         assert keras.layers.Dense(2)(np.ones((1, 3), "float32")).device == "cpu"
+
+
+def test_loss_targets_move_from_the_host_but_not_from_another_device():
+    logits = zg.randn(4, 3, device="cuda", requires_grad=True)
+    loss = nn.functional.cross_entropy(logits, np.array([0, 1, 2, 1]))  # a host array: moved
+    assert loss.device == "cuda:0"
+    with pytest.raises(backend.DeviceMismatchError, match="the target is on cpu and the input"):
+        nn.functional.cross_entropy(logits, zg.tensor([0, 1, 2, 1]))
+    with pytest.raises(backend.DeviceMismatchError, match="the target is on cuda:0 and the input"):
+        nn.functional.cross_entropy(zg.randn(4, 3), zg.tensor([0, 1, 2, 1], device="cuda").data)

@@ -23,14 +23,7 @@ def index_on_device(x: Tensor, index):
     if isinstance(index, tuple):
         return tuple(index_on_device(x, i) for i in index)
     if backend.is_device_array(index) or isinstance(index, backend.np.ndarray):
-        where = backend.device_of(index)
-        if where != x.device:
-            if where != "cpu":
-                raise ValueError(
-                    f"getitem: the index is on {where} and the tensor on {x.device}; move the "
-                    "index to the tensor's device"
-                )
-            return backend.to_device(index, x.device)
+        return backend.moved_to(index, x.device, "getitem", "index")
     return index
 
 
@@ -74,8 +67,8 @@ def getitem(x: Tensor, index) -> Tensor:
     index = unwrap_index(index)
     if isinstance(index, list):
         index = x.xp.asarray(index)
-    elif not isinstance(index, (int, slice)):
-        index = index_on_device(x, index)
+    elif backend.cupy_module() is not None and not isinstance(index, (int, slice)):
+        index = index_on_device(x, index)  # only where a GPU array may be met
     return GetItem.apply(x, index=index)
 
 

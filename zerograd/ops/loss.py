@@ -128,17 +128,17 @@ def binary_cross_entropy_with_logits(
 
 
 def target_on(x: Tensor, target, op: str):
-    """The target's array on the input's device: arrays and lists are moved there; a Tensor on
-    another device is an error naming both."""
+    """The target's array on the input's device: host arrays and lists are moved there; a Tensor
+    or an array on another device is an error naming both (as PyTorch's)."""
     if isinstance(target, Tensor):
-        if target.device != x.device:
+        if target.device != x.device:  # a Tensor is not moved behind its owner's back
             raise backend.DeviceMismatchError(
-                f"{op}: expected the target on the input's device {x.device}, received it on "
-                f"{target.device}"
+                f"{op}: the target is on {target.device} and the input on {x.device}; move the "
+                "target to the input's device"
             )
         return target.data
     t = target if backend.is_device_array(target) else np.asarray(target)
-    return backend.to_device(t, x.device)
+    return backend.moved_to(t, x.device, op, "target", "the input")
 
 
 class SoftmaxCrossEntropy(Function):
