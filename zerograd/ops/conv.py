@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from zerograd import backend, kernels
 from zerograd.amp import autocast_mode as _autocast
 from zerograd.autograd import Function
 from zerograd.kernels import conv as conv_kernels
+from zerograd.kernels import conv_blocks
 from zerograd.ops import argcheck
 from zerograd.tensor import Tensor
 
@@ -91,13 +94,17 @@ class Conv2d(_Conv):
 
     relu = False
     cols = None  # the im2col patch matrix of the input (groups == 1), kept for the weight gradient
+    xh = None  # the input as contiguous (N, H, W, C), when the block kernels ran the forward
 
     def forward(self, x, W, b=None):
         xp = self.xp
         (ph0, ph1), (pw0, pw1) = self.padding
         cl = self.channels_last
         kh, kw = W.shape[:2] if cl else W.shape[2:]
-        if self.groups == 1:
+        if self.groups == 1 and conv_blocks.usable(x, W):  # by blocks of images, in cache
+            self.xh = _nhwc(x, cl)  # kept for the weight gradient
+            y = _blocks_forward(self.xh, W, b, self)
+        elif self.groups == 1:
             xh = x if cl else x.transpose(0, 2, 3, 1)  # (N, H, W, C)
             if ph0 or ph1 or pw0 or pw1:
                 xh = xp.pad(xh, ((0, 0), (ph0, ph1), (pw0, pw1), (0, 0)))
@@ -140,6 +147,8 @@ class Conv2d(_Conv):
         if self.relu:  # through the fused ReLU first: zero where the output was clipped
             gy = conv_kernels.relu_grad(gy, y) if kernels.usable(y, gy) else gy * (y > 0)
         need, geo = self.needs_grad, self.geometry()
+        if self.xh is not None and not self.recording:
+            return _blocks_backward(self, gy, W, need)
         gx = Conv2dInputGrad.call(gy, W, x_shape=x.shape, **geo) if need[0] else None
         gW = (
             Conv2dWeightGrad.call(x, gy, w_shape=W.shape, cols=self.cols, **geo)
@@ -192,6 +201,61 @@ class Conv2dWeightGrad(_Conv):
         return gx, ggy
 
 
+def _nhwc(a, channels_last: bool):
+    """``a`` as a C-contiguous, writeable (N, H, W, C) array, what the block kernels take."""
+    a = a if channels_last else a.transpose(0, 2, 3, 1)
+    return a if a.flags.c_contiguous and a.flags.writeable else np.array(a, order="C")
+
+
+def _weight_matrix(W, channels_last: bool):
+    """The (kh*kw*C, O) matrix of a weight, rows in the patches' (i, j, c) order."""
+    w4 = W if channels_last else W.transpose(2, 3, 1, 0)
+    return np.ascontiguousarray(w4).reshape(-1, w4.shape[3])
+
+
+def _block_geometry(geo: _Conv, kh: int, kw: int) -> tuple:
+    """(kh, kw, sh, sw, dh, dw, top padding, left padding) for ``kernels.conv_blocks``."""
+    (sh, sw), (dh, dw) = geo.stride, geo.dilation
+    return (kh, kw, sh, sw, dh, dw, geo.padding[0][0], geo.padding[1][0])
+
+
+def _blocks_forward(xh, W, b, geo: Conv2d):
+    """The forward of a groups-1 convolution by ``kernels.conv_blocks`` on the (N, H, W, C)
+    input ``xh``: no padded copy, no patch matrix of the whole batch, bias and ReLU applied as
+    each block is written."""
+    cl = geo.channels_last
+    kh, kw = W.shape[:2] if cl else W.shape[2:]
+    wm = _weight_matrix(W, cl)
+    (ph0, ph1), (pw0, pw1) = geo.padding
+    n, h, w = xh.shape[:3]
+    n, ho, wo = _out_hw((n, h + ph0 + ph1, w + pw0 + pw1), kh, kw, geo.stride, geo.dilation)
+    o = wm.shape[1]
+    bias = np.zeros(o, xh.dtype) if b is None else np.ascontiguousarray(b)
+    y = np.empty((n, ho, wo, o), xh.dtype)
+    conv_blocks.forward(xh, wm, bias, geo.relu, _block_geometry(geo, kh, kw), y)
+    return y if cl else np.ascontiguousarray(y.transpose(0, 3, 1, 2))
+
+
+def _blocks_backward(fn: Conv2d, gy, W, need) -> tuple:
+    """The gradients of a convolution whose forward ran by blocks, on arrays: ``gy`` made
+    channels-last once for both products, the input's copy from the forward reused, and the
+    bias gradient summed with the weight's."""
+    cl = fn.channels_last
+    kh, kw, c, o = W.shape if cl else (W.shape[2], W.shape[3], W.shape[1], W.shape[0])
+    gyh, wm, geo = _nhwc(gy, cl), _weight_matrix(W, cl), _block_geometry(fn, kh, kw)
+    gx = gW = gb = None
+    if need[0]:
+        gx = np.empty(fn.xh.shape, gy.dtype)
+        conv_blocks.input_grad(gyh, wm, geo, gx)
+        gx = gx if cl else np.ascontiguousarray(gx.transpose(0, 3, 1, 2))
+    if need[1] or need[2:] == [True]:
+        gm, gb = conv_blocks.weight_grad(fn.xh, gyh, geo, kh * kw * c)
+        gW = gm.reshape(kh, kw, c, o)
+        gW = gW if cl else np.ascontiguousarray(gW.transpose(3, 2, 0, 1))
+    grads = (gx, gW if need[1] else None)
+    return grads + ((gb if need[2] else None,) if len(need) == 3 else ())
+
+
 def _out_hw(padded_shape, kh: int, kw: int, stride, dilation) -> tuple:
     """(N, Ho, Wo) of a convolution over a padded channels-last input."""
     n, h, w = padded_shape[:3]
@@ -217,6 +281,11 @@ def _input_grad(xp, gy, W, x_shape, geo: _Conv):
     cl = geo.channels_last
     (kh, kw, c, o) = W.shape if cl else (W.shape[2], W.shape[3], W.shape[1], W.shape[0])
     (sh, sw), (dh, dw) = geo.stride, geo.dilation
+    if geo.groups == 1 and conv_blocks.usable(gy, W):
+        gx = xp.empty(x_shape if cl else (x_shape[0], *x_shape[2:], x_shape[1]), gy.dtype)
+        wm = _weight_matrix(W, cl)
+        conv_blocks.input_grad(_nhwc(gy, cl), wm, _block_geometry(geo, kh, kw), gx)
+        return gx if cl else xp.ascontiguousarray(gx.transpose(0, 3, 1, 2))
     if geo.groups == 1:
         n, ho, wo = (gy.shape[:3]) if cl else (gy.shape[0], *gy.shape[2:])
         # contiguous rows for BLAS: a broadcast gy (the gradient of a sum) has zero strides, and
@@ -253,6 +322,13 @@ def _weight_grad(xp, x, gy, w_shape, geo: _Conv):
     (ph0, ph1), (pw0, pw1) = geo.padding
     cl = geo.channels_last
     (kh, kw, c, o) = w_shape if cl else (w_shape[2], w_shape[3], w_shape[1], w_shape[0])
+    if geo.groups == 1 and geo.cols is None and conv_blocks.usable(x, gy):
+        k = kh * kw * c
+        gm, _ = conv_blocks.weight_grad(
+            _nhwc(x, cl), _nhwc(gy, cl), _block_geometry(geo, kh, kw), k
+        )
+        gW = gm.reshape(kh, kw, c, o)
+        return gW if cl else xp.ascontiguousarray(gW.transpose(3, 2, 0, 1))
     if geo.groups == 1:
         cols = geo.cols
         if cols is None:
