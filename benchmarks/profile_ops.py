@@ -24,7 +24,7 @@ def main() -> None:
 
     import torch
 
-    from benchmarks import CASES, engine, models, nn_cases  # noqa: F401 - registers the cases
+    from benchmarks import CASES, engine, llama_cases, models, nn_cases  # noqa: F401 - registers
     from zerograd.autograd import Function
 
     name = sys.argv[1] if len(sys.argv) > 1 else "mlp_train"

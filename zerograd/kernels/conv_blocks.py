@@ -69,17 +69,32 @@ if numba is not None:
                     out[r, o] = (0 if v < 0 else v) if relu else v  # NaN stays NaN
 
     @jit_nogil
-    def _weight_grad_part(x, gy, geo, gw, gb, a, z, per):
+    def _gy_rows(gy, y, relu, n0, n1, buf):
+        """The output gradient of images n0..n1-1 as (pixels, O) rows: a view of ``gy``, or,
+        through a fused ReLU, its copy zeroed where the output ``y`` is not positive."""
+        rows = (n1 - n0) * gy.shape[1] * gy.shape[2]
+        g = gy[n0:n1].reshape((rows, gy.shape[3]))
+        if not relu:
+            return g
+        yr = y[n0:n1].reshape((rows, gy.shape[3]))
+        for r in range(rows):
+            for o in range(gy.shape[3]):
+                buf[r, o] = g[r, o] if yr[r, o] > 0 else 0
+        return buf[:rows]
+
+    @jit_nogil
+    def _weight_grad_part(x, gy, y, relu, geo, gw, gb, a, z, per):
         """gw = sum over images a..z-1 of patches(x[n]).T @ gy[n] and gb = the sum of gy's
-        rows (both overwritten)."""
+        rows (both overwritten); gy through the ReLU of output y when ``relu``."""
         ho, wo, o_ = gy.shape[1], gy.shape[2], gy.shape[3]
         buf = np.empty((per * ho * wo, gw.shape[0]), x.dtype)
+        gbuf = np.empty((per * ho * wo if relu else 0, o_), x.dtype)
         gb[:] = 0
         beta = 0.0
         for n0 in range(a, z, per):
             n1 = min(z, n0 + per)
             rows = (n1 - n0) * ho * wo
-            g = gy[n0:n1].reshape((rows, o_))
+            g = _gy_rows(gy, y, relu, n0, n1, gbuf)
             _patches(x, n0, n1, geo, ho, wo, buf)
             gemm(True, buf[:rows], False, g, gw, 1.0, beta)
             beta = 1.0
@@ -88,17 +103,19 @@ if numba is not None:
                     gb[o] += g[r, o]
 
     @jit_nogil
-    def _input_grad_part(gy, wm, geo, gx, a, z, per):
+    def _input_grad_part(gy, y, relu, wm, geo, gx, a, z, per):
         """gx[n] = the patches of gy[n] @ wm.T summed back onto the input pixels they came from,
-        for images a..z-1 (overwritten)."""
+        for images a..z-1 (overwritten); gy through the ReLU of output y when ``relu``."""
         kh, kw, sh, sw, dh, dw, ph, pw = geo
         ho, wo, o_ = gy.shape[1], gy.shape[2], gy.shape[3]
         h, w, c_ = gx.shape[1], gx.shape[2], gx.shape[3]
         cols = np.empty((per * ho * wo, wm.shape[0]), gy.dtype)
+        gbuf = np.empty((per * ho * wo if relu else 0, o_), gy.dtype)
         for n0 in range(a, z, per):
             n1 = min(z, n0 + per)
             rows = (n1 - n0) * ho * wo
-            gemm(False, gy[n0:n1].reshape((rows, o_)), True, wm, cols[:rows], 1.0, 0.0)
+            g = _gy_rows(gy, y, relu, n0, n1, gbuf)
+            gemm(False, g, True, wm, cols[:rows], 1.0, 0.0)
             gx[n0:n1] = 0
             r = 0
             for n in range(n0, n1):
@@ -150,15 +167,17 @@ def forward(x, wm, b, relu: bool, geo: tuple, y) -> None:
     _run(lambda p: _forward_part(x, wm, b, relu, geo, y, p.start, p.stop, per), x.shape[0])
 
 
-def weight_grad(x, gy, geo: tuple, k: int) -> tuple:
+def weight_grad(x, gy, geo: tuple, k: int, y=None) -> tuple:
     """The (k, O) weight gradient matrix (k = kh*kw*C) and the (O,) bias gradient from
-    C-contiguous x (N, H, W, C) and gy (N, Ho, Wo, O)."""
+    C-contiguous x (N, H, W, C) and gy (N, Ho, Wo, O); through a fused ReLU whose output was
+    ``y`` (of gy's shape) when given."""
     parts = {}
     per = _per(gy.shape[1], gy.shape[2])
+    relu, y = y is not None, gy if y is None else y
 
     def part(p):
         gw, gb = np.empty((k, gy.shape[3]), x.dtype), np.empty(gy.shape[3], x.dtype)
-        _weight_grad_part(x, gy, geo, gw, gb, p.start, p.stop, per)
+        _weight_grad_part(x, gy, y, relu, geo, gw, gb, p.start, p.stop, per)
         parts[p.start] = gw, gb
 
     _run(part, x.shape[0])
@@ -169,8 +188,9 @@ def weight_grad(x, gy, geo: tuple, k: int) -> tuple:
     return gw, gb
 
 
-def input_grad(gy, wm, geo: tuple, gx) -> None:
+def input_grad(gy, wm, geo: tuple, gx, y=None) -> None:
     """gx (N, H, W, C) = the input gradient from gy (N, Ho, Wo, O) and the (kh*kw*C, O) weight
-    matrix; C-contiguous arrays."""
+    matrix, through a fused ReLU whose output was ``y`` when given; C-contiguous arrays."""
     per = _per(gy.shape[1], gy.shape[2])
-    _run(lambda p: _input_grad_part(gy, wm, geo, gx, p.start, p.stop, per), gy.shape[0])
+    relu, y = y is not None, gy if y is None else y
+    _run(lambda p: _input_grad_part(gy, y, relu, wm, geo, gx, p.start, p.stop, per), gy.shape[0])

@@ -1,4 +1,6 @@
-"""Channels-last max-pool backward in one pass, samples on all cores."""
+"""Channels-last max pooling: the forward with each window's first maximum recorded, the
+backward from that record or, without one, by comparing the input with the output; one pass,
+samples on all cores."""
 
 from __future__ import annotations
 
@@ -30,6 +32,71 @@ if numba is not None:
                                 )
                                 gx[s, h, w, k] += g[s, oh, ow, k] if hit > 0 else 0
                                 found[k] += hit
+
+    @jit
+    def _max_pool_nhwc(x, kh, kw, sh, sw, dh, dw, ph, pw, y, arg):
+        """y = the max over each window of the unpadded (N, H, W, C) ``x`` (padding counts as
+        -inf: skipped), arg = the offset i*kw + j of the window's first maximum, or -1 where
+        the maximum is NaN (NaN propagates, and that window passes no gradient)."""
+        n, ho, wo, c = y.shape
+        h, w = x.shape[1], x.shape[2]
+        for s in numba.prange(n):
+            for oh in range(ho):
+                for ow in range(wo):
+                    for k in range(c):
+                        y[s, oh, ow, k] = -np.inf
+                        arg[s, oh, ow, k] = -2  # no position seen yet
+                    for i in range(kh):
+                        hi = oh * sh + i * dh - ph
+                        if hi < 0 or hi >= h:
+                            continue
+                        for j in range(kw):
+                            wi = ow * sw + j * dw - pw
+                            if wi < 0 or wi >= w:
+                                continue
+                            off = i * kw + j
+                            for k in range(c):
+                                v, a = x[s, hi, wi, k], arg[s, oh, ow, k]
+                                if a != -1 and (v != v or v > y[s, oh, ow, k] or a == -2):
+                                    y[s, oh, ow, k] = v
+                                    arg[s, oh, ow, k] = -1 if v != v else off
+
+    @jit
+    def _max_pool_grad_arg(g, arg, kw, sh, sw, dh, dw, ph, pw, gx):
+        """gx (zeroed, the unpadded input's shape) += each window's gradient at its recorded
+        first maximum."""
+        n, ho, wo, c = g.shape
+        for s in numba.prange(n):
+            for oh in range(ho):
+                for ow in range(wo):
+                    for k in range(c):
+                        a = arg[s, oh, ow, k]
+                        if a >= 0:
+                            i, j = a // kw, a % kw
+                            gx[s, oh * sh + i * dh - ph, ow * sw + j * dw - pw, k] += g[
+                                s, oh, ow, k
+                            ]
+
+
+def max_pool_nhwc(x, kernel, stride, dilation, pads, out_hw) -> tuple:
+    """(y, arg): channels-last max pooling of the unpadded ``x`` and each window's first
+    maximum (offset i*kw + j, -1 where NaN), as int8 when the window allows (else int32)."""
+    kh, kw = kernel
+    y = np.empty((x.shape[0], *out_hw, x.shape[3]), x.dtype)
+    arg = np.empty(y.shape, np.int8 if kh * kw < 127 else np.int32)
+    _max_pool_nhwc(
+        np.ascontiguousarray(x), *kernel, *stride, *dilation, pads[0][0], pads[1][0], y, arg
+    )
+    return y, arg
+
+
+def max_pool_grad_from_arg(g, arg, x_shape, kernel, stride, dilation, pads) -> np.ndarray:
+    """The gradient of channels-last max pooling with respect to its unpadded input, from the
+    forward's record of each window's first maximum."""
+    gx = np.zeros(x_shape, g.dtype)
+    g = np.ascontiguousarray(np.broadcast_to(g, arg.shape), dtype=g.dtype)
+    _max_pool_grad_arg(g, arg, kernel[1], *stride, *dilation, pads[0][0], pads[1][0], gx)
+    return gx
 
 
 def max_pool_grad_nhwc(x, y, g, kernel, stride, dilation) -> np.ndarray:

@@ -144,11 +144,11 @@ class Conv2d(_Conv):
 
     def backward(self, gy):
         x, W, y = self.saved
-        if self.relu:  # through the fused ReLU first: zero where the output was clipped
-            gy = conv_kernels.relu_grad(gy, y) if kernels.usable(y, gy) else gy * (y > 0)
         need, geo = self.needs_grad, self.geometry()
         if self.xh is not None and not self.recording:
-            return _blocks_backward(self, gy, W, need)
+            return _blocks_backward(self, gy, W, y, need)
+        if self.relu:  # through the fused ReLU first: zero where the output was clipped
+            gy = conv_kernels.relu_grad(gy, y) if kernels.usable(y, gy) else gy * (y > 0)
         gx = Conv2dInputGrad.call(gy, W, x_shape=x.shape, **geo) if need[0] else None
         gW = (
             Conv2dWeightGrad.call(x, gy, w_shape=W.shape, cols=self.cols, **geo)
@@ -236,20 +236,26 @@ def _blocks_forward(xh, W, b, geo: Conv2d):
     return y if cl else np.ascontiguousarray(y.transpose(0, 3, 1, 2))
 
 
-def _blocks_backward(fn: Conv2d, gy, W, need) -> tuple:
+def _blocks_backward(fn: Conv2d, gy, W, y, need) -> tuple:
     """The gradients of a convolution whose forward ran by blocks, on arrays: ``gy`` made
-    channels-last once for both products, the input's copy from the forward reused, and the
-    bias gradient summed with the weight's."""
+    channels-last once for both products, the input's copy from the forward reused, the bias
+    gradient summed with the weight's, and a fused ReLU's mask applied block by block
+    (channels last; NCHW applies it first)."""
     cl = fn.channels_last
     kh, kw, c, o = W.shape if cl else (W.shape[2], W.shape[3], W.shape[1], W.shape[0])
+    mask = None
+    if fn.relu and cl:
+        mask = y
+    elif fn.relu:
+        gy = conv_kernels.relu_grad(gy, y) if kernels.usable(y, gy) else gy * (y > 0)
     gyh, wm, geo = _nhwc(gy, cl), _weight_matrix(W, cl), _block_geometry(fn, kh, kw)
     gx = gW = gb = None
     if need[0]:
         gx = np.empty(fn.xh.shape, gy.dtype)
-        conv_blocks.input_grad(gyh, wm, geo, gx)
+        conv_blocks.input_grad(gyh, wm, geo, gx, mask)
         gx = gx if cl else np.ascontiguousarray(gx.transpose(0, 3, 1, 2))
     if need[1] or need[2:] == [True]:
-        gm, gb = conv_blocks.weight_grad(fn.xh, gyh, geo, kh * kw * c)
+        gm, gb = conv_blocks.weight_grad(fn.xh, gyh, geo, kh * kw * c, mask)
         gW = gm.reshape(kh, kw, c, o)
         gW = gW if cl else np.ascontiguousarray(gW.transpose(3, 2, 0, 1))
     grads = (gx, gW if need[1] else None)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from zerograd import backend
 from zerograd.autograd import Function
+from zerograd.kernels import scatter
 from zerograd.ops import argcheck
 from zerograd.tensor import Tensor
 
@@ -54,6 +55,8 @@ class ScatterAdd(Function):
         gx = self.xp.zeros(self.shape, dtype=gy.dtype)
         if self.basic:
             gx[self.index] = gy
+        elif scatter.usable(gx, self.index, gy):  # integer rows: a compiled loop
+            scatter.add_rows(gx, self.index, gy)
         else:
             self.xp.add.at(gx, self.index, gy)
         return gx

@@ -48,10 +48,11 @@ class _MaxPool(Function):
     padded_shape: tuple
     x: object
     y: object
+    arg: object = None  # each window's first maximum, when the channels-last kernel found it
 
     def geometry(self) -> dict:
         names = ("channels_last", "kernel", "stride", "dilation", "pads", "out_hw", "padded_shape")
-        return {n: getattr(self, n) for n in names} | {"x": self.x, "y": self.y}
+        return {n: getattr(self, n) for n in names} | {"x": self.x, "y": self.y, "arg": self.arg}
 
     def view(self, a, i: int, j: int):
         return _offset_view(a, i, j, self.out_hw, self.stride, self.dilation, self.channels_last)
@@ -83,7 +84,8 @@ class _MaxPool(Function):
 class MaxPool2d(_MaxPool):
     """Max over windows as a running ``maximum`` over the kh*kw offset views (NaN propagates, as
     PyTorch); the gradient goes to the first maximum of each window (a window whose maximum is NaN
-    passes none).
+    passes none). Channels-last NumPy arrays take one compiled pass that also records each
+    window's first maximum, from which the gradient is scattered without reading the input.
 
     ``channels_last=True`` pools (N, H, W, C) arrays in place of (N, C, H, W): the Keras layers use
     it, so no layout transposes are needed on either side. The gradient is the op
@@ -93,14 +95,21 @@ class MaxPool2d(_MaxPool):
     def forward(self, x):
         xp = self.xp
         (kh, kw), (ph, pw) = self.kernel, self.pads
-        pads = ((0, 0), ph, pw, (0, 0)) if self.channels_last else ((0, 0), (0, 0), ph, pw)
-        xpad = xp.pad(x, pads, constant_values=-np.inf) if sum(ph) + sum(pw) else x
-        hw = xpad.shape[1:3] if self.channels_last else xpad.shape[2:4]
+        cl = self.channels_last
+        h, w = x.shape[1:3] if cl else x.shape[2:4]
+        hw = (h + sum(ph), w + sum(pw))
         self.out_hw = tuple(
             (n - d * (k - 1) - 1) // s + 1
             for n, k, s, d in zip(hw, self.kernel, self.stride, self.dilation)
         )
-        self.padded_shape = xpad.shape
+        self.padded_shape = (x.shape[0], *hw, x.shape[3]) if cl else (*x.shape[:2], *hw)
+        if cl and kernels.usable(x):  # one pass, recording each window's first maximum
+            args = (self.kernel, self.stride, self.dilation, self.pads, self.out_hw)
+            y, self.arg = pool_kernels.max_pool_nhwc(x, *args)
+            self.x, self.y = x, y
+            return y
+        pads = ((0, 0), ph, pw, (0, 0)) if cl else ((0, 0), (0, 0), ph, pw)
+        xpad = xp.pad(x, pads, constant_values=-np.inf) if sum(ph) + sum(pw) else x
         y = self.view(xpad, 0, 0).copy()
         for k in range(1, kh * kw):
             xp.maximum(y, self.view(xpad, *divmod(k, kw)), out=y)
@@ -116,6 +125,9 @@ class MaxPool2dScatter(_MaxPool):
 
     def forward(self, g):
         xp = self.xp
+        if self.arg is not None and kernels.usable(g):  # from the forward's record of the maxima
+            args = (self.kernel, self.stride, self.dilation, self.pads)
+            return pool_kernels.max_pool_grad_from_arg(g, self.arg, self.x.shape, *args)
         if self.channels_last and kernels.usable(g, self.x, self.y):  # one pass, in parallel
             x = self.pad(self.x, -np.inf)
             args = (self.kernel, self.stride, self.dilation)
