@@ -4,9 +4,10 @@ NumPy runs one pass over memory per operation and uses one thread for elementwis
 kernels do a whole activation or row-wise normalisation in one pass, on all cores. One module per
 op, beside the op that calls it: ``gelu`` (erf, GELU in its erf and tanh forms, and the gradient),
 ``softmax`` (over the last axis, with the attention scale and an additive mask folded in, and its
-gradient), ``layer_norm``, ``conv`` (bias + ReLU, the ReLU gradient), ``pool`` (channels-last
-max-pool backward), ``lstm`` (the cell, forward and backward), ``attention`` (without gradients,
-block by block on a thread pool). This module holds what they share: the "may a kernel run"
+gradient), ``layer_norm``, ``conv`` (bias + ReLU, the ReLU gradient), ``conv_blocks`` (whole
+convolutions by blocks of images, BLAS called from compiled code), ``pool`` (channels-last max
+pooling, forward and backward), ``scatter`` (rows added at integer indices), ``lstm`` (the cell,
+forward and backward), ``attention`` (without gradients, block by block on a thread pool). This module holds what they share: the "may a kernel run"
 checks, the thread pool, and the vectorised exps. The Adam step sits beside its optimizer
 (``zerograd.optim._adam_kernel``). One op end to end: its op file, its kernel module, and this.
 

@@ -9,6 +9,9 @@ import numpy as np
 
 from zerograd.kernels import jit, jit_serial, numba, rows
 
+_BLOCK = 64  # rows per partial sum of the weight and bias gradients (fixed: the same sums on any
+# number of threads)
+
 if numba is not None:
 
     @jit_serial
@@ -34,25 +37,28 @@ if numba is not None:
                 out[r, j] = (x[r, j] - mu) * k * w[j] + b[j]
 
     @jit
-    def _layer_norm_grad_rows(x, g, w, eps, gx, gxhat):
-        """Row-wise layer-norm backward (statistics recomputed): gx, and g * xhat for the weight's
-        gradient (summed over rows by the caller)."""
+    def _layer_norm_grad_rows(x, g, w, eps, gx, pw, pb):
+        """Row-wise layer-norm backward (statistics recomputed): gx, and per block of ``_BLOCK``
+        rows the sums of g * xhat and of g (the weight's and bias's gradients, in float64;
+        the caller adds the blocks)."""
         n_rows, n = x.shape
-        for r in numba.prange(n_rows):
-            mu, k = _row_stats(x[r], eps)
-            a = 0.0  # mean of g * w
-            b = 0.0  # mean of g * w * xhat
-            for j in range(n):
-                xh = (x[r, j] - mu) * k
-                gw = g[r, j] * w[j]
-                a += gw
-                b += gw * xh
-                gxhat[r, j] = g[r, j] * xh
-            a /= n
-            b /= n
-            for j in range(n):
-                xh = (x[r, j] - mu) * k
-                gx[r, j] = k * (g[r, j] * w[j] - a - xh * b)
+        for blk in numba.prange(pw.shape[0]):
+            for r in range(blk * _BLOCK, min(n_rows, (blk + 1) * _BLOCK)):
+                mu, k = _row_stats(x[r], eps)
+                a = 0.0  # mean of g * w
+                b = 0.0  # mean of g * w * xhat
+                for j in range(n):
+                    xh = (x[r, j] - mu) * k
+                    gw = g[r, j] * w[j]
+                    a += gw
+                    b += gw * xh
+                    pw[blk, j] += g[r, j] * xh
+                    pb[blk, j] += g[r, j]
+                a /= n
+                b /= n
+                for j in range(n):
+                    xh = (x[r, j] - mu) * k
+                    gx[r, j] = k * (g[r, j] * w[j] - a - xh * b)
 
 
 def _affine(a, x: np.ndarray, fill: float) -> np.ndarray:
@@ -78,7 +84,7 @@ def layer_norm_grad(x: np.ndarray, g: np.ndarray, w, eps: float):
     gr = rows(np.broadcast_to(g, x.shape).astype(x.dtype, copy=False))
     w = _affine(w, x, 1)
     gx = np.empty(xr.shape, dtype=x.dtype)
-    gxhat = np.empty(xr.shape, dtype=x.dtype)
-    _layer_norm_grad_rows(xr, gr, w, float(eps), gx, gxhat)
-    ones = np.ones(xr.shape[0], dtype=x.dtype)
-    return gx.reshape(x.shape), ones @ gxhat, ones @ gr
+    blocks = -(-xr.shape[0] // _BLOCK)
+    pw, pb = np.zeros((blocks, xr.shape[1])), np.zeros((blocks, xr.shape[1]))
+    _layer_norm_grad_rows(xr, gr, w, float(eps), gx, pw, pb)
+    return gx.reshape(x.shape), pw.sum(axis=0).astype(x.dtype), pb.sum(axis=0).astype(x.dtype)
