@@ -30,39 +30,90 @@ if numba is not None:
     # --- channels last (N, H, W, C): blocks of images, one product per block ---
 
     @jit_nogil
+    def _span(n_out, start, step, size):
+        """The outputs t in [lo, hi) whose input t*step + start lies in [0, size)."""
+        lo = 0 if start >= 0 else min((step - 1 - start) // step, n_out)
+        hi = max(min((size - 1 - start) // step + 1, n_out), lo) if start < size else lo
+        return lo, hi
+
+    @jit_nogil
     def _patches(x, n0, n1, geo, ho, wo, buf):
         """buf[r, (i*kw + j)*C + c] = x[n, oh*sh + i*dh - ph, ow*sw + j*dw - pw, c] for the
-        output pixels r of images n0..n1-1, zero where that is padding."""
+        output pixels r of images n0..n1-1, zero where that is padding. The columns inside the
+        input are found once per kernel column, not tested per pixel."""
         kh, kw, sh, sw, dh, dw, ph, pw = geo
         h, w, c_ = x.shape[1], x.shape[2], x.shape[3]
-        r = 0
+        r0 = 0
         for n in range(n0, n1):
             for oh in range(ho):
-                for ow in range(wo):
-                    for i in range(kh):
-                        hi = oh * sh + i * dh - ph
-                        for j in range(kw):
-                            wi = ow * sw + j * dw - pw
-                            k = (i * kw + j) * c_
-                            if 0 <= hi < h and 0 <= wi < w:
+                for i in range(kh):
+                    hi = oh * sh + i * dh - ph
+                    for j in range(kw):
+                        k = (i * kw + j) * c_
+                        lo, up = _span(wo, j * dw - pw, sw, w)
+                        if hi < 0 or hi >= h:
+                            lo = up = wo
+                        for ow in range(wo):
+                            if lo <= ow < up:
+                                wi = ow * sw + j * dw - pw
                                 for c in range(c_):
-                                    buf[r, k + c] = x[n, hi, wi, c]
+                                    buf[r0 + ow, k + c] = x[n, hi, wi, c]
                             else:
                                 for c in range(c_):
-                                    buf[r, k + c] = 0
-                    r += 1
+                                    buf[r0 + ow, k + c] = 0
+                r0 += wo
+
+    @jit_nogil
+    def _patches_t(x, n0, n1, geo, ho, wo, buf):
+        """The patches of one-channel images transposed: buf[i*kw + j, r] = x[n, hi, wi, 0],
+        each row a run along the image row (as ``_patches``, which would write one number per
+        kernel offset and pixel)."""
+        kh, kw, sh, sw, dh, dw, ph, pw = geo
+        h, w = x.shape[1], x.shape[2]
+        r0 = 0
+        for n in range(n0, n1):
+            for oh in range(ho):
+                for i in range(kh):
+                    hi = oh * sh + i * dh - ph
+                    for j in range(kw):
+                        k = i * kw + j
+                        off = j * dw - pw
+                        lo, up = _span(wo, off, sw, w)
+                        if hi < 0 or hi >= h:
+                            lo = up = wo
+                        for ow in range(lo):
+                            buf[k, r0 + ow] = 0
+                        for ow in range(lo, up):
+                            buf[k, r0 + ow] = x[n, hi, ow * sw + off, 0]
+                        for ow in range(up, wo):
+                            buf[k, r0 + ow] = 0
+                r0 += wo
+
+    @jit_nogil
+    def _patch_matrix(x, n0, n1, geo, ho, wo, buf, buf_t):
+        """Fill the patches of images n0..n1-1: ``buf`` (pixels, K), or ``buf_t`` (K, pixels)
+        for one channel. Returns whether the transposed one was used."""
+        if x.shape[3] == 1:
+            _patches_t(x, n0, n1, geo, ho, wo, buf_t)
+            return True
+        _patches(x, n0, n1, geo, ho, wo, buf)
+        return False
 
     @jit_nogil
     def _forward_part(x, wm, b, relu, geo, y, a, z, per):
         """y[n] = act(patches(x[n]) @ wm + b) for images a..z-1, ``per`` images a block."""
         ho, wo, o_ = y.shape[1], y.shape[2], y.shape[3]
-        buf = np.empty((per * ho * wo, wm.shape[0]), x.dtype)
+        one = x.shape[3] == 1
+        buf = np.empty((0 if one else per * ho * wo, wm.shape[0]), x.dtype)
+        buf_t = np.empty((wm.shape[0], per * ho * wo if one else 0), x.dtype)
         for n0 in range(a, z, per):
             n1 = min(z, n0 + per)
             rows = (n1 - n0) * ho * wo
             out = y[n0:n1].reshape((rows, o_))
-            _patches(x, n0, n1, geo, ho, wo, buf)
-            gemm(False, buf[:rows], False, wm, out, 1.0, 0.0)
+            if _patch_matrix(x, n0, n1, geo, ho, wo, buf, buf_t):
+                gemm(True, buf_t[:, :rows], False, wm, out, 1.0, 0.0)
+            else:
+                gemm(False, buf[:rows], False, wm, out, 1.0, 0.0)
             for r in range(rows):
                 for o in range(o_):
                     v = out[r, o] + b[o]
@@ -87,7 +138,9 @@ if numba is not None:
         """gw = sum over images a..z-1 of patches(x[n]).T @ gy[n] and gb = the sum of gy's
         rows (both overwritten); gy through the ReLU of output y when ``relu``."""
         ho, wo, o_ = gy.shape[1], gy.shape[2], gy.shape[3]
-        buf = np.empty((per * ho * wo, gw.shape[0]), x.dtype)
+        one = x.shape[3] == 1
+        buf = np.empty((0 if one else per * ho * wo, gw.shape[0]), x.dtype)
+        buf_t = np.empty((gw.shape[0], per * ho * wo if one else 0), x.dtype)
         gbuf = np.empty((per * ho * wo if relu else 0, o_), x.dtype)
         gb[:] = 0
         beta = 0.0
@@ -95,8 +148,10 @@ if numba is not None:
             n1 = min(z, n0 + per)
             rows = (n1 - n0) * ho * wo
             g = _gy_rows(gy, y, relu, n0, n1, gbuf)
-            _patches(x, n0, n1, geo, ho, wo, buf)
-            gemm(True, buf[:rows], False, g, gw, 1.0, beta)
+            if _patch_matrix(x, n0, n1, geo, ho, wo, buf, buf_t):
+                gemm(False, buf_t[:, :rows], False, g, gw, 1.0, beta)
+            else:
+                gemm(True, buf[:rows], False, g, gw, 1.0, beta)
             beta = 1.0
             for r in range(rows):
                 for o in range(o_):

@@ -35,17 +35,16 @@ if numba is not None:
 
     @jit
     def _max_pool_nhwc(x, kh, kw, sh, sw, dh, dw, ph, pw, y, arg):
-        """y = the max over each window of the unpadded (N, H, W, C) ``x`` (padding counts as
-        -inf: skipped), arg = the offset i*kw + j of the window's first maximum, or -1 where
-        the maximum is NaN (NaN propagates, and that window passes no gradient)."""
+        """y = the max over each window of the unpadded (N, H, W, C) ``x`` (padding skipped),
+        arg = the offset i*kw + j of the window's first maximum, or -1 where the maximum is NaN
+        (NaN propagates, and that window passes no gradient). Offsets outer, channels inner: the
+        channel loops vectorise."""
         n, ho, wo, c = y.shape
         h, w = x.shape[1], x.shape[2]
         for s in numba.prange(n):
             for oh in range(ho):
                 for ow in range(wo):
-                    for k in range(c):
-                        y[s, oh, ow, k] = -np.inf
-                        arg[s, oh, ow, k] = -2  # no position seen yet
+                    first = True
                     for i in range(kh):
                         hi = oh * sh + i * dh - ph
                         if hi < 0 or hi >= h:
@@ -55,27 +54,49 @@ if numba is not None:
                             if wi < 0 or wi >= w:
                                 continue
                             off = i * kw + j
+                            if first:  # the window's first position inside the input
+                                for k in range(c):
+                                    y[s, oh, ow, k] = x[s, hi, wi, k]
+                                    arg[s, oh, ow, k] = off
+                                first = False
+                                continue
                             for k in range(c):
-                                v, a = x[s, hi, wi, k], arg[s, oh, ow, k]
-                                if a != -1 and (v != v or v > y[s, oh, ow, k] or a == -2):
-                                    y[s, oh, ow, k] = v
-                                    arg[s, oh, ow, k] = -1 if v != v else off
+                                v, m = x[s, hi, wi, k], y[s, oh, ow, k]
+                                take = v > m or (v != v and m == m)  # a first NaN wins
+                                y[s, oh, ow, k] = v if take else m
+                                arg[s, oh, ow, k] = off if take else arg[s, oh, ow, k]
+                    for k in range(c):
+                        m = y[s, oh, ow, k]
+                        arg[s, oh, ow, k] = arg[s, oh, ow, k] if m == m else -1
 
     @jit
-    def _max_pool_grad_arg(g, arg, kw, sh, sw, dh, dw, ph, pw, gx):
-        """gx (zeroed, the unpadded input's shape) += each window's gradient at its recorded
-        first maximum."""
+    def _max_pool_grad_arg(g, arg, kh, kw, sh, sw, dh, dw, ph, pw, tiles, gx):
+        """gx (of the unpadded input's shape) += each window's gradient at its recorded first
+        maximum; offsets outer, channels inner (the channel loop vectorises). ``tiles``: the
+        windows cover every input pixel exactly once, so gx is written, not added to (it may
+        start uninitialised); else it starts zeroed."""
         n, ho, wo, c = g.shape
+        h, w = gx.shape[1], gx.shape[2]
         for s in numba.prange(n):
             for oh in range(ho):
                 for ow in range(wo):
-                    for k in range(c):
-                        a = arg[s, oh, ow, k]
-                        if a >= 0:
-                            i, j = a // kw, a % kw
-                            gx[s, oh * sh + i * dh - ph, ow * sw + j * dw - pw, k] += g[
-                                s, oh, ow, k
-                            ]
+                    for i in range(kh):
+                        hi = oh * sh + i * dh - ph
+                        if hi < 0 or hi >= h:
+                            continue
+                        for j in range(kw):
+                            wi = ow * sw + j * dw - pw
+                            if wi < 0 or wi >= w:
+                                continue
+                            off = i * kw + j
+                            if tiles:
+                                for k in range(c):
+                                    hit = arg[s, oh, ow, k] == off
+                                    gx[s, hi, wi, k] = g[s, oh, ow, k] if hit else 0
+                            else:
+                                for k in range(c):
+                                    hit = arg[s, oh, ow, k] == off
+                                    gx[s, hi, wi, k] += g[s, oh, ow, k] if hit else 0
 
 
 def max_pool_nhwc(x, kernel, stride, dilation, pads, out_hw) -> tuple:
@@ -93,9 +114,16 @@ def max_pool_nhwc(x, kernel, stride, dilation, pads, out_hw) -> tuple:
 def max_pool_grad_from_arg(g, arg, x_shape, kernel, stride, dilation, pads) -> np.ndarray:
     """The gradient of channels-last max pooling with respect to its unpadded input, from the
     forward's record of each window's first maximum."""
-    gx = np.zeros(x_shape, g.dtype)
+    (kh, kw), (ho, wo) = kernel, arg.shape[1:3]
+    tiles = (  # windows side by side, no padding, no gaps: every input pixel in exactly one
+        tuple(kernel) == tuple(stride)
+        and tuple(dilation) == (1, 1)
+        and not any(sum(p) for p in pads)
+        and tuple(x_shape[1:3]) == (ho * kh, wo * kw)
+    )
+    gx = (np.empty if tiles else np.zeros)(x_shape, g.dtype)
     g = np.ascontiguousarray(np.broadcast_to(g, arg.shape), dtype=g.dtype)
-    _max_pool_grad_arg(g, arg, kernel[1], *stride, *dilation, pads[0][0], pads[1][0], gx)
+    _max_pool_grad_arg(g, arg, *kernel, *stride, *dilation, pads[0][0], pads[1][0], tiles, gx)
     return gx
 
 
