@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from zerograd import tuning
+from zerograd import kernels, tuning
 from zerograd.kernels import jit, jit_nogil, jit_serial, numba, serial_usable
 
 if numba is not None:
@@ -46,3 +46,36 @@ def adam_step(p, g, m, v, b1, b2, step_size, bc2_sqrt, eps, decay=1.0) -> None:
     step = _adam_parallel if p.size >= tuning.ADAM_PARALLEL_MIN_SIZE else _adam_serial
     flat = [a.reshape(-1) for a in (p, g, m, v)]
     step(*flat, t(b1), t(1 - b1), t(b2), t(1 - b2), t(step_size), t(bc2_sqrt), t(eps), t(decay))
+
+
+def adam_steps(updates: list) -> None:
+    """``adam_step(*args)`` for each of ``updates``: the large ones each on all cores, the others
+    (each serial, without the GIL) split by size into one contiguous share per core, so a model
+    of many small tensors is updated on all cores too."""
+    small = []
+    for args in updates:
+        if args[0].size >= tuning.ADAM_PARALLEL_MIN_SIZE:
+            adam_step(*args)
+        else:
+            small.append(args)
+    total = sum(a[0].size for a in small)
+    threads = numba.get_num_threads() if numba is not None else 1
+    if threads < 2 or total < tuning.ADAM_PARALLEL_MIN_SIZE // 4:
+        for args in small:
+            adam_step(*args)
+        return
+    shares, share, done = [], [], 0
+    for args in small:  # contiguous shares of about total / threads elements
+        share.append(args)
+        done += args[0].size
+        if done * threads >= total * (len(shares) + 1) and len(shares) < threads - 1:
+            shares.append(share)
+            share = []
+    shares.append(share)
+
+    def run(part):
+        for share in part:
+            for args in share:
+                adam_step(*args)
+
+    kernels.parallel_parts(run, shares)

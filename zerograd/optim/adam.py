@@ -18,6 +18,7 @@ class Adam(Optimizer):
     """
 
     decoupled = False
+    _pending = None  # during step(): the fused updates gathered to run together on all cores
 
     def __init__(
         self,
@@ -41,6 +42,16 @@ class Adam(Optimizer):
             ),
         )
 
+    def step(self, closure=None):
+        """One update of every parameter that has a gradient; the fused updates of the
+        parameters run together, split between the cores (``_adam_kernel.adam_steps``)."""
+        self._pending = []
+        try:
+            return super().step(closure)
+        finally:
+            pending, self._pending = self._pending, None
+            _adam_kernel.adam_steps(pending)
+
     def update(self, p, g, state, group):
         xp = backend.namespace(p.data)
         b1, b2 = group["betas"]
@@ -59,8 +70,11 @@ class Adam(Optimizer):
             g = g + wd * p.data
         decay = 1 - lr * wd if wd and self.decoupled else 1.0
         if not group["amsgrad"] and _adam_kernel.usable(p.data, g, m, v):  # one fused pass
-            eps = group["eps"]
-            _adam_kernel.adam_step(p.data, g, m, v, b1, b2, step_size, bc2_sqrt, eps, decay)
+            args = (p.data, g, m, v, b1, b2, step_size, bc2_sqrt, group["eps"], decay)
+            if self._pending is not None:  # inside step(): run with the others at its end
+                self._pending.append(args)
+            else:
+                _adam_kernel.adam_step(*args)
             return
         if not group["amsgrad"] and cuda_kernels.usable(p.data, g, m, v):  # the GPU: one pass
             eps = group["eps"]
