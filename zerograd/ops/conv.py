@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import numpy as np
-
 from zerograd import backend, kernels
 from zerograd.amp import autocast_mode as _autocast
 from zerograd.autograd import Function
 from zerograd.kernels import conv as conv_kernels
 from zerograd.kernels import conv_blocks
 from zerograd.ops import argcheck
+from zerograd.ops import conv_paths as paths
 from zerograd.tensor import Tensor
 
 
@@ -94,7 +93,8 @@ class Conv2d(_Conv):
 
     relu = False
     cols = None  # the im2col patch matrix of the input (groups == 1), kept for the weight gradient
-    xh = None  # the input as contiguous (N, H, W, C), when the block kernels ran the forward
+    xh = None  # the input as contiguous (N, H, W, C), when a compiled path ran the forward
+    depthwise = False  # that path was the depthwise one
 
     def forward(self, x, W, b=None):
         xp = self.xp
@@ -102,14 +102,17 @@ class Conv2d(_Conv):
         cl = self.channels_last
         kh, kw = W.shape[:2] if cl else W.shape[2:]
         if self.groups == 1 and conv_blocks.usable(x, W):  # by blocks of images, in cache
-            self.xh = _nhwc(x, cl)  # kept for the weight gradient
-            y = _blocks_forward(self.xh, W, b, self)
+            self.xh = paths.nhwc(x, cl)  # kept for the weight gradient
+            y = paths.blocks_forward(self.xh, W, b, self)
+        elif paths.is_depthwise(self, x.shape, x, W):  # one filter set per channel: direct loops
+            self.xh, self.depthwise = paths.nhwc(x, cl), True
+            y = paths.depthwise_forward(self.xh, W, b, self)
         elif self.groups == 1:
             xh = x if cl else x.transpose(0, 2, 3, 1)  # (N, H, W, C)
             if ph0 or ph1 or pw0 or pw1:
                 xh = xp.pad(xh, ((0, 0), (ph0, ph1), (pw0, pw1), (0, 0)))
             self.cols = _im2col(xp, xh, kh, kw, self.stride, self.dilation)
-            n, ho, wo = _out_hw(xh.shape, kh, kw, self.stride, self.dilation)
+            n, ho, wo = paths.out_hw(xh.shape, kh, kw, self.stride, self.dilation)
             Wm = (
                 W.reshape(-1, W.shape[3]) if cl else W.transpose(2, 3, 1, 0).reshape(-1, W.shape[0])
             )
@@ -124,21 +127,23 @@ class Conv2d(_Conv):
                     xp.maximum(y, 0, out=y)
             y = y.reshape(n, ho, wo, -1)
             y = y if cl else xp.ascontiguousarray(y.transpose(0, 3, 1, 2))
-        else:
-            xpad = xp.pad(x, ((0, 0), (0, 0), (ph0, ph1), (pw0, pw1)))
+        else:  # grouped, by einsum over NCHW windows
+            # channels last: NCHW views (x and W themselves are saved: the graph knows them)
+            xc, Wc = (x.transpose(0, 3, 1, 2), W.transpose(3, 2, 0, 1)) if cl else (x, W)
+            xpad = xp.pad(xc, ((0, 0), (0, 0), (ph0, ph1), (pw0, pw1)))
             cols = windows(xp, xpad, kh, kw, self.stride, self.dilation)
             n, c, ho, wo, _, _ = cols.shape
             g = self.groups
             cg = cols.reshape(n, g, c // g, ho, wo, kh, kw)
-            Wg = W.reshape(g, W.shape[0] // g, c // g, kh, kw)
+            Wg = Wc.reshape(g, Wc.shape[0] // g, c // g, kh, kw)
             y = xp.einsum("ngchwij,gocij->ngohw", cg, Wg, optimize=True).reshape(
-                n, W.shape[0], ho, wo
+                n, Wc.shape[0], ho, wo
             )
             if b is not None:
                 y = y + b.reshape(1, -1, 1, 1)
             if self.relu:
                 y = xp.maximum(y, 0)
-            y = xp.ascontiguousarray(y)
+            y = xp.ascontiguousarray(y.transpose(0, 2, 3, 1) if cl else y)
         self.save_for_backward(x, W, y)
         return y
 
@@ -146,7 +151,9 @@ class Conv2d(_Conv):
         x, W, y = self.saved
         need, geo = self.needs_grad, self.geometry()
         if self.xh is not None and not self.recording:
-            return _blocks_backward(self, gy, W, y, need)
+            if self.depthwise:
+                return paths.depthwise_backward(self, gy, W, y, need)
+            return paths.blocks_backward(self, gy, W, y, need)
         if self.relu:  # through the fused ReLU first: zero where the output was clipped
             gy = conv_kernels.relu_grad(gy, y) if kernels.usable(y, gy) else gy * (y > 0)
         gx = Conv2dInputGrad.call(gy, W, x_shape=x.shape, **geo) if need[0] else None
@@ -201,75 +208,6 @@ class Conv2dWeightGrad(_Conv):
         return gx, ggy
 
 
-def _nhwc(a, channels_last: bool):
-    """``a`` as a C-contiguous, writeable (N, H, W, C) array, what the block kernels take."""
-    a = a if channels_last else a.transpose(0, 2, 3, 1)
-    return a if a.flags.c_contiguous and a.flags.writeable else np.array(a, order="C")
-
-
-def _weight_matrix(W, channels_last: bool):
-    """The (kh*kw*C, O) matrix of a weight, rows in the patches' (i, j, c) order."""
-    w4 = W if channels_last else W.transpose(2, 3, 1, 0)
-    return np.ascontiguousarray(w4).reshape(-1, w4.shape[3])
-
-
-def _block_geometry(geo: _Conv, kh: int, kw: int) -> tuple:
-    """(kh, kw, sh, sw, dh, dw, top padding, left padding) for ``kernels.conv_blocks``."""
-    (sh, sw), (dh, dw) = geo.stride, geo.dilation
-    return (kh, kw, sh, sw, dh, dw, geo.padding[0][0], geo.padding[1][0])
-
-
-def _blocks_forward(xh, W, b, geo: Conv2d):
-    """The forward of a groups-1 convolution by ``kernels.conv_blocks`` on the (N, H, W, C)
-    input ``xh``: no padded copy, no patch matrix of the whole batch, bias and ReLU applied as
-    each block is written."""
-    cl = geo.channels_last
-    kh, kw = W.shape[:2] if cl else W.shape[2:]
-    wm = _weight_matrix(W, cl)
-    (ph0, ph1), (pw0, pw1) = geo.padding
-    n, h, w = xh.shape[:3]
-    n, ho, wo = _out_hw((n, h + ph0 + ph1, w + pw0 + pw1), kh, kw, geo.stride, geo.dilation)
-    o = wm.shape[1]
-    bias = np.zeros(o, xh.dtype) if b is None else np.ascontiguousarray(b)
-    y = np.empty((n, ho, wo, o), xh.dtype)
-    conv_blocks.forward(xh, wm, bias, geo.relu, _block_geometry(geo, kh, kw), y)
-    return y if cl else np.ascontiguousarray(y.transpose(0, 3, 1, 2))
-
-
-def _blocks_backward(fn: Conv2d, gy, W, y, need) -> tuple:
-    """The gradients of a convolution whose forward ran by blocks, on arrays: ``gy`` made
-    channels-last once for both products, the input's copy from the forward reused, the bias
-    gradient summed with the weight's, and a fused ReLU's mask applied block by block
-    (channels last; NCHW applies it first)."""
-    cl = fn.channels_last
-    kh, kw, c, o = W.shape if cl else (W.shape[2], W.shape[3], W.shape[1], W.shape[0])
-    mask = None
-    if fn.relu and cl:
-        mask = y
-    elif fn.relu:
-        gy = conv_kernels.relu_grad(gy, y) if kernels.usable(y, gy) else gy * (y > 0)
-    gyh, wm, geo = _nhwc(gy, cl), _weight_matrix(W, cl), _block_geometry(fn, kh, kw)
-    gx = gW = gb = None
-    if need[0]:
-        gx = np.empty(fn.xh.shape, gy.dtype)
-        conv_blocks.input_grad(gyh, wm, geo, gx, mask)
-        gx = gx if cl else np.ascontiguousarray(gx.transpose(0, 3, 1, 2))
-    if need[1] or need[2:] == [True]:
-        gm, gb = conv_blocks.weight_grad(fn.xh, gyh, geo, kh * kw * c, mask)
-        gW = gm.reshape(kh, kw, c, o)
-        gW = gW if cl else np.ascontiguousarray(gW.transpose(3, 2, 0, 1))
-    grads = (gx, gW if need[1] else None)
-    return grads + ((gb if need[2] else None,) if len(need) == 3 else ())
-
-
-def _out_hw(padded_shape, kh: int, kw: int, stride, dilation) -> tuple:
-    """(N, Ho, Wo) of a convolution over a padded channels-last input."""
-    n, h, w = padded_shape[:3]
-    ho = (h - dilation[0] * (kh - 1) - 1) // stride[0] + 1
-    wo = (w - dilation[1] * (kw - 1) - 1) // stride[1] + 1
-    return n, ho, wo
-
-
 def _im2col(xp, xh, kh: int, kw: int, stride, dilation):
     """(N*Ho*Wo, kh*kw*C) patch matrix of a padded (N, H, W, C) array."""
     cols = windows_nhwc(xp, xh, kh, kw, stride, dilation)
@@ -289,8 +227,8 @@ def _input_grad(xp, gy, W, x_shape, geo: _Conv):
     (sh, sw), (dh, dw) = geo.stride, geo.dilation
     if geo.groups == 1 and conv_blocks.usable(gy, W):
         gx = xp.empty(x_shape if cl else (x_shape[0], *x_shape[2:], x_shape[1]), gy.dtype)
-        wm = _weight_matrix(W, cl)
-        conv_blocks.input_grad(_nhwc(gy, cl), wm, _block_geometry(geo, kh, kw), gx)
+        wm = paths.weight_matrix(W, cl)
+        conv_blocks.input_grad(paths.nhwc(gy, cl), wm, paths.block_geometry(geo, kh, kw), gx)
         return gx if cl else xp.ascontiguousarray(gx.transpose(0, 3, 1, 2))
     if geo.groups == 1:
         n, ho, wo = (gy.shape[:3]) if cl else (gy.shape[0], *gy.shape[2:])
@@ -311,6 +249,12 @@ def _input_grad(xp, gy, W, x_shape, geo: _Conv):
                 ] += (g2 @ W4[i, j].T).reshape(n, ho, wo, c)
         gx = gxh[:, ph0 : gxh.shape[1] - ph1, pw0 : gxh.shape[2] - pw1]
         return xp.ascontiguousarray(gx if cl else gx.transpose(0, 3, 1, 2))
+    if paths.is_depthwise(geo, x_shape, gy, W):
+        return paths.depthwise_input_grad(gy, W, x_shape, geo)
+    if cl:  # grouped, channels last: by the NCHW einsum
+        shape = (x_shape[0], x_shape[3], *x_shape[1:3])
+        gx = _input_grad(xp, gy.transpose(0, 3, 1, 2), W.transpose(3, 2, 0, 1), shape, _nchw(geo))
+        return xp.ascontiguousarray(gx.transpose(0, 2, 3, 1))
     g = geo.groups
     n, _, ho, wo = gy.shape
     gyg = gy.reshape(n, g, o // g, ho, wo)
@@ -331,7 +275,7 @@ def _weight_grad(xp, x, gy, w_shape, geo: _Conv):
     if geo.groups == 1 and geo.cols is None and conv_blocks.usable(x, gy):
         k = kh * kw * c
         gm, _ = conv_blocks.weight_grad(
-            _nhwc(x, cl), _nhwc(gy, cl), _block_geometry(geo, kh, kw), k
+            paths.nhwc(x, cl), paths.nhwc(gy, cl), paths.block_geometry(geo, kh, kw), k
         )
         gW = gm.reshape(kh, kw, c, o)
         return gW if cl else xp.ascontiguousarray(gW.transpose(3, 2, 0, 1))
@@ -345,6 +289,12 @@ def _weight_grad(xp, x, gy, w_shape, geo: _Conv):
         g2 = xp.ascontiguousarray(gy if cl else gy.transpose(0, 2, 3, 1)).reshape(-1, o)
         gW = (cols.T @ g2).reshape(kh, kw, c, o)  # (kh, kw, C, O)
         return xp.ascontiguousarray(gW if cl else gW.transpose(3, 2, 0, 1))
+    if paths.is_depthwise(geo, x.shape, x, gy):
+        return paths.depthwise_weight_grad(x, gy, w_shape, geo)[0]
+    if cl:  # grouped, channels last: by the NCHW einsum
+        shape = (w_shape[3], w_shape[2], *w_shape[:2])
+        gW = _weight_grad(xp, x.transpose(0, 3, 1, 2), gy.transpose(0, 3, 1, 2), shape, _nchw(geo))
+        return xp.ascontiguousarray(gW.transpose(2, 3, 1, 0))
     g = geo.groups
     xpad = xp.pad(x, ((0, 0), (0, 0), (ph0, ph1), (pw0, pw1)))
     cols = windows(xp, xpad, kh, kw, geo.stride, geo.dilation)
@@ -353,6 +303,13 @@ def _weight_grad(xp, x, gy, w_shape, geo: _Conv):
     cg = cols.reshape(n, g, c, ho, wo, kh, kw)
     gW = xp.einsum("ngohw,ngchwij->gocij", gyg, cg, optimize=True).reshape(w_shape)
     return xp.ascontiguousarray(gW)
+
+
+def _nchw(geo: _Conv) -> _Conv:
+    """The same geometry for NCHW arrays (the grouped einsum's layout)."""
+    fn = Conv2d.__new__(Conv2d)
+    fn.__dict__.update(geo.geometry(), channels_last=False)
+    return fn
 
 
 def _padding(padding, kernel, dilation, stride, op: str):
@@ -433,11 +390,8 @@ def conv2d(
         raise ValueError(f"conv2d: kernel {tuple(ks)} is larger than the padded input {hw}")
     geo = dict(stride=stride, padding=pad, dilation=dilation, groups=groups, relu=fuse_relu)
     b = () if bias is None else (bias,)
-    if channels_last and groups == 1:
+    if channels_last:  # (N, H, W, C) arrays and a (kh, kw, C / groups, O) weight, any groups
         return Conv2d.apply(x, weight, *b, channels_last=True, **geo)
-    if channels_last:  # grouped: the NCHW einsum path
-        y = Conv2d.apply(x.transpose((0, 3, 1, 2)), weight.transpose((3, 2, 0, 1)), *b, **geo)
-        return y.transpose((0, 2, 3, 1))
     return Conv2d.apply(x, weight, *b, **geo)
 
 
