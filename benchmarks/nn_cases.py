@@ -78,6 +78,37 @@ def conv2d():
     return zg_step, torch_step
 
 
+def _conv_case(zm, tm, shape):
+    _pair_layers(zm, tm)
+    x = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
+    zx, tx = zg.tensor(x, requires_grad=True), torch.from_numpy(x).requires_grad_()
+
+    def zg_step():
+        zx.grad = None
+        zm(zx).sum().backward()
+
+    def torch_step():
+        tx.grad = None
+        tm(tx).sum().backward()
+
+    return zg_step, torch_step
+
+
+@case("conv2d_1x1")
+def conv2d_1x1():
+    """Conv2d 1x1 forward and backward: batch 64, 64 -> 128 channels, 14x14."""
+    zm, tm = zg.nn.Conv2d(64, 128, 1), torch.nn.Conv2d(64, 128, 1)
+    return _conv_case(zm, tm, (64, 64, 14, 14))
+
+
+@case("conv2d_depthwise")
+def conv2d_depthwise():
+    """Depthwise Conv2d forward and backward: batch 64, 64 channels, 3x3, 28x28, groups 64."""
+    zm = zg.nn.Conv2d(64, 64, 3, padding=1, groups=64)
+    tm = torch.nn.Conv2d(64, 64, 3, padding=1, groups=64)
+    return _conv_case(zm, tm, (64, 64, 28, 28))
+
+
 @case("lstm")
 def lstm():
     """LSTM forward and backward: batch 32, 64 steps, 256 inputs and units."""
