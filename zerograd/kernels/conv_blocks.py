@@ -100,17 +100,26 @@ if numba is not None:
         return False
 
     @jit_nogil
+    def _pointwise(geo, x_hw, y_hw):
+        """A 1x1 convolution, stride 1, no padding: the input rows are the patch matrix."""
+        kh, kw, sh, sw, dh, dw, ph, pw = geo
+        return kh == 1 and kw == 1 and sh == 1 and sw == 1 and ph == 0 and pw == 0 and x_hw == y_hw
+
+    @jit_nogil
     def _forward_part(x, wm, b, relu, geo, y, a, z, per):
         """y[n] = act(patches(x[n]) @ wm + b) for images a..z-1, ``per`` images a block."""
         ho, wo, o_ = y.shape[1], y.shape[2], y.shape[3]
-        one = x.shape[3] == 1
-        buf = np.empty((0 if one else per * ho * wo, wm.shape[0]), x.dtype)
+        point = _pointwise(geo, (x.shape[1], x.shape[2]), (ho, wo))
+        one = x.shape[3] == 1 and not point
+        buf = np.empty((0 if one or point else per * ho * wo, wm.shape[0]), x.dtype)
         buf_t = np.empty((wm.shape[0], per * ho * wo if one else 0), x.dtype)
         for n0 in range(a, z, per):
             n1 = min(z, n0 + per)
             rows = (n1 - n0) * ho * wo
             out = y[n0:n1].reshape((rows, o_))
-            if _patch_matrix(x, n0, n1, geo, ho, wo, buf, buf_t):
+            if point:
+                gemm(False, x[n0:n1].reshape((rows, x.shape[3])), False, wm, out, 1.0, 0.0)
+            elif _patch_matrix(x, n0, n1, geo, ho, wo, buf, buf_t):
                 gemm(True, buf_t[:, :rows], False, wm, out, 1.0, 0.0)
             else:
                 gemm(False, buf[:rows], False, wm, out, 1.0, 0.0)
@@ -138,8 +147,9 @@ if numba is not None:
         """gw = sum over images a..z-1 of patches(x[n]).T @ gy[n] and gb = the sum of gy's
         rows (both overwritten); gy through the ReLU of output y when ``relu``."""
         ho, wo, o_ = gy.shape[1], gy.shape[2], gy.shape[3]
-        one = x.shape[3] == 1
-        buf = np.empty((0 if one else per * ho * wo, gw.shape[0]), x.dtype)
+        point = _pointwise(geo, (x.shape[1], x.shape[2]), (ho, wo))
+        one = x.shape[3] == 1 and not point
+        buf = np.empty((0 if one or point else per * ho * wo, gw.shape[0]), x.dtype)
         buf_t = np.empty((gw.shape[0], per * ho * wo if one else 0), x.dtype)
         gbuf = np.empty((per * ho * wo if relu else 0, o_), x.dtype)
         gb[:] = 0
@@ -148,7 +158,9 @@ if numba is not None:
             n1 = min(z, n0 + per)
             rows = (n1 - n0) * ho * wo
             g = _gy_rows(gy, y, relu, n0, n1, gbuf)
-            if _patch_matrix(x, n0, n1, geo, ho, wo, buf, buf_t):
+            if point:
+                gemm(True, x[n0:n1].reshape((rows, x.shape[3])), False, g, gw, 1.0, beta)
+            elif _patch_matrix(x, n0, n1, geo, ho, wo, buf, buf_t):
                 gemm(False, buf_t[:, :rows], False, g, gw, 1.0, beta)
             else:
                 gemm(True, buf[:rows], False, g, gw, 1.0, beta)
@@ -164,12 +176,16 @@ if numba is not None:
         kh, kw, sh, sw, dh, dw, ph, pw = geo
         ho, wo, o_ = gy.shape[1], gy.shape[2], gy.shape[3]
         h, w, c_ = gx.shape[1], gx.shape[2], gx.shape[3]
-        cols = np.empty((per * ho * wo, wm.shape[0]), gy.dtype)
+        point = _pointwise(geo, (h, w), (ho, wo))
+        cols = np.empty((0 if point else per * ho * wo, wm.shape[0]), gy.dtype)
         gbuf = np.empty((per * ho * wo if relu else 0, o_), gy.dtype)
         for n0 in range(a, z, per):
             n1 = min(z, n0 + per)
             rows = (n1 - n0) * ho * wo
             g = _gy_rows(gy, y, relu, n0, n1, gbuf)
+            if point:  # the product is the input gradient itself
+                gemm(False, g, True, wm, gx[n0:n1].reshape((rows, c_)), 1.0, 0.0)
+                continue
             gemm(False, g, True, wm, cols[:rows], 1.0, 0.0)
             gx[n0:n1] = 0
             r = 0
