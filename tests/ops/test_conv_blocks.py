@@ -50,13 +50,15 @@ def blocks(monkeypatch):
     return calls
 
 
-def _torch_conv(s, pad, d, relu, cl):
+def torch_conv(s, pad, d, relu, cl, groups=1):
+    """PyTorch's convolution with explicit (uneven) padding and an optional ReLU, on NHWC
+    arrays and a (kh, kw, in / groups, out) weight when ``cl``."""
     (t0, t1), (l0, l1) = pad
 
     def f(xt, wt, *bt):
         if cl:
             xt, wt = xt.permute(0, 3, 1, 2), wt.permute(3, 2, 0, 1)
-        y = TF.conv2d(TF.pad(xt, (l0, l1, t0, t1)), wt, *bt, stride=s, dilation=d)
+        y = TF.conv2d(TF.pad(xt, (l0, l1, t0, t1)), wt, *bt, stride=s, dilation=d, groups=groups)
         y = torch.relu(y) if relu else y
         return y.permute(0, 2, 3, 1) if cl else y
 
@@ -76,7 +78,7 @@ def test_blocks_match_torch(blocks, shape, o, k, s, pad, d, relu, bias, cl, dtyp
     geo = dict(stride=s, padding=pad, dilation=d, groups=1, channels_last=cl, relu=relu)
     check_against_torch(
         lambda *t: C.Conv2d.apply(*t, **geo),
-        _torch_conv(s, pad, d, relu, cl),
+        torch_conv(s, pad, d, relu, cl),
         [x, w, b] if bias else [x, w],
         dtype,
         # float32 weight gradients sum thousands of products of size ~100: rounding ~1e-4

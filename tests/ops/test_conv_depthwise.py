@@ -5,10 +5,9 @@ einsum) as well through the ``path`` fixture."""
 
 import numpy as np
 import pytest
-import torch
-import torch.nn.functional as TF
 
 from tests.helpers import check_against_torch
+from tests.ops.test_conv_blocks import torch_conv
 from zerograd.ops import conv as C
 from zerograd.utils import gradcheck
 
@@ -20,19 +19,6 @@ CASES = [  # (N, H, W, C), multiplier, kernel, stride, ((top, bottom), (left, ri
     ((2, 9, 8, 2), 3, (3, 2), (1, 2), ((2, 2), (1, 1)), (2, 1)),
     ((4, 5, 5, 6), 1, (1, 1), (1, 1), ((0, 0), (0, 0)), (1, 1)),
 ]
-
-
-def _torch(groups, s, pad, d, relu, cl):
-    (t0, t1), (l0, l1) = pad
-
-    def f(xt, wt, *bt):
-        if cl:
-            xt, wt = xt.permute(0, 3, 1, 2), wt.permute(3, 2, 0, 1)
-        y = TF.conv2d(TF.pad(xt, (l0, l1, t0, t1)), wt, *bt, stride=s, dilation=d, groups=groups)
-        y = torch.relu(y) if relu else y
-        return y.permute(0, 2, 3, 1) if cl else y
-
-    return f
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
@@ -49,7 +35,7 @@ def test_depthwise_matches_torch(path, shape, m, k, s, pad, d, relu, bias, cl, d
     geo = dict(stride=s, padding=pad, dilation=d, groups=c, channels_last=cl, relu=relu)
     check_against_torch(
         lambda *t: C.Conv2d.apply(*t, **geo),
-        _torch(c, s, pad, d, relu, cl),
+        torch_conv(s, pad, d, relu, cl, groups=c),
         [x, w, b] if bias else [x, w],
         dtype,
     )
@@ -65,7 +51,7 @@ def test_grouped_channels_last_and_first(path, cl):
     pad = ((1, 1), (1, 1))
     check_against_torch(
         lambda *t: C.conv2d(*t, padding=pad, groups=2, channels_last=cl),
-        _torch(2, 1, pad, 1, False, cl),
+        torch_conv(1, pad, 1, False, cl, groups=2),
         [x, w, rng.standard_normal(4)],
     )
 

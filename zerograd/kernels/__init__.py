@@ -103,6 +103,19 @@ def parallel_parts(fn, items) -> None:
             f.result()
 
 
+def parallel_sums(fn, n: int) -> tuple:
+    """Arrays summed over the parts of ``range(n)`` split between the threads: ``fn(start,
+    stop)`` returns a tuple of arrays for its part, and the parts' tuples are added in order,
+    so the sums are the same on every run."""
+    parts = {}
+    parallel_parts(lambda p: parts.__setitem__(p.start, fn(p.start, p.stop)), range(n))
+    first, *rest = (parts[a] for a in sorted(parts))
+    for other in rest:
+        for total, a in zip(first, other):
+            total += a
+    return first
+
+
 # --- vectorised exps for arguments <= 0, inlined by the softmax, GELU-gradient and LSTM kernels ---
 # A call to libm's exp keeps a loop from vectorising; these are multiply-adds and bit operations
 # only. numba's disk cache keys a kernel by its own file: after editing these, clear the

@@ -242,21 +242,16 @@ def weight_grad(x, gy, geo: tuple, k: int, y=None) -> tuple:
     """The (k, O) weight gradient matrix (k = kh*kw*C) and the (O,) bias gradient from
     C-contiguous x (N, H, W, C) and gy (N, Ho, Wo, O); through a fused ReLU whose output was
     ``y`` (of gy's shape) when given."""
-    parts = {}
     per = _per(gy.shape[1], gy.shape[2])
     relu, y = y is not None, gy if y is None else y
 
-    def part(p):
+    def part(a, z):
         gw, gb = np.empty((k, gy.shape[3]), x.dtype), np.empty(gy.shape[3], x.dtype)
-        _weight_grad_part(x, gy, y, relu, geo, gw, gb, p.start, p.stop, per)
-        parts[p.start] = gw, gb
+        _weight_grad_part(x, gy, y, relu, geo, gw, gb, a, z, per)
+        return gw, gb
 
-    _run(part, x.shape[0])
-    (gw, gb), *rest = (parts[a] for a in sorted(parts))  # summed in image order: deterministic
-    for w, b in rest:
-        gw += w
-        gb += b
-    return gw, gb
+    with blas.one_thread():
+        return kernels.parallel_sums(part, x.shape[0])
 
 
 def input_grad(gy, wm, geo: tuple, gx, y=None) -> None:

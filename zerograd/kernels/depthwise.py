@@ -138,16 +138,10 @@ def weight_grad(x, gy, geo: tuple, kh: int, kw: int) -> tuple:
     """(gw (kh, kw, O), gb (O,)) from x (N, H, W, C) and gy (N, Ho, Wo, O)."""
     o = gy.shape[3]
     m = o // x.shape[3]
-    parts = {}
 
-    def part(p):
+    def part(a, z):
         gw, gb = np.empty((kh, kw, o), x.dtype), np.empty(o, x.dtype)
-        _weight_grad_part(x, gy, geo, m, gw, gb, p.start, p.stop)
-        parts[p.start] = gw, gb
+        _weight_grad_part(x, gy, geo, m, gw, gb, a, z)
+        return gw, gb
 
-    kernels.parallel_parts(part, range(x.shape[0]))
-    (gw, gb), *rest = (parts[a] for a in sorted(parts))  # summed in image order: deterministic
-    for w, b in rest:
-        gw += w
-        gb += b
-    return gw, gb
+    return kernels.parallel_sums(part, x.shape[0])

@@ -30,21 +30,26 @@ def block_geometry(geo, kh: int, kw: int) -> tuple:
     return (kh, kw, sh, sw, dh, dw, geo.padding[0][0], geo.padding[1][0])
 
 
+def _forward(kernel, xh, W, wk, o: int, b, geo):
+    """``kernel(xh, wk, bias, relu, geometry, y)`` on the (N, H, W, C) input ``xh`` into a new
+    (N, Ho, Wo, O) output, returned in the op's layout."""
+    cl = geo.channels_last
+    kh, kw = W.shape[:2] if cl else W.shape[2:]
+    (ph0, ph1), (pw0, pw1) = geo.padding
+    n, h, w = xh.shape[:3]
+    n, ho, wo = out_hw((n, h + ph0 + ph1, w + pw0 + pw1), kh, kw, geo.stride, geo.dilation)
+    bias = np.zeros(o, xh.dtype) if b is None else np.ascontiguousarray(b)
+    y = np.empty((n, ho, wo, o), xh.dtype)
+    kernel(xh, wk, bias, geo.relu, block_geometry(geo, kh, kw), y)
+    return y if cl else np.ascontiguousarray(y.transpose(0, 3, 1, 2))
+
+
 def blocks_forward(xh, W, b, geo):
     """The forward of a groups-1 convolution by ``kernels.conv_blocks`` on the (N, H, W, C)
     input ``xh``: no padded copy, no patch matrix of the whole batch, bias and ReLU applied as
     each block is written."""
-    cl = geo.channels_last
-    kh, kw = W.shape[:2] if cl else W.shape[2:]
-    wm = weight_matrix(W, cl)
-    (ph0, ph1), (pw0, pw1) = geo.padding
-    n, h, w = xh.shape[:3]
-    n, ho, wo = out_hw((n, h + ph0 + ph1, w + pw0 + pw1), kh, kw, geo.stride, geo.dilation)
-    o = wm.shape[1]
-    bias = np.zeros(o, xh.dtype) if b is None else np.ascontiguousarray(b)
-    y = np.empty((n, ho, wo, o), xh.dtype)
-    conv_blocks.forward(xh, wm, bias, geo.relu, block_geometry(geo, kh, kw), y)
-    return y if cl else np.ascontiguousarray(y.transpose(0, 3, 1, 2))
+    wm = weight_matrix(W, geo.channels_last)
+    return _forward(conv_blocks.forward, xh, W, wm, wm.shape[1], b, geo)
 
 
 def blocks_backward(fn, gy, W, y, need) -> tuple:
@@ -105,17 +110,8 @@ def _layout_weight(gw, channels_last: bool):
 
 def depthwise_forward(xh, W, b, geo):
     """The forward of a depthwise convolution on the (N, H, W, C) input ``xh``."""
-    cl = geo.channels_last
-    kh, kw = W.shape[:2] if cl else W.shape[2:]
-    wk = depthwise_weight(W, cl)
-    (ph0, ph1), (pw0, pw1) = geo.padding
-    n, h, w = xh.shape[:3]
-    n, ho, wo = out_hw((n, h + ph0 + ph1, w + pw0 + pw1), kh, kw, geo.stride, geo.dilation)
-    o = wk.shape[2]
-    bias = np.zeros(o, xh.dtype) if b is None else np.ascontiguousarray(b)
-    y = np.empty((n, ho, wo, o), xh.dtype)
-    depthwise.forward(xh, wk, bias, geo.relu, block_geometry(geo, kh, kw), y)
-    return y if cl else np.ascontiguousarray(y.transpose(0, 3, 1, 2))
+    wk = depthwise_weight(W, geo.channels_last)
+    return _forward(depthwise.forward, xh, W, wk, wk.shape[2], b, geo)
 
 
 def depthwise_input_grad(gy, W, x_shape, geo):
