@@ -82,6 +82,13 @@ FLASH_ATTENTION_MIN_KEYS = 128
 # 4096 (no timing recorded).
 SUM_AXES_GEMV_MIN_SIZE = 1 << 13
 
+# Hidden units per thread from which the compiled LSTM loops (``kernels.lstm``) split a layer's
+# units over threads (each its own products, a barrier per step); below, one thread runs the loop.
+# Measured (issue 16, 2-core Xeon shared with other work, float32, 64 steps (32 for H 512),
+# forward + backward, two threads / one): H 64 B 32 1.33, H 128 B 32 1.03, H 256 B 8 0.93,
+# H 256 B 32 0.84, H 512 B 64 0.75.
+LSTM_MIN_PART_UNITS = 128
+
 # Constant Tensors the engine keeps for Python numbers in expressions (``x * 0.5``), reused per
 # (type, value, dtype); after this many distinct values (a schedule's learning rates, say) the
 # cache starts again. A bound on memory, not a timing (no measurement recorded).

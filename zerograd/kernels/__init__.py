@@ -6,8 +6,9 @@ op, beside the op that calls it: ``gelu`` (erf, GELU in its erf and tanh forms, 
 ``softmax`` (over the last axis, with the attention scale and an additive mask folded in, and its
 gradient), ``layer_norm``, ``conv`` (bias + ReLU, the ReLU gradient), ``conv_blocks`` (whole
 convolutions by blocks of images, BLAS called from compiled code), ``pool`` (channels-last max
-pooling, forward and backward), ``scatter`` (rows added at integer indices), ``lstm`` (the cell,
-forward and backward), ``attention`` (without gradients, block by block on a thread pool). This module holds what they share: the "may a kernel run"
+pooling, forward and backward), ``scatter`` (rows added at integer indices), ``lstm`` (the whole
+time loop, forward and backward, with ``packed_gemm`` for its per-step products), ``attention``
+(without gradients, block by block on a thread pool). This module holds what they share: the "may a kernel run"
 checks, the thread pool, and the vectorised exps. The Adam step sits beside its optimizer
 (``zerograd.optim._adam_kernel``). One op end to end: its op file, its kernel module, and this.
 

@@ -83,8 +83,10 @@ class Linear(Function):
         need = self.needs_grad
         n_out, n_in = W.shape
         g2 = gy.reshape((-1, n_out))
+        # one output: an outer product, which BLAS runs as a slow one-column GEMM
+        gx = (g2 * W if n_out == 1 else g2 @ W) if need[0] else None
         grads = (
-            (g2 @ W).reshape(x.shape) if need[0] else None,
+            gx.reshape(x.shape) if need[0] else None,
             g2.T @ x.reshape((g2.shape[0], n_in)) if need[1] else None,
         )
         if len(need) == 2:

@@ -1,7 +1,10 @@
 """Recurrent layers as single ops: the time loop runs on arrays, with a hand-written BPTT backward.
 
 One op per layer and direction keeps the graph small (no per-step slicing, whose gradients would
-each be as large as the whole sequence). The input projection of all steps is one GEMM.
+each be as large as the whole sequence). The input projection of all steps is one GEMM. An LSTM
+on NumPy float arrays runs its time loops compiled (``kernels.lstm``: no return to Python between
+steps, the units split over threads) where numba and BLAS callable from it are there; the NumPy
+loops below are its fallback (CuPy, ``ZEROGRAD_JIT=0``) and the GRU's and plain RNN's path.
 Shapes: x (T, B, I), h0 / c0 (B, H), W_ih (G*H, I), W_hh (G*H, H), biases (G*H,), G gates.
 """
 
@@ -9,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from zerograd import backend, kernels
+from zerograd import backend
 from zerograd.amp import autocast_mode as _autocast
 from zerograd.autograd import Function
 from zerograd.kernels import lstm as lstm_kernels
@@ -33,12 +36,16 @@ class RecurrentLayer(Function):
     gates: object
     cs: object
     tcs: object
+    fast: object = None  # what the compiled LSTM loops keep for backward, where they ran
 
     def forward(self, x, h0, *rest):
         xp = self.xp
         c0 = rest[0] if self.mode == "lstm" else None
         W_ih, W_hh, *bias = rest[1:] if self.mode == "lstm" else rest
         self.save_for_backward(x, W_ih, W_hh)
+        if self.mode == "lstm" and lstm_kernels.usable(x, h0, c0, W_ih, W_hh, *bias):
+            hs, h, c, self.fast = lstm_kernels.forward(x, h0, c0, W_ih, W_hh, *bias)
+            return hs, h, c
         b_ih, b_hh = bias if bias else (0, 0)
         T, B, _ = x.shape
         H = W_hh.shape[1]
@@ -69,54 +76,47 @@ class RecurrentLayer(Function):
         return hs[1:], hs[T].copy()
 
     def _lstm_forward(self, xw, hs, c0, W_hh):
-        """The LSTM time loop on preallocated buffers; gates (i, f, g, o), cells and tanh(cells)
-        are kept for BPTT. With numba, each step's GEMM is followed by one kernel pass over the
-        cell. Without, the gate activations take one exp pass over all four gates:
-        sigmoid(a) = 1 / (1 + exp(-a)), tanh(a) = 2 sigmoid(2a) - 1 (NumPy's exp is vectorised,
-        its tanh is not)."""
+        """The LSTM time loop in NumPy on preallocated buffers; gates (i, f, g, o), cells and
+        tanh(cells) are kept for BPTT. The gate activations take one exp pass over all four
+        gates: sigmoid(a) = 1 / (1 + exp(-a)), tanh(a) = 2 sigmoid(2a) - 1 (NumPy's exp is
+        vectorised, its tanh is not)."""
         xp = self.xp
         T, B, G = xw.shape
         H = G // 4
-        W_hhT = xp.ascontiguousarray(
-            W_hh.T
-        )  # row-major: a third faster per small GEMM than the view
+        W_hhT = xp.ascontiguousarray(W_hh.T)  # row-major: a third faster per small GEMM
         gates = xp.empty((T, B, G), dtype=xw.dtype)
         cs = xp.empty((T + 1, B, H), dtype=xw.dtype)
         tcs = xp.empty((T, B, H), dtype=xw.dtype)
         cs[0] = c0
-        if kernels.serial_usable(xw, hs, cs, W_hh):  # each step: the GEMM, then one kernel pass
-            cell = lstm_kernels.cell_kernels(xw.dtype)[0]
+        scale = xp.ones(G, dtype=xw.dtype)
+        scale[2 * H : 3 * H] = 2  # the g gate: tanh through the sigmoid of 2a
+        with np.errstate(over="ignore"):  # exp(-a) = inf for very negative a gives sigmoid 0
             for t in range(T):
-                xp.matmul(hs[t], W_hhT, out=gates[t])
-                cell(gates[t], xw[t], cs[t], cs[t + 1], tcs[t], hs[t + 1])
-        else:
-            scale = xp.ones(G, dtype=xw.dtype)
-            scale[2 * H : 3 * H] = 2  # the g gate: tanh through the sigmoid of 2a
-            with np.errstate(over="ignore"):  # exp(-a) = inf for very negative a gives sigmoid 0
-                for t in range(T):
-                    a = gates[t]
-                    xp.matmul(hs[t], W_hhT, out=a)
-                    a += xw[t]
-                    a *= -scale
-                    xp.exp(a, out=a)
-                    a += 1
-                    xp.reciprocal(a, out=a)  # sigmoid of all four (g: of 2a)
-                    i, f, g, o = a[:, :H], a[:, H : 2 * H], a[:, 2 * H : 3 * H], a[:, 3 * H :]
-                    g *= 2
-                    g -= 1  # tanh
-                    c = cs[t + 1]
-                    xp.multiply(f, cs[t], out=c)
-                    c += i * g
-                    tc = tcs[t]
-                    xp.multiply(c, -2, out=tc)
-                    xp.exp(tc, out=tc)
-                    tc += 1
-                    xp.divide(2, tc, out=tc)
-                    tc -= 1  # tanh(c)
-                    xp.multiply(o, tc, out=hs[t + 1])
+                a = gates[t]
+                xp.matmul(hs[t], W_hhT, out=a)
+                a += xw[t]
+                a *= -scale
+                xp.exp(a, out=a)
+                a += 1
+                xp.reciprocal(a, out=a)  # sigmoid of all four (g: of 2a)
+                i, f, g, o = a[:, :H], a[:, H : 2 * H], a[:, 2 * H : 3 * H], a[:, 3 * H :]
+                g *= 2
+                g -= 1  # tanh
+                c = cs[t + 1]
+                xp.multiply(f, cs[t], out=c)
+                c += i * g
+                tc = tcs[t]
+                xp.multiply(c, -2, out=tc)
+                xp.exp(tc, out=tc)
+                tc += 1
+                xp.divide(2, tc, out=tc)
+                tc -= 1  # tanh(c)
+                xp.multiply(o, tc, out=hs[t + 1])
         self.gates, self.cs, self.tcs = gates, cs, tcs
 
     def backward(self, g_seq, g_h, g_c=None):
+        if self.fast is not None:
+            return lstm_kernels.backward(self.fast, g_seq, g_h, g_c)
         xp = self.xp
         mode, hs = self.mode, self.hs
         x, W_ih, W_hh = self.saved
@@ -136,48 +136,41 @@ class RecurrentLayer(Function):
         # products (all steps), where a GEMM per step would run on small matrices
         dhh_all = da_all if mode != "gru" else xp.empty_like(da_all)
         db_hh = None
-        if mode == "lstm" and kernels.serial_usable(g, dc, self.gates, self.cs, W_hh):
-            step = lstm_kernels.cell_kernels(x.dtype)[1]
-            gc = xp.ascontiguousarray(g)
-            for t in range(T - 1, -1, -1):  # each step: one kernel pass, then the GEMM
-                step(dh, gc[t], dc, self.gates[t], self.tcs[t], self.cs[t], da_all[t])
-                dh = da_all[t] @ W_hh
-        else:
-            for t in range(T - 1, -1, -1):
-                dh = dh + g[t]
-                h_prev = hs[t]
-                if mode == "lstm":
-                    s = self.gates[t]
-                    i, f, gg, o = s[:, :H], s[:, H : 2 * H], s[:, 2 * H : 3 * H], s[:, 3 * H :]
-                    tc = self.tcs[t]
-                    dc += dh * o * (1 - tc * tc)
-                    da = da_all[t]
-                    xp.multiply(dc, gg, out=da[:, :H])
-                    xp.multiply(dc, self.cs[t], out=da[:, H : 2 * H])
-                    xp.multiply(dc, i, out=da[:, 2 * H : 3 * H])
-                    xp.multiply(dh, tc, out=da[:, 3 * H :])
-                    deriv = s * (1 - s)  # sigmoid' of i, f, o; the g column is replaced by tanh'
-                    xp.multiply(gg, gg, out=deriv[:, 2 * H : 3 * H])
-                    xp.subtract(1, deriv[:, 2 * H : 3 * H], out=deriv[:, 2 * H : 3 * H])
-                    da *= deriv
-                    dc *= f
-                    dh = da @ W_hh
-                elif mode == "gru":
-                    r, z, n, hh_n = self.cache[t]
-                    dn = dh * (1 - z) * (1 - n * n)
-                    dr = dn * hh_n * r * (1 - r)
-                    dz = dh * (h_prev - n) * z * (1 - z)
-                    da = da_all[t]
-                    da[:, :H], da[:, H : 2 * H], da[:, 2 * H :] = dr, dz, dn
-                    dhh = dhh_all[t]
-                    dhh[:, :H], dhh[:, H : 2 * H] = dr, dz
-                    xp.multiply(dn, r, out=dhh[:, 2 * H :])
-                    dh = dh * z + dhh @ W_hh
-                else:
-                    h = hs[t + 1]
-                    da = dh * (1 - h * h) if mode == "rnn_tanh" else dh * (h > 0)
-                    da_all[t] = da
-                    dh = da @ W_hh
+        for t in range(T - 1, -1, -1):
+            dh = dh + g[t]
+            h_prev = hs[t]
+            if mode == "lstm":
+                s = self.gates[t]
+                i, f, gg, o = s[:, :H], s[:, H : 2 * H], s[:, 2 * H : 3 * H], s[:, 3 * H :]
+                tc = self.tcs[t]
+                dc += dh * o * (1 - tc * tc)
+                da = da_all[t]
+                xp.multiply(dc, gg, out=da[:, :H])
+                xp.multiply(dc, self.cs[t], out=da[:, H : 2 * H])
+                xp.multiply(dc, i, out=da[:, 2 * H : 3 * H])
+                xp.multiply(dh, tc, out=da[:, 3 * H :])
+                deriv = s * (1 - s)  # sigmoid' of i, f, o; the g column is replaced by tanh'
+                xp.multiply(gg, gg, out=deriv[:, 2 * H : 3 * H])
+                xp.subtract(1, deriv[:, 2 * H : 3 * H], out=deriv[:, 2 * H : 3 * H])
+                da *= deriv
+                dc *= f
+                dh = da @ W_hh
+            elif mode == "gru":
+                r, z, n, hh_n = self.cache[t]
+                dn = dh * (1 - z) * (1 - n * n)
+                dr = dn * hh_n * r * (1 - r)
+                dz = dh * (h_prev - n) * z * (1 - z)
+                da = da_all[t]
+                da[:, :H], da[:, H : 2 * H], da[:, 2 * H :] = dr, dz, dn
+                dhh = dhh_all[t]
+                dhh[:, :H], dhh[:, H : 2 * H] = dr, dz
+                xp.multiply(dn, r, out=dhh[:, 2 * H :])
+                dh = dh * z + dhh @ W_hh
+            else:
+                h = hs[t + 1]
+                da = dh * (1 - h * h) if mode == "rnn_tanh" else dh * (h > 0)
+                da_all[t] = da
+                dh = da @ W_hh
         dW_hh = dhh_all.reshape(T * B, -1).T @ hs[:T].reshape(T * B, -1)
         if mode == "gru":
             db_hh = backend.sum_axes(xp, dhh_all.reshape(T * B, -1), (0,))

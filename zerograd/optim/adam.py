@@ -83,7 +83,7 @@ class Adam(Optimizer):
         if decay != 1.0:
             p.data *= decay
         # in place on one scratch buffer: the moments, then the step
-        tmp = g * (1 - b1)
+        tmp = xp.multiply(g, 1 - b1, out=xp.empty_like(g))  # an array, 0-d included
         m *= b1
         m += tmp
         xp.multiply(g, g, out=tmp)
