@@ -9,11 +9,13 @@ import numpy as np
 
 from zerograd import kernels
 from zerograd.kernels import conv as conv_kernels
-from zerograd.kernels import conv_blocks, depthwise
+from zerograd.kernels import conv_blocks, depthwise, layout
 
 
 def nhwc(a, channels_last: bool):
     """``a`` as a C-contiguous, writeable (N, H, W, C) array, what the block kernels take."""
+    if not channels_last and a.flags.c_contiguous:
+        return layout.to_channels_last(a)
     a = a if channels_last else a.transpose(0, 2, 3, 1)
     return a if a.flags.c_contiguous and a.flags.writeable else np.array(a, order="C")
 
@@ -41,7 +43,7 @@ def _forward(kernel, xh, W, wk, o: int, b, geo):
     bias = np.zeros(o, xh.dtype) if b is None else np.ascontiguousarray(b)
     y = np.empty((n, ho, wo, o), xh.dtype)
     kernel(xh, wk, bias, geo.relu, block_geometry(geo, kh, kw), y)
-    return y if cl else np.ascontiguousarray(y.transpose(0, 3, 1, 2))
+    return y if cl else layout.to_channels_first(y)
 
 
 def blocks_forward(xh, W, b, geo):
@@ -69,7 +71,7 @@ def blocks_backward(fn, gy, W, y, need) -> tuple:
     if need[0]:
         gx = np.empty(fn.xh.shape, gy.dtype)
         conv_blocks.input_grad(gyh, wm, geo, gx, mask)
-        gx = gx if cl else np.ascontiguousarray(gx.transpose(0, 3, 1, 2))
+        gx = gx if cl else layout.to_channels_first(gx)
     if need[1] or need[2:] == [True]:
         gm, gb = conv_blocks.weight_grad(fn.xh, gyh, geo, kh * kw * c, mask)
         gW = gm.reshape(kh, kw, c, o)
@@ -120,7 +122,7 @@ def depthwise_input_grad(gy, W, x_shape, geo):
     kh, kw = W.shape[:2] if cl else W.shape[2:]
     gx = np.empty(x_shape if cl else (x_shape[0], *x_shape[2:], x_shape[1]), gy.dtype)
     depthwise.input_grad(nhwc(gy, cl), depthwise_weight(W, cl), block_geometry(geo, kh, kw), gx)
-    return gx if cl else np.ascontiguousarray(gx.transpose(0, 3, 1, 2))
+    return gx if cl else layout.to_channels_first(gx)
 
 
 def depthwise_weight_grad(x, gy, w_shape, geo) -> tuple:
@@ -142,7 +144,7 @@ def depthwise_backward(fn, gy, W, y, need) -> tuple:
     if need[0]:
         gx = np.empty(fn.xh.shape, gy.dtype)
         depthwise.input_grad(gyh, wk, geo, gx)
-        gx = gx if cl else np.ascontiguousarray(gx.transpose(0, 3, 1, 2))
+        gx = gx if cl else layout.to_channels_first(gx)
     if need[1] or need[2:] == [True]:
         gw, gb = depthwise.weight_grad(fn.xh, gyh, geo, kh, kw)
         gW = _layout_weight(gw, cl)
