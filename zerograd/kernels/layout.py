@@ -7,10 +7,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from zerograd import kernels
+from zerograd import kernels, tuning
 from zerograd.kernels import jit, numba
 
 _TILE = 32
+# From these multiples of ``tuning.KERNEL_MIN_SIZE`` (2M and 1M elements) the tiled copy beats
+# NumPy's (measured, float32, 2 cores: to channels last 1.13 -> 1.04 ms at (64, 64, 784), 2.5 ->
+# 1.1 ms at (8, 256, 1024); to channels first 1.9 -> 1.1 ms at (64, 128, 196); below them NumPy's
+# copy is as fast or faster)
+_LAST_MIN, _FIRST_MIN = 32, 16
 
 if numba is not None:
 
@@ -37,7 +42,9 @@ def _swapped(x3: np.ndarray) -> np.ndarray:
 def to_channels_last(x: np.ndarray) -> np.ndarray:
     """A contiguous (N, H, W, C) copy of an (N, C, H, W) array."""
     n, c, h, w = x.shape
-    if not (kernels.usable(x) and x.flags.c_contiguous):
+    if not (
+        kernels.usable(x) and x.flags.c_contiguous and x.size >= _LAST_MIN * tuning.KERNEL_MIN_SIZE
+    ):
         return np.ascontiguousarray(x.transpose(0, 2, 3, 1))
     return _swapped(x.reshape(n, c, h * w)).reshape(n, h, w, c)
 
@@ -45,6 +52,8 @@ def to_channels_last(x: np.ndarray) -> np.ndarray:
 def to_channels_first(y: np.ndarray) -> np.ndarray:
     """A contiguous (N, C, H, W) copy of an (N, H, W, C) array."""
     n, h, w, c = y.shape
-    if not (kernels.usable(y) and y.flags.c_contiguous):
+    if not (
+        kernels.usable(y) and y.flags.c_contiguous and y.size >= _FIRST_MIN * tuning.KERNEL_MIN_SIZE
+    ):
         return np.ascontiguousarray(y.transpose(0, 3, 1, 2))
     return _swapped(y.reshape(n, h * w, c)).reshape(n, c, h, w)
