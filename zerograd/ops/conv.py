@@ -6,7 +6,6 @@ from zerograd import backend, kernels
 from zerograd.amp import autocast_mode as _autocast
 from zerograd.autograd import Function
 from zerograd.kernels import conv as conv_kernels
-from zerograd.kernels import conv_blocks
 from zerograd.ops import argcheck
 from zerograd.ops import conv_paths as paths
 from zerograd.tensor import Tensor
@@ -94,19 +93,15 @@ class Conv2d(_Conv):
     relu = False
     cols = None  # the im2col patch matrix of the input (groups == 1), kept for the weight gradient
     xh = None  # the input as contiguous (N, H, W, C), when a compiled path ran the forward
-    depthwise = False  # that path was the depthwise one
 
     def forward(self, x, W, b=None):
         xp = self.xp
         (ph0, ph1), (pw0, pw1) = self.padding
         cl = self.channels_last
         kh, kw = W.shape[:2] if cl else W.shape[2:]
-        if self.groups == 1 and conv_blocks.usable(x, W):  # by blocks of images, in cache
+        if paths.usable(self, x.shape, x, W):  # by blocks of images, or depthwise loops
             self.xh = paths.nhwc(x, cl)  # kept for the weight gradient
-            y = paths.blocks_forward(self.xh, W, b, self)
-        elif paths.is_depthwise(self, x.shape, x, W):  # one filter set per channel: direct loops
-            self.xh, self.depthwise = paths.nhwc(x, cl), True
-            y = paths.depthwise_forward(self.xh, W, b, self)
+            y = paths.forward(self.xh, W, b, self)
         elif self.groups == 1:
             xh = x if cl else x.transpose(0, 2, 3, 1)  # (N, H, W, C)
             if ph0 or ph1 or pw0 or pw1:
@@ -151,9 +146,7 @@ class Conv2d(_Conv):
         x, W, y = self.saved
         need, geo = self.needs_grad, self.geometry()
         if self.xh is not None and not self.recording:
-            if self.depthwise:
-                return paths.depthwise_backward(self, gy, W, y, need)
-            return paths.blocks_backward(self, gy, W, y, need)
+            return paths.backward(self, gy, W, y, need)
         if self.relu:  # through the fused ReLU first: zero where the output was clipped
             gy = conv_kernels.relu_grad(gy, y) if kernels.usable(y, gy) else gy * (y > 0)
         gx = Conv2dInputGrad.call(gy, W, x_shape=x.shape, **geo) if need[0] else None
@@ -225,11 +218,8 @@ def _input_grad(xp, gy, W, x_shape, geo: _Conv):
     cl = geo.channels_last
     (kh, kw, c, o) = W.shape if cl else (W.shape[2], W.shape[3], W.shape[1], W.shape[0])
     (sh, sw), (dh, dw) = geo.stride, geo.dilation
-    if geo.groups == 1 and conv_blocks.usable(gy, W):
-        gx = xp.empty(x_shape if cl else (x_shape[0], *x_shape[2:], x_shape[1]), gy.dtype)
-        wm = paths.weight_matrix(W, cl)
-        conv_blocks.input_grad(paths.nhwc(gy, cl), wm, paths.block_geometry(geo, kh, kw), gx)
-        return gx if cl else xp.ascontiguousarray(gx.transpose(0, 3, 1, 2))
+    if paths.usable(geo, x_shape, gy, W):  # by blocks of images, or depthwise loops
+        return paths.input_grad(paths.nhwc(gy, cl), W, x_shape, geo)
     if geo.groups == 1:
         n, ho, wo = (gy.shape[:3]) if cl else (gy.shape[0], *gy.shape[2:])
         # contiguous rows for BLAS: a broadcast gy (the gradient of a sum) has zero strides, and
@@ -249,8 +239,6 @@ def _input_grad(xp, gy, W, x_shape, geo: _Conv):
                 ] += (g2 @ W4[i, j].T).reshape(n, ho, wo, c)
         gx = gxh[:, ph0 : gxh.shape[1] - ph1, pw0 : gxh.shape[2] - pw1]
         return xp.ascontiguousarray(gx if cl else gx.transpose(0, 3, 1, 2))
-    if paths.is_depthwise(geo, x_shape, gy, W):
-        return paths.depthwise_input_grad(gy, W, x_shape, geo)
     if cl:  # grouped, channels last: by the NCHW einsum
         shape = (x_shape[0], x_shape[3], *x_shape[1:3])
         gx = _input_grad(xp, gy.transpose(0, 3, 1, 2), W.transpose(3, 2, 0, 1), shape, _nchw(geo))
@@ -272,13 +260,8 @@ def _weight_grad(xp, x, gy, w_shape, geo: _Conv):
     (ph0, ph1), (pw0, pw1) = geo.padding
     cl = geo.channels_last
     (kh, kw, c, o) = w_shape if cl else (w_shape[2], w_shape[3], w_shape[1], w_shape[0])
-    if geo.groups == 1 and geo.cols is None and conv_blocks.usable(x, gy):
-        k = kh * kw * c
-        gm, _ = conv_blocks.weight_grad(
-            paths.nhwc(x, cl), paths.nhwc(gy, cl), paths.block_geometry(geo, kh, kw), k
-        )
-        gW = gm.reshape(kh, kw, c, o)
-        return gW if cl else xp.ascontiguousarray(gW.transpose(3, 2, 0, 1))
+    if geo.cols is None and paths.usable(geo, x.shape, x, gy):  # blocks, or depthwise loops
+        return paths.weight_grad(paths.nhwc(x, cl), paths.nhwc(gy, cl), w_shape, geo)[0]
     if geo.groups == 1:
         cols = geo.cols
         if cols is None:
@@ -289,8 +272,6 @@ def _weight_grad(xp, x, gy, w_shape, geo: _Conv):
         g2 = xp.ascontiguousarray(gy if cl else gy.transpose(0, 2, 3, 1)).reshape(-1, o)
         gW = (cols.T @ g2).reshape(kh, kw, c, o)  # (kh, kw, C, O)
         return xp.ascontiguousarray(gW if cl else gW.transpose(3, 2, 0, 1))
-    if paths.is_depthwise(geo, x.shape, x, gy):
-        return paths.depthwise_weight_grad(x, gy, w_shape, geo)[0]
     if cl:  # grouped, channels last: by the NCHW einsum
         shape = (w_shape[3], w_shape[2], *w_shape[:2])
         gW = _weight_grad(xp, x.transpose(0, 3, 1, 2), gy.transpose(0, 3, 1, 2), shape, _nchw(geo))

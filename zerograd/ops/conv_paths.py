@@ -46,40 +46,6 @@ def _forward(kernel, xh, W, wk, o: int, b, geo):
     return y if cl else layout.to_channels_first(y)
 
 
-def blocks_forward(xh, W, b, geo):
-    """The forward of a groups-1 convolution by ``kernels.conv_blocks`` on the (N, H, W, C)
-    input ``xh``: no padded copy, no patch matrix of the whole batch, bias and ReLU applied as
-    each block is written."""
-    wm = weight_matrix(W, geo.channels_last)
-    return _forward(conv_blocks.forward, xh, W, wm, wm.shape[1], b, geo)
-
-
-def blocks_backward(fn, gy, W, y, need) -> tuple:
-    """The gradients of a convolution whose forward ran by blocks, on arrays: ``gy`` made
-    channels-last once for both products, the input's copy from the forward reused, the bias
-    gradient summed with the weight's, and a fused ReLU's mask applied block by block
-    (channels last; NCHW applies it first)."""
-    cl = fn.channels_last
-    kh, kw, c, o = W.shape if cl else (W.shape[2], W.shape[3], W.shape[1], W.shape[0])
-    mask = None
-    if fn.relu and cl:
-        mask = y
-    elif fn.relu:
-        gy = conv_kernels.relu_grad(gy, y) if kernels.usable(y, gy) else gy * (y > 0)
-    gyh, wm, geo = nhwc(gy, cl), weight_matrix(W, cl), block_geometry(fn, kh, kw)
-    gx = gW = gb = None
-    if need[0]:
-        gx = np.empty(fn.xh.shape, gy.dtype)
-        conv_blocks.input_grad(gyh, wm, geo, gx, mask)
-        gx = gx if cl else layout.to_channels_first(gx)
-    if need[1] or need[2:] == [True]:
-        gm, gb = conv_blocks.weight_grad(fn.xh, gyh, geo, kh * kw * c, mask)
-        gW = gm.reshape(kh, kw, c, o)
-        gW = gW if cl else np.ascontiguousarray(gW.transpose(3, 2, 0, 1))
-    grads = (gx, gW if need[1] else None)
-    return grads + ((gb if need[2] else None,) if len(need) == 3 else ())
-
-
 def out_hw(padded_shape, kh: int, kw: int, stride, dilation) -> tuple:
     """(N, Ho, Wo) of a convolution over a padded channels-last input."""
     n, h, w = padded_shape[:3]
@@ -110,43 +76,76 @@ def _layout_weight(gw, channels_last: bool):
     )
 
 
-def depthwise_forward(xh, W, b, geo):
-    """The forward of a depthwise convolution on the (N, H, W, C) input ``xh``."""
+# --- the entry points: groups 1 by blocks, depthwise by loops ----------------------------------
+
+
+def usable(geo, x_shape, *arrays) -> bool:
+    """A compiled path takes this convolution: groups 1 by blocks, or depthwise."""
+    if geo.groups == 1:
+        return conv_blocks.usable(*arrays)
+    return is_depthwise(geo, x_shape, *arrays)
+
+
+def _dims(w_shape, channels_last: bool) -> tuple:
+    """(kh, kw, C / groups, O) of a weight in either layout."""
+    if channels_last:
+        return tuple(w_shape)
+    return w_shape[2], w_shape[3], w_shape[1], w_shape[0]
+
+
+def forward(xh, W, b, geo):
+    """The forward on the (N, H, W, C) input ``xh``, in the op's layout: by blocks of images
+    (groups 1: no padded copy, no patch matrix of the whole batch, bias and ReLU applied as each
+    block is written) or by the depthwise loops."""
+    if geo.groups == 1:
+        wm = weight_matrix(W, geo.channels_last)
+        return _forward(conv_blocks.forward, xh, W, wm, wm.shape[1], b, geo)
     wk = depthwise_weight(W, geo.channels_last)
     return _forward(depthwise.forward, xh, W, wk, wk.shape[2], b, geo)
 
 
-def depthwise_input_grad(gy, W, x_shape, geo):
-    """The input gradient of a depthwise convolution, in the op's layout."""
+def input_grad(gyh, W, x_shape, geo, mask=None):
+    """The input gradient, in the op's layout, from the output gradient ``gyh`` as contiguous
+    (N, Ho, Wo, O); through a fused ReLU whose output was ``mask`` (groups 1, channels last)."""
     cl = geo.channels_last
-    kh, kw = W.shape[:2] if cl else W.shape[2:]
-    gx = np.empty(x_shape if cl else (x_shape[0], *x_shape[2:], x_shape[1]), gy.dtype)
-    depthwise.input_grad(nhwc(gy, cl), depthwise_weight(W, cl), block_geometry(geo, kh, kw), gx)
+    kh, kw, _, _ = _dims(W.shape, cl)
+    gx = np.empty(x_shape if cl else (x_shape[0], *x_shape[2:], x_shape[1]), gyh.dtype)
+    g = block_geometry(geo, kh, kw)
+    if geo.groups == 1:
+        conv_blocks.input_grad(gyh, weight_matrix(W, cl), g, gx, mask)
+    else:
+        depthwise.input_grad(gyh, depthwise_weight(W, cl), g, gx)
     return gx if cl else layout.to_channels_first(gx)
 
 
-def depthwise_weight_grad(x, gy, w_shape, geo) -> tuple:
-    """(weight gradient in the weight's layout, bias gradient) of a depthwise convolution."""
+def weight_grad(xh, gyh, w_shape, geo, mask=None) -> tuple:
+    """(weight gradient in the weight's layout, bias gradient) from contiguous (N, H, W, C)
+    ``xh`` and (N, Ho, Wo, O) ``gyh``."""
     cl = geo.channels_last
-    kh, kw = w_shape[:2] if cl else w_shape[2:]
-    gw, gb = depthwise.weight_grad(nhwc(x, cl), nhwc(gy, cl), block_geometry(geo, kh, kw), kh, kw)
+    kh, kw, c, o = _dims(w_shape, cl)
+    g = block_geometry(geo, kh, kw)
+    if geo.groups == 1:
+        gm, gb = conv_blocks.weight_grad(xh, gyh, g, kh * kw * c, mask)
+        gW = gm.reshape(kh, kw, c, o)
+        return (gW if cl else np.ascontiguousarray(gW.transpose(3, 2, 0, 1))), gb
+    gw, gb = depthwise.weight_grad(xh, gyh, g, kh, kw)
     return _layout_weight(gw, cl), gb
 
 
-def depthwise_backward(fn, gy, W, y, need) -> tuple:
-    """The gradients of a depthwise convolution whose forward ran by the kernels, on arrays."""
-    if fn.relu:
+def backward(fn, gy, W, y, need) -> tuple:
+    """The gradients of a convolution whose forward ran by a compiled path, on arrays: ``gy``
+    made channels-last once for both products, the input's copy from the forward reused, the
+    bias gradient summed with the weight's. A fused ReLU's mask is applied block by block
+    (groups 1, channels last), else to ``gy`` first."""
+    mask = None
+    if fn.relu and fn.channels_last and fn.groups == 1:
+        mask = y
+    elif fn.relu:
         gy = conv_kernels.relu_grad(gy, y) if kernels.usable(y, gy) else gy * (y > 0)
-    cl = fn.channels_last
-    kh, kw = W.shape[:2] if cl else W.shape[2:]
-    gyh, wk, geo = nhwc(gy, cl), depthwise_weight(W, cl), block_geometry(fn, kh, kw)
-    gx = gW = gb = None
-    if need[0]:
-        gx = np.empty(fn.xh.shape, gy.dtype)
-        depthwise.input_grad(gyh, wk, geo, gx)
-        gx = gx if cl else layout.to_channels_first(gx)
+    gyh = nhwc(gy, fn.channels_last)
+    gx = input_grad(gyh, W, fn.saved[0].shape, fn, mask) if need[0] else None
+    gW = gb = None
     if need[1] or need[2:] == [True]:
-        gw, gb = depthwise.weight_grad(fn.xh, gyh, geo, kh, kw)
-        gW = _layout_weight(gw, cl)
+        gW, gb = weight_grad(fn.xh, gyh, W.shape, fn, mask)
     grads = (gx, gW if need[1] else None)
     return grads + ((gb if need[2] else None,) if len(need) == 3 else ())
