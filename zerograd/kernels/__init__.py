@@ -14,7 +14,11 @@ checks, the thread pool, and the vectorised exps. The Adam step sits beside its 
 
 Each kernel has a NumPy twin in the op that calls it; the tests run both and compare them.
 ``ZEROGRAD_JIT=0`` in the environment turns the kernels off. Kernels compile on first use and
-are cached on disk by numba. The sizes from which they run are in ``zerograd.tuning``.
+are cached on disk by numba: every kernel is a module-level function (no closures, which numba
+cannot cache across processes); the pieces that depend on the float type come from ``typed``
+(numba overloads). numba keys a kernel's cache by its own file only: after editing a helper that
+kernels in other files call (``typed``, the exps here, ``blas``), clear
+``zerograd/kernels/__pycache__``. The sizes from which they run are in ``zerograd.tuning``.
 """
 
 from __future__ import annotations

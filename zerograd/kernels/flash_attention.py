@@ -6,8 +6,8 @@ max grows (the online softmax); it returns the output and the row log-sum-exp ``
 The backward recomputes each block's probabilities from ``lse`` (``P = exp(S - lse)``) and forms
 ``dS = P * (dP - rowsum(dO * O))``. Memory: the inputs, the output, ``lse`` and one block of
 scores per thread: linear in the context. Dropout on the weights draws no stored mask: each
-weight's keep bit is a hash of the call's seed and its position (``_bits``), computed again in the
-backward's blocks.
+weight's keep bit is a hash of the call's seed and its position (``flash_attention_tasks.bits``),
+computed again in the backward's blocks.
 
 Work is split into tasks, one per (batch, key/value head) pair with the query heads that read it
 (grouped-query attention: query head h reads key/value head h // (H / K), no repeated copies), on
@@ -15,9 +15,10 @@ the thread pool of ``kernels.parallel_parts``. With numba and NumPy's bundled Op
 one numba call without the GIL, its products by ``blas.gemm`` (``flash_attention_tasks``);
 otherwise the block loop below runs in Python (NumPy's products release the GIL, so do the numba
 block kernels). A causal mask (key j allowed for query i when j <= i + offset) skips the key
-blocks above the diagonal. The elementwise work of a block is one numba pass (``_make``: fwd,
-bwd), or NumPy's operations when numba is off (``_fwd_block_np``, ``_bwd_block_np``, the twins
-the tests compare). Block sizes: ``tuning.FLASH_ATTENTION_BLOCK_Q`` and ``FLASH_ATTENTION_BLOCK_K``.
+blocks above the diagonal. The elementwise work of a block is one numba pass
+(``flash_attention_tasks``: ``fwd_block``, ``bwd_block``), or NumPy's operations when numba is
+off (``_fwd_block_np``, ``_bwd_block_np``, the twins the tests compare). Block sizes:
+``tuning.FLASH_ATTENTION_BLOCK_Q`` and ``FLASH_ATTENTION_BLOCK_K``.
 """
 
 from __future__ import annotations
@@ -25,130 +26,12 @@ from __future__ import annotations
 import numpy as np
 
 from zerograd import kernels, tuning
-from zerograd.kernels import blas, jit_nogil, numba
-
-_GOLDEN = 0x9E3779B97F4A7C15  # the 64-bit hash (splitmix64's finaliser) of dropout's masks
-_M1, _M2 = 0xBF58476D1CE4E5B9, 0x94D049BB133111EB
+from zerograd.kernels import blas, numba
+from zerograd.kernels.flash_attention_tasks import GOLDEN, M1, M2
 
 if numba is not None:
-    from zerograd.kernels import exp32_neg, exp_neg, jit_serial
     from zerograd.kernels import flash_attention_tasks as flash_tasks
-
-    @jit_serial
-    def _bits(seed, i):
-        """24 random bits for element i (row * S + column) of a call's weights: the mask is
-        recomputed, not stored, so the backward regenerates the forward's."""
-        x = seed + i * np.uint64(_GOLDEN)
-        x = (x ^ (x >> np.uint64(30))) * np.uint64(_M1)
-        x = (x ^ (x >> np.uint64(27))) * np.uint64(_M2)
-        return (x ^ (x >> np.uint64(31))) >> np.uint64(40)
-
-    def _make(exp, ftype):
-        """The two block kernels for one float type. ``s``: a C-contiguous (nq, nk) block of
-        q k^T; ``b``: the additive mask's rows, (1 or nq, nk) (ignored unless ``has_bias``);
-        row r of the block may attend its first ``lim0 + r`` keys (clipped to [0, nk])."""
-        # the row max as a max of integers: the float bits made monotone (negatives' magnitude
-        # bits flipped). A max of floats does not vectorise in numba (no nnan flag on the loop):
-        # the forward block kernel took 3.6 ns an element with it, 1.? ns with this.
-        itype = np.int32 if ftype is np.float32 else np.int64
-        top, low = itype(8 * np.dtype(itype).itemsize - 1), itype(np.iinfo(itype).max)
-
-        @jit_serial
-        def key(x):
-            i = ftype(x).view(itype)
-            return i ^ ((i >> top) & low)
-
-        @jit_serial
-        def unkey(i):
-            return itype(i ^ ((i >> top) & low)).view(ftype)
-
-        @jit_nogil
-        def fwd(s, b, has_bias, scale, lim0, m, l, alpha, drop, seed, row0, col0, ncol, cut, inv):
-            # s <- exp(s * scale + b - m_new) (0 where masked; dropped and the rest scaled by inv
-            # when drop: l sums them before dropout); m, l updated; alpha: rescale
-            nq, nk = s.shape
-            sc = ftype(scale)
-            for r in range(nq):
-                n = min(max(lim0 + r, 0), nk)
-                row = s[r]
-                mk = key(ftype(-np.inf))
-                if has_bias:
-                    br = b[r if b.shape[0] > 1 else 0]
-                    for c in range(n):
-                        x = row[c] * sc + br[c]
-                        row[c] = x
-                        kx = key(x)
-                        mk = kx if kx > mk else mk
-                else:
-                    for c in range(n):
-                        x = row[c] * sc
-                        row[c] = x
-                        kx = key(x)
-                        mk = kx if kx > mk else mk
-                mx = unkey(mk)
-                mo = m[r]
-                mn = max(mo, mx)
-                ref = mn if mn > -np.inf else ftype(0.0)  # a row masked so far: no NaN from -inf
-                t = ftype(0.0)
-                if drop:
-                    base = (row0 + np.uint64(r)) * ncol + col0
-                    for c in range(n):
-                        e = exp(row[c] - ref)
-                        t += e
-                        kept = _bits(seed, base + np.uint64(c)) >= cut
-                        row[c] = e * inv if kept else ftype(0.0)
-                else:
-                    for c in range(n):
-                        e = exp(row[c] - ref)
-                        row[c] = e
-                        t += e
-                for c in range(n, nk):
-                    row[c] = ftype(0.0)
-                a = exp(mo - ref)
-                alpha[r] = a
-                l[r] = l[r] * a + t
-                m[r] = mn
-
-        @jit_nogil
-        def bwd(s, dp, b, has_bias, scale, lim0, lse, d, drop, seed, row0, col0, ncol, cut, inv):
-            # s <- P = exp(s * scale + b - lse); dp <- dS * scale = P * (dp - d) * scale; with
-            # drop, Z = the forward's mask * inv: s <- P * Z, dp <- P * (dp * Z - d) * scale
-            nq, nk = s.shape
-            sc = ftype(scale)
-            for r in range(nq):
-                n = min(max(lim0 + r, 0), nk)
-                row, drow = s[r], dp[r]
-                lr, dr = lse[r], d[r]
-                if drop:
-                    base = (row0 + np.uint64(r)) * ncol + col0
-                    for c in range(n):
-                        x = row[c] * sc + (b[r if b.shape[0] > 1 else 0, c] if has_bias else 0)
-                        p = exp(x - lr)
-                        z = inv if _bits(seed, base + np.uint64(c)) >= cut else ftype(0.0)
-                        row[c] = p * z
-                        drow[c] = p * (drow[c] * z - dr) * sc
-                elif has_bias:
-                    br = b[r if b.shape[0] > 1 else 0]
-                    for c in range(n):
-                        p = exp(row[c] * sc + br[c] - lr)
-                        row[c] = p
-                        drow[c] = p * (drow[c] - dr) * sc
-                else:
-                    for c in range(n):
-                        p = exp(row[c] * sc - lr)
-                        row[c] = p
-                        drow[c] = p * (drow[c] - dr) * sc
-                for c in range(n, nk):
-                    row[c] = ftype(0.0)
-                    drow[c] = ftype(0.0)
-
-        return fwd, bwd
-
-    _KERNELS = {
-        np.dtype(np.float32): _make(exp32_neg, np.float32),
-        np.dtype(np.float64): _make(exp_neg, np.float64),
-    }
-    _TASKS = {dt: flash_tasks.make(*_KERNELS[dt], dt.type) for dt in _KERNELS}
+    from zerograd.kernels.flash_attention_tasks import bwd_block, fwd_block
 
 
 def _keep(nq: int, nk: int, lim0: int):
@@ -159,12 +42,13 @@ def _keep(nq: int, nk: int, lim0: int):
 
 
 def _bits_np(seed, row0, col0, ncol, nq: int, nk: int) -> np.ndarray:
-    """NumPy twin of ``_bits`` for a (nq, nk) block whose first element is (row0, col0)."""
+    """NumPy twin of ``flash_attention_tasks.bits`` for a (nq, nk) block whose first element
+    is (row0, col0)."""
     u = np.uint64
     rows = (u(row0) + np.arange(nq, dtype=u))[:, None] * u(ncol)
-    x = u(seed) + (rows + (u(col0) + np.arange(nk, dtype=u))) * u(_GOLDEN)
-    x = (x ^ (x >> u(30))) * u(_M1)
-    x = (x ^ (x >> u(27))) * u(_M2)
+    x = u(seed) + (rows + (u(col0) + np.arange(nk, dtype=u))) * u(GOLDEN)
+    x = (x ^ (x >> u(30))) * u(M1)
+    x = (x ^ (x >> u(27))) * u(M2)
     return (x ^ (x >> u(31))) >> u(40)
 
 
@@ -221,7 +105,7 @@ def _bwd_block_np(s, dp, b, has_bias, scale, lim0, lse, d, drop, seed, row0, col
 
 def _block_kernels(dtype):
     if kernels.ENABLED and numba is not None:
-        return _KERNELS[np.dtype(dtype)]
+        return fwd_block, bwd_block
     return _fwd_block_np, _bwd_block_np
 
 
@@ -337,7 +221,7 @@ def forward(q, k, v, bias4, scale: float, causal: int | None, dropout: tuple | N
     lse = np.empty((B, H, L), dtype)
     if _fused():
         (q, k, v), bias, causal_args, rest = _fused_args(q, k, v, bias4, causal, dropout)
-        kern = _TASKS[dtype][0]
+        kern = flash_tasks.fwd_tasks
         _run(
             lambda part: kern(
                 q, k, v, y, lse, *bias, scale, *causal_args, np.array(part, np.int64), *rest
@@ -405,7 +289,7 @@ def backward(q, k, v, y, lse, gy, bias4, scale: float, causal: int | None, dropo
     gv = np.zeros((B, S, K, Ev), dtype).transpose(0, 2, 1, 3)
     if _fused():
         (q, k, v), bias, causal_args, rest = _fused_args(q, k, v, bias4, causal, dropout)
-        gy, kern = _rows(gy), _TASKS[dtype][1]
+        gy, kern = _rows(gy), flash_tasks.bwd_tasks
         _run(
             lambda part: kern(
                 q,

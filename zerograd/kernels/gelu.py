@@ -53,7 +53,10 @@ _TANH_Q = (
 )
 
 if numba is not None:
+    from numba.extending import overload
+
     from zerograd.kernels import exp_neg
+    from zerograd.kernels.typed import OPTIONS, is_float32
 
     p0, p1, p2, p3, p4, p5 = ERF_P
     q0, q1, q2, q3, q4, q5 = ERF_Q
@@ -107,29 +110,35 @@ if numba is not None:
     def _tanh_exact(u):
         return math.tanh(u)
 
-    def _make_gelu_tanh(tanh):
-        @jit
-        def fwd(x, out):
-            """0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))."""
-            for i in numba.prange(x.size):
-                v = np.float64(x[i])
-                h = 1.0 + tanh(0.7978845608028654 * (v + 0.044715 * v * v * v))
-                out[i] = 0.5 * v * h if h != 0.0 else 0.0
+    def _tanh_of(x, u):  # pragma: no cover - stands for the overload below in compiled code
+        """tanh(u) as GELU computes it for the array ``x``: the rational fit for float32
+        (vectorised), libm's tanh for float64 (exact)."""
+        raise NotImplementedError
 
-        @jit
-        def grad(x, g, out):
-            for i in numba.prange(x.size):
-                v = np.float64(x[i])
-                t = tanh(0.7978845608028654 * (v + 0.044715 * v * v * v))
-                du = 0.7978845608028654 * (1.0 + 0.134145 * v * v)
-                d = 1.0 - t * t  # 0 where tanh saturates: the term vanishes (also at +-inf)
-                out[i] = g[i] * (0.5 * (1.0 + t) + (0.5 * v * d * du if d != 0.0 else 0.0))
+    # chosen when a kernel compiles, not by a factory's closure: numba caches these kernels on
+    # disk (``kernels.typed``)
+    @overload(_tanh_of, jit_options=OPTIONS)
+    def _tanh_of_impl(x, u):
+        if is_float32(x):
+            return lambda x, u: _tanh_r(u)
+        return lambda x, u: _tanh_exact(u)
 
-        return fwd, grad
+    @jit
+    def _gelu_tanh(x, out):
+        """0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))."""
+        for i in numba.prange(x.size):
+            v = np.float64(x[i])
+            h = 1.0 + _tanh_of(x, 0.7978845608028654 * (v + 0.044715 * v * v * v))
+            out[i] = 0.5 * v * h if h != 0.0 else 0.0
 
-    # float32: the rational tanh (vectorised); float64: libm's tanh, exact
-    _gelu_tanh_f32, _gelu_tanh_grad_f32 = _make_gelu_tanh(_tanh_r)
-    _gelu_tanh_f64, _gelu_tanh_grad_f64 = _make_gelu_tanh(_tanh_exact)
+    @jit
+    def _gelu_tanh_grad(x, g, out):
+        for i in numba.prange(x.size):
+            v = np.float64(x[i])
+            t = _tanh_of(x, 0.7978845608028654 * (v + 0.044715 * v * v * v))
+            du = 0.7978845608028654 * (1.0 + 0.134145 * v * v)
+            d = 1.0 - t * t  # 0 where tanh saturates: the term vanishes (also at +-inf)
+            out[i] = g[i] * (0.5 * (1.0 + t) + (0.5 * v * d * du if d != 0.0 else 0.0))
 
     @jit
     def _gelu_grad_f32(x, g, out):
@@ -161,7 +170,7 @@ def gelu(x: np.ndarray, approximate: str = "none") -> np.ndarray:
     flat = np.ascontiguousarray(x).reshape(-1)
     out = np.empty_like(flat)
     if approximate == "tanh":
-        (_gelu_tanh_f32 if x.dtype == np.float32 else _gelu_tanh_f64)(flat, out)
+        _gelu_tanh(flat, out)
     else:
         (_gelu_f32 if x.dtype == np.float32 else _gelu_f64)(flat, out)
     return out.reshape(x.shape)
@@ -173,7 +182,7 @@ def gelu_grad(x: np.ndarray, g: np.ndarray, approximate: str = "none") -> np.nda
     gf = np.ascontiguousarray(np.broadcast_to(g, x.shape), dtype=x.dtype).reshape(-1)
     out = np.empty_like(flat)
     if approximate == "tanh":
-        (_gelu_tanh_grad_f32 if x.dtype == np.float32 else _gelu_tanh_grad_f64)(flat, gf, out)
+        _gelu_tanh_grad(flat, gf, out)
     else:
         (_gelu_grad_f32 if x.dtype == np.float32 else _gelu_grad_f64)(flat, gf, out)
     return out.reshape(x.shape)

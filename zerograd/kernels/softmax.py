@@ -8,54 +8,53 @@ import numpy as np
 from zerograd.kernels import jit, jit_nogil, jit_serial, numba, rows
 
 if numba is not None:
-    from zerograd.kernels import exp32_neg, exp_neg
+    from zerograd.kernels.typed import cast, exp_of
 
-    def _make_softmax(exp, ftype):
-        """Softmax kernels for one float type: softmax(x * scale + bias) over the last axis of 4-D
-        C-contiguous arrays. ``bias`` has size 1 or x's size on each leading axis (broadcast by
-        index, never copied to x's size) and x's size on the last. A row that is all -inf, or has
-        a NaN or +inf, gives NaN (as the NumPy path and PyTorch)."""
+    # softmax(x * scale + bias) over the last axis of 4-D C-contiguous arrays, for float32 (in
+    # float32, with the vectorised exp32_neg) and float64 (exp_neg): module-level functions, the
+    # float type's pieces from ``typed``, so numba's disk cache holds them (see ``typed``).
+    # ``bias`` has size 1 or x's size on each leading axis (broadcast by index, never copied to
+    # x's size) and x's size on the last. A row that is all -inf, or has a NaN or +inf, gives
+    # NaN (as the NumPy path and PyTorch).
 
-        @jit_serial
-        def row(xr, br, sc, orow):
-            n = xr.size
-            m = ftype(-np.inf)
-            for c in range(n):
-                m = max(m, xr[c] * sc + br[c])
-            t = ftype(0.0)
-            for c in range(n):
-                e = exp(xr[c] * sc + br[c] - m)
-                orow[c] = e
-                t += e
-            inv = ftype(1.0) / t
-            for c in range(n):
-                orow[c] *= inv
+    @jit_serial
+    def _row(xr, br, sc, orow):
+        n = xr.size
+        m = cast(xr, -np.inf)
+        for c in range(n):
+            m = max(m, xr[c] * sc + br[c])
+        t = cast(xr, 0.0)
+        for c in range(n):
+            e = exp_of(xr, xr[c] * sc + br[c] - m)
+            orow[c] = e
+            t += e
+        inv = cast(xr, 1.0) / t
+        for c in range(n):
+            orow[c] *= inv
 
-        @jit_serial
-        def row_at(x, bias, r, sc, out):  # row r of the 4-D x, with its row of the bias
-            d1, d2 = x.shape[1], x.shape[2]
-            i, j, k = r // (d1 * d2), (r // d2) % d1, r % d2
-            b0, b1, b2 = bias.shape[0] > 1, bias.shape[1] > 1, bias.shape[2] > 1
-            row(x[i, j, k], bias[i if b0 else 0, j if b1 else 0, k if b2 else 0], sc, out[i, j, k])
+    @jit_serial
+    def _row_at(x, bias, r, sc, out):  # row r of the 4-D x, with its row of the bias
+        d1, d2 = x.shape[1], x.shape[2]
+        i, j, k = r // (d1 * d2), (r // d2) % d1, r % d2
+        b0, b1, b2 = bias.shape[0] > 1, bias.shape[1] > 1, bias.shape[2] > 1
+        _row(x[i, j, k], bias[i if b0 else 0, j if b1 else 0, k if b2 else 0], sc, out[i, j, k])
 
-        # Two functions, not one decorated twice: numba's disk cache keys a function by its code
-        # and closure, not by `parallel`, so one would load the other's machine code (a parallel
-        # kernel on a worker thread then crashes the workqueue layer).
-        @jit
-        def parallel(x, bias, scale, out):  # on all cores
-            for r in numba.prange(x.shape[0] * x.shape[1] * x.shape[2]):
-                row_at(x, bias, r, ftype(scale), out)
+    # Two functions, not one decorated twice: numba's disk cache keys a function by its code
+    # and closure, not by `parallel`, so one would load the other's machine code (a parallel
+    # kernel on a worker thread then crashes the workqueue layer).
+    @jit
+    def _softmax_parallel(x, bias, scale, out):  # on all cores
+        for r in numba.prange(x.shape[0] * x.shape[1] * x.shape[2]):
+            _row_at(x, bias, r, cast(x, scale), out)
 
-        @jit_nogil
-        def serial(x, bias, scale, out):  # one block of attention, on a worker thread
-            for r in range(x.shape[0] * x.shape[1] * x.shape[2]):
-                row_at(x, bias, r, ftype(scale), out)
+    @jit_nogil
+    def _softmax_serial(x, bias, scale, out):  # one block of attention, on a worker thread
+        for r in range(x.shape[0] * x.shape[1] * x.shape[2]):
+            _row_at(x, bias, r, cast(x, scale), out)
 
-        return parallel, serial
-
-    # float32 in float32 with the vectorised exp; float64 with the float64 one
-    _softmax_f32, _softmax_block_f32 = _make_softmax(exp32_neg, np.float32)
-    _softmax_f64, _softmax_block_f64 = _make_softmax(exp_neg, np.float64)
+    # the names by float type that callers and tests use: one function compiled for each
+    _softmax_f32 = _softmax_f64 = _softmax_parallel
+    _softmax_block_f32 = _softmax_block_f64 = _softmax_serial
 
     @jit
     def _softmax_grad_rows(p, g, scale, out):
@@ -73,9 +72,7 @@ if numba is not None:
 def kernels_for(dtype):
     """(parallel kernel, serial kernel) of the softmax for a float dtype: each takes a 4-D x, a
     bias as ``bias4`` gives it, the scale and the output."""
-    if dtype == np.float32:
-        return _softmax_f32, _softmax_block_f32
-    return _softmax_f64, _softmax_block_f64
+    return _softmax_parallel, _softmax_serial
 
 
 def as4d(a: np.ndarray) -> np.ndarray:

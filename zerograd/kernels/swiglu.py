@@ -13,39 +13,33 @@ import numpy as np
 from zerograd.kernels import jit, jit_serial, numba
 
 if numba is not None:
-    from zerograd.kernels import exp32_neg, exp_neg
+    from zerograd.kernels.typed import cast, exp_of
 
-    def _make(exp, ftype):
-        one = ftype(1.0)
+    # module-level functions for both float types (the type's exp and constants from ``typed``):
+    # numba's disk cache holds them, where kernels made by a factory compiled in every process
 
-        @jit_serial
-        def _sigmoid(x):
-            e = exp(-abs(x))  # NaN stays NaN
-            r = one / (one + e)
-            return r if x >= 0 else e * r
+    @jit_serial
+    def _sigmoid(x):
+        one = cast(x, 1.0)
+        e = exp_of(x, -abs(x))  # NaN stays NaN
+        r = one / (one + e)
+        return r if x >= 0 else e * r
 
-        @jit
-        def fwd(g, u, out):
-            for i in numba.prange(g.size):
-                x = g[i]
-                out[i] = x * _sigmoid(x) * u[i]
+    @jit
+    def _fwd(g, u, out):
+        for i in numba.prange(g.size):
+            x = g[i]
+            out[i] = x * _sigmoid(x) * u[i]
 
-        @jit
-        def grad(g, u, gy, gg, gu):
-            # d silu(x) / dx = s + x s (1 - s)
-            for i in numba.prange(g.size):
-                x = g[i]
-                s = _sigmoid(x)
-                xs = x * s
-                gu[i] = gy[i] * xs
-                gg[i] = gy[i] * u[i] * (s + xs * (one - s))
-
-        return fwd, grad
-
-    _KERNELS = {
-        np.dtype(np.float32): _make(exp32_neg, np.float32),
-        np.dtype(np.float64): _make(exp_neg, np.float64),
-    }
+    @jit
+    def _grad(g, u, gy, gg, gu):
+        # d silu(x) / dx = s + x s (1 - s)
+        for i in numba.prange(g.size):
+            x = g[i]
+            s = _sigmoid(x)
+            xs = x * s
+            gu[i] = gy[i] * xs
+            gg[i] = gy[i] * u[i] * (s + xs * (cast(x, 1.0) - s))
 
 
 def _flat(a: np.ndarray, shape: tuple, dtype) -> np.ndarray:
@@ -55,7 +49,7 @@ def _flat(a: np.ndarray, shape: tuple, dtype) -> np.ndarray:
 def swiglu(g: np.ndarray, u: np.ndarray) -> np.ndarray:
     """silu(g) * u elementwise, g and u of one shape and float dtype."""
     out = np.empty(g.shape, g.dtype)
-    _KERNELS[g.dtype][0](_flat(g, g.shape, g.dtype), _flat(u, g.shape, g.dtype), out.reshape(-1))
+    _fwd(_flat(g, g.shape, g.dtype), _flat(u, g.shape, g.dtype), out.reshape(-1))
     return out
 
 
@@ -63,5 +57,5 @@ def swiglu_grad(g: np.ndarray, u: np.ndarray, gy: np.ndarray) -> tuple:
     """The gradients (of g, of u) of ``swiglu`` given the output's gradient ``gy``."""
     gg, gu = np.empty(g.shape, g.dtype), np.empty(g.shape, g.dtype)
     flat = [_flat(a, g.shape, g.dtype) for a in (g, u, gy)]
-    _KERNELS[g.dtype][1](*flat, gg.reshape(-1), gu.reshape(-1))
+    _grad(*flat, gg.reshape(-1), gu.reshape(-1))
     return gg, gu
