@@ -100,12 +100,9 @@ SCALAR_CACHE_SIZE = 1024
 # product before they sleep. In a model, the next product rarely comes that soon after; in
 # between, the spinning threads take the cores from the work that runs on other threads (the
 # numba kernels, the blocked attention): measured in MiniLM's forward, attention took 56 ms with
-# spinning workers and 35 ms without. 2^12 cycles (a few microseconds: the workers sleep almost
-# at once) measured fastest of 2^8, 2^12, 2^16 and 2^20 (zerograd's steps alone, median of
-# fresh processes run in turn, 2 cores): bert_infer 250-263 ms against 268-277 at 2^16 and
-# 273-287 at 2^20, gpt_train 138-139 / 143-154 / 147-158, llama_train 242-268 / 251-260 /
-# 264-277, llama_generate and cnn_train within the noise; 2^8 as 2^12 or slower.
-OPENBLAS_THREAD_TIMEOUT = 12
+# spinning workers and 35 ms without. 2^20 cycles (about 0.4 ms) keeps the workers awake between
+# back-to-back products and lets them sleep otherwise.
+OPENBLAS_THREAD_TIMEOUT = 20
 
 # numba's own thread pool: its workers sleep between kernels, where OpenMP workers spin and take
 # the cores from the BLAS threads of the next matrix product (measured: a GEMM followed by a GELU
@@ -129,7 +126,7 @@ def cpu_tuning() -> dict:
 
     Example:
         >>> zg.cpu_tuning()
-        {'OPENBLAS_THREAD_TIMEOUT': (None, '12'),
+        {'OPENBLAS_THREAD_TIMEOUT': (None, '20'),
          'numba.config.THREADING_LAYER': ('default', 'workqueue')}
     """
     return dict(_changes)
