@@ -101,7 +101,10 @@ SCALAR_CACHE_SIZE = 1024
 # between, the spinning threads take the cores from the work that runs on other threads (the
 # numba kernels, the blocked attention): measured in MiniLM's forward, attention took 56 ms with
 # spinning workers and 35 ms without. 2^20 cycles (about 0.4 ms) keeps the workers awake between
-# back-to-back products and lets them sleep otherwise.
+# back-to-back products and lets them sleep otherwise. Shorter was measured (issue 16, zerograd's
+# steps alone, fresh processes in turn): 2^12 made bert_infer, gpt_train and llama_train 3-7%
+# faster, but woke the workers for every product of a generation loop: gpt_generate_nocache
+# 944-1044 ms against 716-724 at 2^20, gpt_generate 176-182 against 163-166; 2^16 as 2^12.
 OPENBLAS_THREAD_TIMEOUT = 20
 
 # numba's own thread pool: its workers sleep between kernels, where OpenMP workers spin and take
