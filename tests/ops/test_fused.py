@@ -301,7 +301,7 @@ def test_float32_softmax_exp_accuracy():
     x = x.astype(np.float32)
     out = np.empty_like(x)
     rows = (1, 1, -1, 1)
-    softmax_kernels._softmax_f32(
+    softmax_kernels._softmax_parallel(
         x.reshape(rows), np.zeros((1, 1, 1, 1), np.float32), 1.0, out.reshape(rows)
     )
     assert np.all(out[:-1] == 1.0) and np.isnan(out[-1])  # one-element rows; all -inf gives NaN
@@ -332,8 +332,7 @@ def test_serial_and_parallel_kernels_are_separate_functions():
     the attention's worker threads crashes numba's workqueue layer)."""
     pairs = [
         (_adam_kernel._adam_serial, _adam_kernel._adam_parallel),
-        (softmax_kernels._softmax_block_f32, softmax_kernels._softmax_f32),
-        (softmax_kernels._softmax_block_f64, softmax_kernels._softmax_f64),
+        (softmax_kernels._softmax_serial, softmax_kernels._softmax_parallel),
     ]
     for serial, parallel in pairs:
         assert serial.py_func.__code__ is not parallel.py_func.__code__

@@ -12,7 +12,7 @@ import numpy as np
 
 from zerograd import tuning
 from zerograd.kernels import parallel_parts, serial_usable
-from zerograd.kernels.softmax import bias4, kernels_for
+from zerograd.kernels.softmax import bias4, softmax_block
 
 
 def attention_usable(q, k, v) -> bool:
@@ -49,7 +49,6 @@ def attention(q, k, v, bias, scale: float) -> np.ndarray:
         n = max(1, block // (L * S))
         blocks = [(b, b + 1, h, min(h + n, H)) for b in range(B) for h in range(0, H, n)]
     kt = k.swapaxes(2, 3)
-    softmax = kernels_for(q.dtype)[1]
     size = max((b1 - b0) * (h1 - h0) for b0, b1, h0, h1 in blocks) * L * S
 
     def run(part):
@@ -60,7 +59,7 @@ def attention(q, k, v, bias, scale: float) -> np.ndarray:
             s, p = sbuf[:used].reshape(shape), pbuf[:used].reshape(shape)
             np.matmul(q[b0:b1, h0:h1], kt[b0:b1, h0:h1], out=s)
             bb = b4[b0:b1] if b4.shape[0] > 1 else b4
-            softmax(s, bb[:, h0:h1] if bb.shape[1] > 1 else bb, scale, p)
+            softmax_block(s, bb[:, h0:h1] if bb.shape[1] > 1 else bb, scale, p)
             np.matmul(p, v[b0:b1, h0:h1], out=yh[b0:b1, h0:h1])
 
     parallel_parts(run, blocks)

@@ -52,10 +52,6 @@ if numba is not None:
         for r in range(x.shape[0] * x.shape[1] * x.shape[2]):
             _row_at(x, bias, r, cast(x, scale), out)
 
-    # the names by float type that callers and tests use: one function compiled for each
-    _softmax_f32 = _softmax_f64 = _softmax_parallel
-    _softmax_block_f32 = _softmax_block_f64 = _softmax_serial
-
     @jit
     def _softmax_grad_rows(p, g, scale, out):
         """out = scale * p * (g - sum(g * p)) row by row: the softmax backward (with the scale of
@@ -69,10 +65,10 @@ if numba is not None:
                 out[r, j] = scale * p[r, j] * (g[r, j] - d)
 
 
-def kernels_for(dtype):
-    """(parallel kernel, serial kernel) of the softmax for a float dtype: each takes a 4-D x, a
-    bias as ``bias4`` gives it, the scale and the output."""
-    return _softmax_parallel, _softmax_serial
+def softmax_block(x4: np.ndarray, bias, scale: float, out: np.ndarray) -> None:
+    """``out`` = the softmax of one 4-D block on the calling thread (an attention block on a
+    worker thread); ``bias`` as ``bias4`` gives it."""
+    _softmax_serial(x4, bias, scale, out)
 
 
 def as4d(a: np.ndarray) -> np.ndarray:
@@ -99,8 +95,7 @@ def softmax_last(x: np.ndarray, scale: float = 1.0, bias: np.ndarray | None = No
     """softmax(x * scale + bias) over the last axis; ``bias`` broadcasts to ``x`` (not copied)."""
     out = np.empty(x.shape, dtype=x.dtype)
     x4 = as4d(np.ascontiguousarray(x))
-    parallel = kernels_for(x.dtype)[0]
-    parallel(x4, bias4(bias, x.shape, x.dtype), float(scale), out.reshape(x4.shape))
+    _softmax_parallel(x4, bias4(bias, x.shape, x.dtype), float(scale), out.reshape(x4.shape))
     return out
 
 
